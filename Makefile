@@ -1,0 +1,61 @@
+# Driftline: `make demo` and `make test` install what they need into .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := $(VENV)/tools/bin
+STAMP := $(VENV)/.installed
+TOOLS_STAMP := $(VENV)/tools/.installed
+REGION ?= us-east-1
+STACK ?= driftline
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install tools demo test test-fast lint build validate deploy clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Driftline needs Python 3.11 (set PYTHON=python3.11)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+# The SAM CLI and checkov are heavy command-line tools with their own pins; they live in their own
+# environment so they never constrain the project's dependencies.
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP): $(STAMP)
+	$(PYTHON) -m venv $(VENV)/tools
+	$(TOOLS)/pip install -q --upgrade pip
+	$(TOOLS)/pip install -q 'aws-sam-cli==1.170.0' 'checkov==3.2.459'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/driftline demo
+
+test: $(STAMP) $(TOOLS_STAMP)
+	PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check layers functions local jobs tests bench
+	$(BIN)/ruff format --check layers functions local jobs tests bench
+	$(BIN)/mypy layers/common/driftline functions local/driftline_local
+
+validate: $(TOOLS_STAMP)
+	$(TOOLS)/sam validate --lint --region $(REGION)
+	$(BIN)/statelint statemachines/*.asl.json
+
+build: $(TOOLS_STAMP)
+	$(TOOLS)/sam build
+
+# Guided first deploy: image URIs are resolved offline for the region, then the job code is published.
+deploy: build
+	$(TOOLS)/sam deploy --guided --stack-name $(STACK) --region $(REGION) --capabilities CAPABILITY_IAM \
+	  --parameter-overrides $$($(BIN)/driftline images --region $(REGION) --format sam)
+	$(BIN)/driftline publish-jobs --stack-name $(STACK) --region $(REGION)
+
+clean:
+	rm -rf $(VENV) .aws-sam .driftline

@@ -1,0 +1,12 @@
+"""TrainingPipeline step: register the candidate as a model package version with its metrics."""
+
+from driftline.observability import logger
+from driftline.pipeline import RunRef
+from driftline.registry import register_model
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: object) -> dict:
+    return register_model(
+        RunRef.model_validate(event), event["model_data_url"], event["evaluation_uri"], event.get("metrics") or {}
+    )

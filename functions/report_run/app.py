@@ -1,0 +1,10 @@
+"""Last step of every TrainingPipeline path: record the outcome and tell on-call."""
+
+from driftline.observability import logger, metrics
+from driftline.reports import RunOutcome, report_run
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return report_run(RunOutcome.model_validate(event))

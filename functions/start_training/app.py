@@ -1,0 +1,9 @@
+"""TrainingPipeline step (waitForTaskToken): start the training job and park the task token."""
+
+from driftline.observability import logger
+from driftline.training import start_training
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: object) -> dict:
+    return start_training(event["task_token"], event["model"], event["run_id"], event["request"])

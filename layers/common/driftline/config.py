@@ -1,0 +1,180 @@
+"""The model config (`models/<model>/model.yaml`): only name, problem_type and target are required."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from driftline.errors import InvalidModelConfig
+
+MODEL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+
+
+class ProblemType(StrEnum):
+    BINARY = "binary_classification"
+    MULTICLASS = "multiclass_classification"
+    REGRESSION = "regression"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Strict):
+    name: str = Field(min_length=1)
+    type: Literal["numeric", "categorical"]
+
+
+class Split(_Strict):
+    validation_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+
+
+class Training(_Strict):
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=1)  # single-node XGBoost script mode
+    volume_size_gb: int = Field(10, ge=1, le=512)
+    max_runtime_seconds: int = Field(3600, ge=60)
+    use_spot: bool = True
+    # Spot jobs may wait for capacity up to this long in total (must be >= max_runtime_seconds).
+    max_wait_seconds: int = Field(7200, ge=60)
+    checkpoint_interval: int = Field(10, ge=1, description="boosting rounds between checkpoints")
+    max_spot_resumes: int = Field(3, ge=0)
+    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _wait_covers_runtime(self) -> Training:
+        if self.use_spot and self.max_wait_seconds < self.max_runtime_seconds:
+            raise ValueError("max_wait_seconds must be >= max_runtime_seconds when use_spot is true")
+        return self
+
+
+class Processing(_Strict):
+    instance_type: str = "ml.m5.large"
+    volume_size_gb: int = Field(10, ge=1, le=512)
+    max_runtime_seconds: int = Field(3600, ge=60)
+
+
+class Gate(_Strict):
+    metric: str | None = Field(None, description="defaults to auc (classification) or rmse (regression)")
+    # A first model must beat the trivial baseline by this margin (absolute, in the metric's units;
+    # for error metrics such as rmse, as a fraction of the baseline's error).
+    min_improvement_over_baseline: float = Field(0.05, ge=0)
+    # A later model may be at most this much worse than production on the same test set.
+    max_regression_vs_production: float = Field(0.0, ge=0)
+    min_value: float | None = Field(None, description="optional absolute floor (or ceiling for errors)")
+
+
+class Deployment(_Strict):
+    instance_type: str = "ml.m5.large"
+    initial_instance_count: int = Field(1, ge=1)
+    data_capture_percent: int = Field(100, ge=0, le=100)
+
+
+class Timings(_Strict):
+    """How long the state machines wait; shorten them for local runs, never edit the ASL."""
+
+    settle_seconds: int = Field(60, ge=1, description="quiet window after the last upload before a run")
+    endpoint_poll_seconds: int = Field(30, ge=1)
+
+
+class Limits(_Strict):
+    max_upload_bytes: int = Field(5 * 1024**3, ge=1)
+
+
+class ModelConfig(_Strict):
+    name: str
+    problem_type: ProblemType
+    target: str = Field(min_length=1)
+    features: list[Feature] | None = Field(None, description="inferred from the first data if absent")
+    drop_columns: list[str] = Field(default_factory=list)
+    positive_class: str | None = None
+    seed: int = 42
+    split: Split = Split()
+    training: Training = Training()
+    processing: Processing = Processing()
+    gate: Gate = Gate()
+    deployment: Deployment = Deployment()
+    timings: Timings = Timings()
+    limits: Limits = Limits()
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not MODEL_NAME_PATTERN.match(value):
+            raise ValueError(
+                "must be 3-32 characters of lowercase letters, digits and '-', starting with a letter"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_columns(self) -> ModelConfig:
+        if self.target in self.drop_columns:
+            raise ValueError(f"target '{self.target}' cannot also be in drop_columns")
+        if self.features:
+            names = [f.name for f in self.features]
+            if len(set(names)) != len(names):
+                raise ValueError("features: names must be unique")
+            if self.target in names:
+                raise ValueError(f"features: the target '{self.target}' cannot be a feature")
+        if self.positive_class is not None and self.problem_type is not ProblemType.BINARY:
+            raise ValueError("positive_class only applies to binary_classification")
+        return self
+
+    @property
+    def gate_metric(self) -> str:
+        if self.gate.metric:
+            return self.gate.metric
+        return "rmse" if self.problem_type is ProblemType.REGRESSION else "auc"
+
+    def xgboost_hyperparameters(self, num_classes: int | None = None) -> dict[str, str | int | float]:
+        """XGBoost parameters: sensible defaults per problem type, overridden by the config."""
+        defaults: dict[str, str | int | float] = {
+            "num_round": 100,
+            "max_depth": 5,
+            "eta": 0.2,
+            "subsample": 0.8,
+            "min_child_weight": 1,
+            "tree_method": "hist",
+        }
+        if self.problem_type is ProblemType.BINARY:
+            defaults |= {"objective": "binary:logistic", "eval_metric": "auc"}
+        elif self.problem_type is ProblemType.MULTICLASS:
+            defaults |= {"objective": "multi:softprob", "eval_metric": "mlogloss"}
+            if num_classes:
+                defaults["num_class"] = num_classes
+        else:
+            defaults |= {"objective": "reg:squarederror", "eval_metric": "rmse"}
+        return defaults | self.training.hyperparameters
+
+
+def parse_model_config(text: str | bytes, *, expected_name: str | None = None) -> ModelConfig:
+    """Parse and validate a model.yaml; InvalidModelConfig names every wrong field."""
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidModelConfig(f"model.yaml is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidModelConfig("model.yaml must be a mapping with at least name, problem_type and target")
+    try:
+        config = ModelConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidModelConfig(describe_validation_error(exc)) from exc
+    if expected_name is not None and config.name != expected_name:
+        raise InvalidModelConfig(
+            f"name: '{config.name}' does not match the folder models/{expected_name}/; "
+            f"set name: {expected_name} or move the file"
+        )
+    return config
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)

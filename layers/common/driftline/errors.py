@@ -1,0 +1,37 @@
+"""Domain errors. The class name is the contract: state machines route on it (`ErrorEquals`)."""
+
+
+class DriftlineError(Exception):
+    """Base of every error Driftline raises on purpose."""
+
+
+class InvalidModelConfig(DriftlineError):
+    """A `models/<model>/model.yaml` failed validation."""
+
+
+class UnknownModel(DriftlineError):
+    """Data arrived for a model that has no valid config yet."""
+
+
+class InvalidDataset(DriftlineError):
+    """An uploaded file cannot be used for training."""
+
+
+class RunNotFound(DriftlineError):
+    """A step asked for a run the state table does not know."""
+
+
+class TrainingJobFailed(DriftlineError):
+    """The training job ended in failure (its FailureReason is the message)."""
+
+
+class TrainingJobStopped(DriftlineError):
+    """A person (or another system) stopped the training job."""
+
+
+class EvaluationMissing(DriftlineError):
+    """The evaluation job finished but wrote no readable evaluation.json."""
+
+
+class EndpointFailed(DriftlineError):
+    """The endpoint went to Failed while deploying."""

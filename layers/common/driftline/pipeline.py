@@ -1,0 +1,90 @@
+"""Steps of TrainingPipeline that need more than an optimized integration: planning the jobs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel
+
+from driftline import aws, state
+from driftline.errors import UnknownModel
+from driftline.gate import judge, read_evaluation
+from driftline.observability import logger
+from driftline.sagemaker_requests import RunContext, evaluation_request, preprocess_request, training_request
+from driftline.settings import settings
+
+
+class RunRef(BaseModel):
+    model: str
+    run_id: str
+    trigger: str = "upload"
+
+
+def run_context(model: str, run: str) -> RunContext:
+    config = state.load_config(model)
+    if config is None:
+        raise UnknownModel(f"model '{model}' has no valid config (models/{model}/model.yaml)")
+    env = settings()
+    return RunContext(
+        config=config,
+        run_id=run,
+        data_bucket=env.data_bucket,
+        artifact_bucket=env.artifact_bucket,
+        role_arn=env.sagemaker_role_arn,
+        training_image=env.training_image_uri,
+        processing_image=env.processing_image_uri,
+    )
+
+
+def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
+    """Wait out the quiet window, then freeze the config and plan the preprocessing and training jobs.
+
+    While uploads keep arriving the answer is `{"settled": false, "wait_seconds": n}` and the state
+    machine waits again; a burst of uploads therefore becomes one run over all of them.
+    """
+    now = time.time() if now is None else now
+    ctx = run_context(ref.model, ref.run_id)
+    open_run = state.open_run(ref.model)
+    if open_run and open_run["run_id"] == ref.run_id:
+        quiet_for = now - float(open_run["last_upload_at"])
+        settle = ctx.config.timings.settle_seconds
+        if quiet_for < settle:
+            return {"settled": False, "wait_seconds": max(1, int(settle - quiet_for + 0.999))}
+        state.close_run(ref.model, ref.run_id)
+    bucket, key = ctx.config_uri.removeprefix("s3://").split("/", 1)
+    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=ctx.config.model_dump_json(indent=2).encode(),
+                                ContentType="application/json")
+    if state.get_run(ref.model, ref.run_id) is None:
+        state.put_run(ref.model, ref.run_id, trigger=ref.trigger, status="RUNNING")
+    else:
+        state.update_run(ref.model, ref.run_id, status="RUNNING")
+    logger.info("run planned", extra={"model": ref.model, "run_id": ref.run_id})
+    return {
+        "settled": True,
+        "config_uri": ctx.config_uri,
+        "preprocess": preprocess_request(ctx),
+        "train": training_request(ctx),
+    }
+
+
+def prepare_evaluation(ref: RunRef, candidate_model_uri: str) -> dict[str, Any]:
+    """Plan the evaluation job: the candidate, and the production model on the same test set."""
+    ctx = run_context(ref.model, ref.run_id)
+    production = state.get_production(ref.model)
+    production_uri = production.get("model_data_url") if production else None
+    return {
+        "request": evaluation_request(ctx, candidate_model_uri, production_uri),
+        "evaluation_uri": ctx.artifacts("evaluation/evaluation.json"),
+        "production_model": production_uri,
+    }
+
+
+def check_quality_gate(ref: RunRef, evaluation_uri: str) -> dict[str, Any]:
+    """Judge the candidate; the state machine routes on `passed`."""
+    config = run_context(ref.model, ref.run_id).config
+    evaluation = read_evaluation(evaluation_uri)
+    verdict = judge(evaluation, config.gate_metric, config.gate)
+    state.update_run(ref.model, ref.run_id, gate=verdict.model_dump(), metrics=evaluation.get("metrics"))
+    logger.info("quality gate", extra={"passed": verdict.passed, "reasons": verdict.reasons})
+    return verdict.model_dump() | {"summary": verdict.summary, "metrics": evaluation.get("metrics", {})}

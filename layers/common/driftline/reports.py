@@ -1,0 +1,80 @@
+"""How a run ends, told to on-call: a summary on success, a page on failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from driftline import state
+from driftline.notifications import console_links, page
+from driftline.observability import metrics
+from driftline.settings import settings
+
+
+class RunOutcome(BaseModel):
+    model: str
+    run_id: str
+    execution_arn: str | None = None
+    outcome: str  # succeeded | rejected | failed
+    failed_step: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    gate: dict[str, Any] | None = None
+    endpoint_name: str | None = None
+    model_package_arn: str | None = None
+    training_job: str | None = None
+
+
+def report_run(outcome: RunOutcome) -> dict[str, Any]:
+    region = settings().region
+    status = {"succeeded": "SUCCEEDED", "rejected": "REJECTED"}.get(outcome.outcome, "FAILED")
+    state.update_run(outcome.model, outcome.run_id, status=status, failed_step=outcome.failed_step,
+                     error=outcome.error, cause=outcome.cause)
+    metrics.add_dimension(name="Model", value=outcome.model)
+    metrics.add_metric(name=f"Runs{status.title()}", unit="Count", value=1)
+    links = console_links(region, execution_arn=outcome.execution_arn, job=outcome.training_job)
+    run = state.get_run(outcome.model, outcome.run_id) or {}
+    if outcome.outcome == "succeeded":
+        subject = f"{outcome.model}: new model serving ({outcome.run_id})"
+        facts = {
+            "What happened": "A new model version passed the quality gate and serves the endpoint.",
+            "Model": outcome.model,
+            "Run": outcome.run_id,
+            "Metrics (test set)": run.get("metrics"),
+            "Quality gate": (outcome.gate or {}).get("summary"),
+            "Model package": outcome.model_package_arn,
+            "Endpoint": outcome.endpoint_name,
+        } | links
+        severity = "info"
+    elif outcome.outcome == "rejected":
+        subject = f"{outcome.model}: candidate rejected by the quality gate"
+        facts = {
+            "What happened": "The newly trained model did not pass the quality gate; production is unchanged.",
+            "Model": outcome.model,
+            "Run": outcome.run_id,
+            "Why": (outcome.gate or {}).get("summary"),
+            "Metrics (test set)": (outcome.gate or {}).get("metrics"),
+            "What to do": "check the new data (labels, drift, volume) and the gate thresholds in model.yaml",
+        } | links
+        severity = "page"
+    else:
+        subject = f"{outcome.model}: run failed at '{outcome.failed_step or 'unknown step'}'"
+        facts = {
+            "What happened": "A training run failed; production is unchanged.",
+            "Model": outcome.model,
+            "Run": outcome.run_id,
+            "Step": outcome.failed_step,
+            "Error": outcome.error,
+            "Why": _short(outcome.cause),
+            "What to do": "read the logs below; see docs/runbook.md, 'Run failed'",
+        } | links
+        severity = "page"
+    message_id = page(subject, facts, severity=severity)
+    return {"status": status, "message_id": message_id}
+
+
+def _short(cause: str | None, limit: int = 2000) -> str | None:
+    if cause is None:
+        return None
+    return cause if len(cause) <= limit else cause[:limit] + "…"

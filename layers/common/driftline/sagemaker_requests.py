@@ -1,0 +1,213 @@
+"""SageMaker API requests for a run, built from the model config (pure: no AWS calls).
+
+The state machines pass these to the optimized SageMaker integrations field by field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from driftline import naming
+from driftline.config import ModelConfig
+
+CODE_PREFIX = "code/jobs"
+CONTAINER_CODE_DIR = "/opt/ml/processing/input/code"
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a run's inputs and outputs live and what it runs with."""
+
+    config: ModelConfig
+    run_id: str
+    data_bucket: str
+    artifact_bucket: str
+    role_arn: str
+    training_image: str
+    processing_image: str
+
+    @property
+    def model(self) -> str:
+        return self.config.name
+
+    def artifacts(self, suffix: str = "") -> str:
+        return f"s3://{self.artifact_bucket}/{self.model}/runs/{self.run_id}/{suffix}"
+
+    @property
+    def config_uri(self) -> str:
+        return self.artifacts("config/config.json")
+
+    @property
+    def sourcedir_uri(self) -> str:
+        return f"s3://{self.artifact_bucket}/{CODE_PREFIX}/sourcedir.tar.gz"
+
+    @property
+    def loose_code_uri(self) -> str:
+        return f"s3://{self.artifact_bucket}/{CODE_PREFIX}/src/"
+
+    def tags(self) -> list[dict[str, str]]:
+        return [{"Key": "driftline:model", "Value": self.model}, {"Key": "driftline:run", "Value": self.run_id}]
+
+
+def _input(name: str, s3_uri: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": s3_uri,
+            "LocalPath": f"/opt/ml/processing/input/{name}",
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def _output(name: str, s3_uri: str) -> dict[str, Any]:
+    return {
+        "OutputName": name,
+        "S3Output": {"S3Uri": s3_uri, "LocalPath": f"/opt/ml/processing/output/{name}", "S3UploadMode": "EndOfJob"},
+    }
+
+
+def _processing_job(ctx: RunContext, step: str, script: str, inputs: list[dict[str, Any]],
+                    outputs: list[dict[str, Any]], arguments: list[str]) -> dict[str, Any]:
+    processing = ctx.config.processing
+    return {
+        "ProcessingJobName": naming.job_name(ctx.run_id, step),
+        "RoleArn": ctx.role_arn,
+        "AppSpecification": {
+            "ImageUri": ctx.processing_image,
+            "ContainerEntrypoint": ["python3", f"{CONTAINER_CODE_DIR}/{script}"],
+            "ContainerArguments": arguments,
+        },
+        "ProcessingInputs": [_input("code", ctx.loose_code_uri), *inputs],
+        "ProcessingOutputConfig": {"Outputs": outputs},
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": processing.instance_type,
+                "VolumeSizeInGB": processing.volume_size_gb,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": processing.max_runtime_seconds},
+        "Tags": ctx.tags(),
+    }
+
+
+def preprocess_request(ctx: RunContext) -> dict[str, Any]:
+    data = f"s3://{ctx.data_bucket}/incoming/{ctx.model}/"
+    outputs = [_output(name, ctx.artifacts(f"{name}/"))
+               for name in ("train", "validation", "test", "preprocessor", "baseline")]
+    return _processing_job(
+        ctx, "preprocess", "preprocess.py",
+        inputs=[_input("data", data), _input("config", ctx.artifacts("config/"))],
+        outputs=outputs,
+        arguments=["--seed", str(ctx.config.seed)],
+    )
+
+
+def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None = None) -> dict[str, Any]:
+    training = ctx.config.training
+    spot = training.use_spot if use_spot is None else use_spot
+    hyperparameters: dict[str, Any] = dict(ctx.config.xgboost_hyperparameters())
+    hyperparameters |= {
+        "checkpoint_dir": CHECKPOINT_LOCAL_PATH,
+        "checkpoint_interval": training.checkpoint_interval,
+        "seed": ctx.config.seed,
+        "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": ctx.sourcedir_uri,
+    }
+    stopping: dict[str, int] = {"MaxRuntimeInSeconds": training.max_runtime_seconds}
+    if spot:
+        stopping["MaxWaitTimeInSeconds"] = training.max_wait_seconds
+
+    def channel(name: str, content_type: str | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "ChannelName": name,
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": ctx.artifacts(f"{name}/"),
+                                            "S3DataDistributionType": "FullyReplicated"}},
+            "InputMode": "File",
+        }
+        if content_type:
+            spec["ContentType"] = content_type
+        return spec
+
+    return {
+        "TrainingJobName": naming.job_name(ctx.run_id, "train", attempt),
+        "RoleArn": ctx.role_arn,
+        "AlgorithmSpecification": {"TrainingImage": ctx.training_image, "TrainingInputMode": "File"},
+        # Script mode reads JSON-encoded values, as the SageMaker SDK writes them.
+        "HyperParameters": {k: json.dumps(v) for k, v in hyperparameters.items()},
+        "InputDataConfig": [channel("train", "text/csv"), channel("validation", "text/csv"),
+                            channel("preprocessor", None)],
+        "OutputDataConfig": {"S3OutputPath": ctx.artifacts("model/")},
+        "ResourceConfig": {
+            "InstanceType": training.instance_type,
+            "InstanceCount": training.instance_count,
+            "VolumeSizeInGB": training.volume_size_gb,
+        },
+        "StoppingCondition": stopping,
+        "EnableManagedSpotTraining": spot,
+        "CheckpointConfig": {"S3Uri": ctx.artifacts("checkpoints/"), "LocalPath": CHECKPOINT_LOCAL_PATH},
+        "Tags": ctx.tags(),
+    }
+
+
+def evaluation_request(ctx: RunContext, candidate_model_uri: str, production_model_uri: str | None) -> dict[str, Any]:
+    inputs = [_input("model", candidate_model_uri), _input("test", ctx.artifacts("test/"))]
+    if production_model_uri:
+        inputs.append(_input("production", production_model_uri))
+    return _processing_job(
+        ctx, "evaluate", "evaluate.py",
+        inputs=inputs,
+        outputs=[_output("evaluation", ctx.artifacts("evaluation/"))],
+        arguments=[],
+    )
+
+
+def inference_container(ctx: RunContext, model_data_url: str) -> dict[str, Any]:
+    return {
+        "Image": ctx.training_image,
+        "ModelDataUrl": model_data_url,
+        "Environment": {
+            "SAGEMAKER_PROGRAM": "inference.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": ctx.sourcedir_uri,
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+        },
+    }
+
+
+def model_request(ctx: RunContext, model_data_url: str) -> dict[str, Any]:
+    return {
+        "ModelName": naming.job_name(ctx.run_id, "model"),
+        "ExecutionRoleArn": ctx.role_arn,
+        "PrimaryContainer": inference_container(ctx, model_data_url),
+        "Tags": ctx.tags(),
+    }
+
+
+def endpoint_config_request(ctx: RunContext, model_name: str) -> dict[str, Any]:
+    deployment = ctx.config.deployment
+    return {
+        "EndpointConfigName": naming.job_name(ctx.run_id, "config"),
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": deployment.initial_instance_count,
+                "InstanceType": deployment.instance_type,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+        "DataCaptureConfig": {
+            "EnableCapture": deployment.data_capture_percent > 0,
+            "InitialSamplingPercentage": max(deployment.data_capture_percent, 1),
+            "DestinationS3Uri": f"s3://{ctx.artifact_bucket}/{ctx.model}/datacapture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+        },
+        "Tags": ctx.tags(),
+    }

@@ -1,0 +1,224 @@
+"""The state table: one DynamoDB table, items keyed by (pk, sk).
+
+| pk                  | sk           | what                                                  |
+|---------------------|--------------|-------------------------------------------------------|
+| MODEL#<model>       | CONFIG       | the last valid model config (JSON)                     |
+| MODEL#<model>       | OPENRUN      | the run still collecting uploads (its quiet window)    |
+| MODEL#<model>       | RUN#<run>    | a run: trigger, status, steps, results                 |
+| MODEL#<model>       | PRODUCTION   | the model serving traffic                              |
+| TRAININGJOB#<job>   | TOKEN        | the task token a training job's end completes          |
+| EVENT#<id>          | SEEN         | dedupe record of a processed event (expires)           |
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+
+from driftline import aws
+from driftline.config import ModelConfig
+from driftline.settings import settings
+
+DEDUPE_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _table() -> Any:
+    return aws.table(settings().state_table)
+
+
+def _model_key(model: str) -> str:
+    return f"MODEL#{model}"
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    return aws.error_code(exc) == "ConditionalCheckFailedException"
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB numbers come back as Decimal; hand plain ints/floats to callers."""
+    return json.loads(json.dumps(item, default=lambda d: int(d) if d == int(d) else float(d)))
+
+
+# --- dedupe -------------------------------------------------------------------------------------
+
+
+def first_sighting(event_key: str) -> bool:
+    """Record an event; False if it was already recorded (a duplicate delivery)."""
+    try:
+        _table().put_item(
+            Item={"pk": f"EVENT#{event_key}", "sk": "SEEN", "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS},
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+        return True
+    except Exception as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+
+
+# --- model config -------------------------------------------------------------------------------
+
+
+def save_config(config: ModelConfig) -> None:
+    _table().put_item(
+        Item={
+            "pk": _model_key(config.name),
+            "sk": "CONFIG",
+            "config": config.model_dump_json(),
+            "updated_at": int(time.time()),
+        }
+    )
+
+
+def load_config(model: str) -> ModelConfig | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "CONFIG"}).get("Item")
+    return ModelConfig.model_validate_json(item["config"]) if item else None
+
+
+def record_inferred_features(config: ModelConfig) -> ModelConfig:
+    """Store features inferred from the first data, unless another upload stored them first.
+
+    Returns the config that is now in force (ours, or the one that won the race).
+    """
+    try:
+        _table().update_item(
+            Key={"pk": _model_key(config.name), "sk": "CONFIG"},
+            UpdateExpression="SET config = :config, features_inferred = :yes",
+            ConditionExpression=Attr("pk").exists() & Attr("features_inferred").not_exists(),
+            ExpressionAttributeValues={":config": config.model_dump_json(), ":yes": True},
+        )
+        return config
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    return load_config(config.name) or config
+
+
+# --- the run collecting uploads -----------------------------------------------------------------
+
+
+def open_or_join_run(model: str, candidate_run: str, uploaded_at: int) -> tuple[str, bool]:
+    """Attach an upload to the model's open run, opening `candidate_run` if there is none.
+
+    Returns (run id, whether this call opened it). Concurrent uploads race on a conditional write,
+    so exactly one of them opens the run.
+    """
+    table = _table()
+    key = {"pk": _model_key(model), "sk": "OPENRUN"}
+    try:
+        table.put_item(
+            Item=key | {"run_id": candidate_run, "opened_at": uploaded_at, "last_upload_at": uploaded_at,
+                        "uploads": 1},
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+        return candidate_run, True
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    try:
+        response = table.update_item(
+            Key=key,
+            UpdateExpression="SET last_upload_at = :at ADD uploads :one",
+            ConditionExpression=Attr("pk").exists() & Attr("last_upload_at").lt(uploaded_at),
+            ExpressionAttributeValues={":at": uploaded_at, ":one": 1},
+            ReturnValues="ALL_NEW",
+        )
+        return str(response["Attributes"]["run_id"]), False
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    # Either the open run already saw a later upload, or it closed between our two writes.
+    item = table.get_item(Key=key).get("Item")
+    if item:
+        return str(item["run_id"]), False
+    return open_or_join_run(model, candidate_run, uploaded_at)
+
+
+def open_run(model: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "OPENRUN"}, ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
+def close_run(model: str, run: str) -> None:
+    """Stop the run collecting uploads; later uploads open a new run."""
+    try:
+        _table().delete_item(
+            Key={"pk": _model_key(model), "sk": "OPENRUN"},
+            ConditionExpression=Attr("run_id").eq(run),
+        )
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def put_run(model: str, run: str, **fields: Any) -> None:
+    _table().put_item(Item={"pk": _model_key(model), "sk": f"RUN#{run}", "run_id": run, "model": model}
+                      | _dynamo(fields))
+
+
+def update_run(model: str, run: str, **fields: Any) -> None:
+    if not fields:
+        return
+    names = {f"#{k}": k for k in fields}
+    values = {f":{k}": v for k, v in _dynamo(fields).items()}
+    _table().update_item(
+        Key={"pk": _model_key(model), "sk": f"RUN#{run}"},
+        UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def get_run(model: str, run: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": f"RUN#{run}"}).get("Item")
+    return _plain(item) if item else None
+
+
+# --- production model ---------------------------------------------------------------------------
+
+
+def get_production(model: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "PRODUCTION"}).get("Item")
+    return _plain(item) if item else None
+
+
+def put_production(model: str, **fields: Any) -> None:
+    _table().put_item(Item={"pk": _model_key(model), "sk": "PRODUCTION", "model": model} | _dynamo(fields))
+
+
+# --- training task tokens -----------------------------------------------------------------------
+
+
+def put_training_token(job: str, token: str, model: str, run: str) -> None:
+    _table().put_item(
+        Item={"pk": f"TRAININGJOB#{job}", "sk": "TOKEN", "task_token": token, "model": model, "run_id": run,
+              "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS}
+    )
+
+
+def claim_training_token(job: str) -> dict[str, Any] | None:
+    """Take the job's task token exactly once: a duplicate event finds nothing to complete."""
+    try:
+        response = _table().delete_item(
+            Key={"pk": f"TRAININGJOB#{job}", "sk": "TOKEN"},
+            ConditionExpression=Attr("pk").exists(),
+            ReturnValues="ALL_OLD",
+        )
+    except Exception as exc:
+        if _is_conditional_failure(exc):
+            return None
+        raise
+    return _plain(response.get("Attributes") or {}) or None
+
+
+def _dynamo(fields: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB takes no floats: send Decimals, and drop Nones."""
+    return json.loads(json.dumps({k: v for k, v in fields.items() if v is not None}, default=str),
+                      parse_float=Decimal)

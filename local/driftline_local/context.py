@@ -1,0 +1,43 @@
+"""What every local-cloud extension module is given when it is installed into the running server.
+
+Each extension (Lambda runtime, EventBridge delivery, SageMaker jobs, endpoints, ...) is a small module
+with an ``install(ctx: LocalCloudContext) -> None`` function that patches moto's backends in this
+process. They share only this context.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+
+@dataclass
+class LocalCloudContext:
+    port: int
+    workdir: Path  # sandboxes for jobs, endpoints and Lambda workers live under here
+    repo_root: Path = REPO_ROOT
+    region: str = REGION
+    account_id: str = ACCOUNT_ID
+    time_scale: float = 1.0  # schedules and alarm periods run this many times faster
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    # Lambda code registry, filled by `stack` on deploy: function name -> lambda_runtime.FunctionCode
+    functions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def mailbox_path(self) -> Path:
+        """Every message SNS delivers to an email subscription, one JSON object per line."""
+        return self.workdir / "mailbox.jsonl"
+
+    def scaled(self, seconds: float) -> float:
+        """Real seconds to wait for `seconds` of cloud time."""
+        return seconds / self.time_scale
