@@ -1,0 +1,133 @@
+"""on_config_uploaded and on_data_uploaded on moto: what the user and on-call observe."""
+
+import json
+
+import boto3
+import pytest
+
+from .conftest import REGION, invoke, put_config, upload
+
+CONFIG = "name: bank-marketing\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n"
+GOOD = b"age,job,duration,y\n41,admin.,120,no\n35,technician,300,yes\n52,retired,80,no\n"
+
+
+def _executions(stack):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    return sfn.list_executions(stateMachineArn=stack.pipeline_arn)["executions"]
+
+
+def _keys(stack, prefix):
+    listing = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=stack.data_bucket, Prefix=prefix)
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def test_valid_upload_starts_one_run_named_after_model_and_time(stack):
+    put_config(stack, CONFIG)
+
+    outcome = invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
+
+    assert outcome["outcome"] == "started"
+    assert outcome["run_id"] == "bank-marketing-upload-20261128T050000"
+    [execution] = _executions(stack)
+    assert execution["name"] == outcome["run_id"]
+    assert json.loads(boto3.client("stepfunctions", region_name=REGION).describe_execution(
+        executionArn=execution["executionArn"])["input"])["model"] == "bank-marketing"
+
+
+def test_burst_of_uploads_gives_exactly_one_run(stack):
+    put_config(stack, CONFIG)
+
+    outcomes = [
+        invoke("on_data_uploaded", upload(stack, f"incoming/bank-marketing/part-{i}.csv", GOOD,
+                                          sequencer=f"0{i}", time=f"2026-11-28T05:00:0{i}Z"))
+        for i in range(5)
+    ]
+
+    assert [o["outcome"] for o in outcomes] == ["started"] + ["joined"] * 4
+    assert len({o["run_id"] for o in outcomes}) == 1
+    assert len(_executions(stack)) == 1
+
+
+def test_duplicate_delivery_of_the_same_event_starts_no_second_run(stack):
+    put_config(stack, CONFIG)
+    event = upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01")
+
+    first = invoke("on_data_uploaded", event)
+    second = invoke("on_data_uploaded", event)
+
+    assert (first["outcome"], second["outcome"]) == ("started", "duplicate")
+    assert len(_executions(stack)) == 1
+
+
+BAD_UPLOADS = {
+    "empty": (b"", "empty"),
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    "not-csv": (b"age;job;y\n41;admin.;no\n", "not commas"),
+    "no-target": (b"age,job,label\n41,admin.,no\n", "no target column 'y'"),
+    "ragged": (b"age,job,y\n41,admin.,no,oops\n", "line 2 has 4 fields"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_UPLOADS))
+def test_bad_upload_is_quarantined_with_reason_and_paged_and_the_original_kept(stack, kind):
+    put_config(stack, CONFIG)
+    body, words = BAD_UPLOADS[kind]
+
+    outcome = invoke("on_data_uploaded", upload(stack, f"incoming/bank-marketing/{kind}.csv", body, sequencer="01"))
+
+    assert outcome["outcome"] == "quarantined"
+    assert words in outcome["reason"]
+    s3 = boto3.client("s3", region_name=REGION)
+    kept = s3.get_object(Bucket=stack.data_bucket, Key=outcome["quarantine_key"])["Body"].read()
+    assert kept == body
+    reason = json.loads(s3.get_object(Bucket=stack.data_bucket,
+                                      Key=outcome["quarantine_key"] + ".reason.json")["Body"].read())
+    assert words in reason["reason"]
+    assert _keys(stack, "incoming/") == []
+    assert _executions(stack) == []
+    [page] = stack.pages()
+    assert "upload rejected" in page["Subject"]
+    assert words in page["Message"] and outcome["quarantine_key"] in page["Message"]
+
+
+def test_columns_contradicting_the_inferred_schema_are_quarantined(stack):
+    put_config(stack, CONFIG)
+    invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
+
+    outcome = invoke("on_data_uploaded", upload(
+        stack, "incoming/bank-marketing/b.csv", b"age,balance,y\n41,100,no\n", sequencer="02"))
+
+    assert outcome["outcome"] == "quarantined"
+    assert "missing feature column(s) job" in outcome["reason"]
+    assert "unexpected column(s) balance" in outcome["reason"]
+
+
+def test_upload_for_a_model_without_config_is_quarantined(stack):
+    outcome = invoke("on_data_uploaded", upload(stack, "incoming/ghost/a.csv", GOOD, sequencer="01"))
+
+    assert outcome["outcome"] == "quarantined"
+    assert "upload models/ghost/model.yaml first" in outcome["reason"]
+
+
+def test_oversized_upload_is_quarantined(stack):
+    put_config(stack, CONFIG + "limits:\n  max_upload_bytes: 10\n")
+
+    outcome = invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
+
+    assert outcome["outcome"] == "quarantined"
+    assert "above the limit of 10" in outcome["reason"]
+
+
+def test_invalid_config_is_paged_with_the_field_and_the_last_valid_one_stays(stack):
+    assert put_config(stack, CONFIG)["outcome"] == "activated"
+
+    rejected = put_config(stack, CONFIG.replace("binary_classification", "clustering"))
+
+    assert rejected["outcome"] == "rejected"
+    assert "problem_type" in rejected["reason"]
+    [page] = stack.pages()
+    assert "model.yaml rejected" in page["Subject"] and "problem_type" in page["Message"]
+    assert "previous valid config stays active" in page["Message"]
+    # Data is still validated against the last valid config.
+    outcome = invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
+    assert outcome["outcome"] == "started"
