@@ -2,7 +2,6 @@
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-
 from driftline.model_configs import handle_config_upload
 from driftline.observability import logger
 

@@ -2,7 +2,6 @@
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
-
 from driftline.observability import logger, metrics
 from driftline.uploads import UploadedObject, handle_upload
 

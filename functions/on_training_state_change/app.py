@@ -2,7 +2,6 @@
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-
 from driftline.observability import logger, metrics
 from driftline.training import TrainingJobStateChange, handle_training_state_change
 

@@ -1,5 +1,4 @@
 import pytest
-
 from driftline.config import ModelConfig, ProblemType, parse_model_config
 from driftline.errors import InvalidModelConfig
 

@@ -1,5 +1,4 @@
 import pytest
-
 from driftline.config import Feature, parse_model_config
 from driftline.datasets import check_against_config, infer_features, read_sample
 from driftline.errors import InvalidDataset

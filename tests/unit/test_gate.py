@@ -1,5 +1,4 @@
 import pytest
-
 from driftline.config import Gate
 from driftline.errors import EvaluationMissing
 from driftline.gate import judge

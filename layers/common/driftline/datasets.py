@@ -7,7 +7,6 @@ train on the wrong thing, and say so in words a person can act on.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 
 from driftline.config import Feature, ModelConfig

@@ -1,0 +1,45 @@
+"""on_training_state_change: completes or fails the pipeline's task token exactly once."""
+
+from driftline import state
+
+from .conftest import invoke, sample
+
+JOB = "bank-marketing-upload-20261128T050000-train-1"
+
+
+def test_completed_job_completes_the_stored_token_once(stack):
+    state.put_training_token(JOB, "token-1", "bank-marketing", "bank-marketing-upload-20261128T050000")
+    state.put_run("bank-marketing", "bank-marketing-upload-20261128T050000", status="TRAINING")
+    event = sample("training_job_completed.json")
+
+    first = invoke("on_training_state_change", event)
+    duplicate = invoke("on_training_state_change", event)
+
+    assert first["action"] == "completed"
+    assert duplicate["action"] == "ignored"
+    run = state.get_run("bank-marketing", "bank-marketing-upload-20261128T050000")
+    assert run["last_training_attempt"]["billable_seconds"] == 162
+
+
+def test_failed_job_fails_the_token_with_its_reason(stack):
+    state.put_training_token(JOB, "token-1", "bank-marketing", "bank-marketing-upload-20261128T050000")
+
+    outcome = invoke("on_training_state_change", sample("training_job_failed.json"))
+
+    assert outcome == {"job": JOB, "status": "Failed", "action": "failed", "error": "TrainingJobFailed"}
+
+
+def test_event_for_a_job_driftline_did_not_start_is_ignored(stack):
+    event = sample("training_job_completed.json")
+    event["detail"]["TrainingJobName"] = "someone-elses-job"
+
+    assert invoke("on_training_state_change", event)["action"] == "ignored"
+
+
+def test_in_progress_event_changes_nothing(stack):
+    state.put_training_token(JOB, "token-1", "bank-marketing", "bank-marketing-upload-20261128T050000")
+    event = sample("training_job_completed.json")
+    event["detail"]["TrainingJobStatus"] = "InProgress"
+
+    assert invoke("on_training_state_change", event)["action"] == "none"
+    assert state.claim_training_token(JOB) is not None
