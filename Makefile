@@ -54,8 +54,9 @@ build: $(TOOLS_STAMP)
 # Guided first deploy: image URIs are resolved offline for the region, then the job code is published.
 deploy: build
 	$(TOOLS)/sam deploy --guided --stack-name $(STACK) --region $(REGION) --capabilities CAPABILITY_IAM \
-	  --parameter-overrides $$($(BIN)/driftline images --region $(REGION) --format sam)
-	$(BIN)/driftline publish-jobs --stack-name $(STACK) --region $(REGION)
+	  --parameter-overrides $$($(BIN)/driftline images --region $(REGION) --format overrides)
+	$(BIN)/driftline publish-jobs --region $(REGION) --bucket $$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	  --region $(REGION) --query "Stacks[0].Outputs[?OutputKey=='ArtifactBucketName'].OutputValue" --output text)
 
 clean:
 	rm -rf $(VENV) .aws-sam .driftline

@@ -1,0 +1,145 @@
+"""The local cloud: moto's server in this process plus the extensions that give it execution.
+
+    with LocalCloud(port=0, workdir=tmp) as cloud:   # port 0: a free port
+        cloud.deploy(template_path, parameters={...})
+        boto3.client("s3", endpoint_url=cloud.endpoint_url, ...)
+
+Every extension module has ``install(ctx)``; they are installed in order after the server starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from driftline_local.context import LocalCloudContext
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalCloud:
+    """moto's ThreadedMotoServer on 127.0.0.1 with the local-cloud extensions installed."""
+
+    def __init__(
+        self,
+        port: int = 4566,
+        workdir: Path | str | None = None,
+        time_scale: float = 1.0,
+        region: str | None = None,
+    ) -> None:
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="driftline-local-")
+        port = port or free_port()
+        self.ctx = LocalCloudContext(port=port, workdir=Path(workdir).resolve(), time_scale=time_scale)
+        if region:
+            self.ctx.region = region
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.ctx.endpoint_url
+
+    @property
+    def workdir(self) -> Path:
+        return self.ctx.workdir
+
+    def start(self) -> LocalCloud:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        self.ctx.workdir.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
+        # the Step Functions interpreter's boto clients find the server through MOTO_PORT
+        self._set_env("MOTO_PORT", str(self.ctx.port))
+        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
+        self._reset_moto()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ctx.port, verbose=False)
+        self._server.start()
+        for install in self._extensions():
+            install(self.ctx)
+        log.info("local cloud at %s (workdir %s)", self.endpoint_url, self.workdir)
+        return self
+
+    @staticmethod
+    def _extensions() -> list[Any]:
+        from driftline_local import eventbridge, lambda_runtime, sagemaker, sns, stack, states
+
+        return [
+            stack.install,
+            states.install,
+            lambda_runtime.install,
+            eventbridge.install,
+            sns.install,
+            sagemaker.install,
+        ]
+
+    @staticmethod
+    def _reset_moto() -> None:
+        """A fresh account: earlier clouds in this process leave nothing behind."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+
+    def deploy(
+        self,
+        template_path: Path | str,
+        stack_name: str = "driftline",
+        parameters: dict[str, str] | None = None,
+    ) -> Any:
+        from driftline_local import stack
+
+        return stack.deploy(self.ctx, Path(template_path), stack_name, parameters)
+
+    def stop(self) -> None:
+        from driftline_local import eventbridge, lambda_runtime, sns
+
+        self.ctx.stop_event.set()
+        eventbridge.uninstall()
+        sns.uninstall()
+        lambda_runtime.uninstall()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def wait(self) -> None:
+        """Serve until `stop()` (or a signal handler setting `ctx.stop_event`)."""
+        while not self.ctx.stop_event.wait(0.5):
+            pass
+
+    def _set_env(self, key: str, value: str) -> None:
+        self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ[key] = value
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def run_in_thread(cloud: LocalCloud) -> threading.Thread:
+    """Start `cloud` and serve it on a daemon thread (handy for notebooks and scripts)."""
+    cloud.start()
+    thread = threading.Thread(target=cloud.wait, name="local-cloud", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,126 @@
+"""The local cloud runs a SAM app the way AWS would: events reach real handlers, state machines
+call them, errors route by class name, schedules fire and pages land in the mailbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from driftline_local import eventbridge, sns
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Poll `check` until it returns something truthy; fail with its last value on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            assert value, f"condition not met within {timeout}s"
+            return value
+        time.sleep(0.2)
+
+
+def _items(aws, stack, prefix):
+    table = stack.outputs["StateTableName"]
+    items = aws("dynamodb").scan(TableName=table)["Items"]
+    return [i for i in items if i["pk"]["S"].startswith(prefix)]
+
+
+def _executions(aws, stack, status=None):
+    sfn = aws("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=stack.outputs["PipelineArn"])["executions"]
+    return [e for e in executions if status is None or e["status"] == status]
+
+
+def test_describe_stacks_returns_the_outputs(stack, aws):
+    described = aws("cloudformation").describe_stacks(StackName="localtest")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert outputs["DataBucketName"] == stack.outputs["DataBucketName"]
+    assert outputs["PipelineArn"].startswith("arn:aws:states:us-east-1:123456789012:stateMachine:")
+    assert aws("cloudwatch").describe_alarms(AlarmNames=["localtest-errors"])["MetricAlarms"]
+
+
+def test_upload_runs_the_handler_and_the_state_machine_succeeds(stack, aws):
+    aws("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/good.csv", Body=b"a,b\n1,2\n")
+
+    item = eventually(lambda: _items(aws, stack, "upload#incoming/good.csv"))[0]
+    assert item["greeting"]["S"] == "hello"
+    assert item["function"]["S"].startswith("localtest-RecordUploadFunction-")
+    assert 0 < int(item["remaining_ms"]["N"]) <= 30_000
+
+    def succeeded():
+        sfn = aws("stepfunctions")
+        for execution in _executions(aws, stack, "SUCCEEDED"):
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if json.loads(described["input"])["key"] == "incoming/good.csv":
+                return json.loads(described["output"])
+
+    assert eventually(succeeded) == {"checked": {"rows": 2}}
+
+
+def test_error_class_name_routes_the_catch_and_pages_on_call(stack, aws, cloud):
+    aws("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/bad.csv", Body=b"nope\n")
+
+    failed = eventually(lambda: _executions(aws, stack, "FAILED"))
+    history = aws("stepfunctions").get_execution_history(executionArn=failed[0]["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert "Page on-call" in entered
+
+    page = eventually(lambda: [m for m in sns.read_mailbox(cloud.ctx) if m["subject"] == "Invalid dataset"])[
+        0
+    ]
+    assert page["endpoint"] == "pager@example.com"
+    assert json.loads(page["message"])["errorType"] == "InvalidDataset"
+    assert "no header row" in json.loads(page["message"])["errorMessage"]
+
+
+def test_two_uploads_give_two_distinct_event_ids_and_increasing_sequencers(stack, aws):
+    s3 = aws("s3")
+    for name in ("first", "second"):
+        s3.put_object(Bucket=stack.outputs["DataBucketName"], Key=f"incoming/{name}.csv", Body=b"a,b\n")
+
+    first = eventually(lambda: _items(aws, stack, "upload#incoming/first.csv"))[0]
+    second = eventually(lambda: _items(aws, stack, "upload#incoming/second.csv"))[0]
+    assert first["event_id"]["S"] != second["event_id"]["S"]
+    assert first["sequencer"]["S"] < second["sequencer"]["S"]
+
+
+def test_failed_async_invocation_goes_to_the_on_failure_destination(stack, aws):
+    aws("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/x.boom", Body=b"")
+
+    def received():
+        return aws("sqs").receive_message(QueueUrl=stack.outputs["FailureQueueUrl"]).get("Messages")
+
+    record = json.loads(eventually(received)[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+    assert record["requestPayload"]["detail"]["object"]["key"] == "incoming/x.boom"
+
+
+def test_schedule_fires_the_scheduled_function(stack, aws):
+    tick = eventually(lambda: _items(aws, stack, "tick#"), timeout=10)[0]
+    assert tick["source"]["S"] == "aws.events"
+
+
+def test_emitted_event_reaches_matching_rule(stack, aws, cloud):
+    detail = {
+        "bucket": {"name": stack.outputs["DataBucketName"]},
+        "object": {"key": "incoming/emitted.csv", "etag": "x", "sequencer": "01"},
+    }
+    event_id = eventbridge.emit(cloud.ctx, "aws.s3", "Object Created", detail)
+
+    item = eventually(lambda: _items(aws, stack, "upload#incoming/emitted.csv"))[0]
+    assert item["event_id"]["S"] == event_id
+
+
+def test_handler_logs_reach_the_log_file_and_cloudwatch_logs(stack, aws, cloud):
+    aws("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/logged.csv", Body=b"a,b\n")
+    eventually(lambda: _items(aws, stack, "upload#incoming/logged.csv"))
+    name = next(n for n in cloud.ctx.functions if "RecordUpload" in n)
+
+    log_file = cloud.workdir / "lambda" / f"{name}.log"
+    eventually(lambda: log_file.exists() and "recorded incoming/logged.csv" in log_file.read_text())
+    events = aws("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    assert any("recorded incoming/logged.csv" in e["message"] for e in events)
