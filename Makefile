@@ -55,7 +55,7 @@ build: $(TOOLS_STAMP)
 deploy: build
 	$(TOOLS)/sam deploy --guided --stack-name $(STACK) --region $(REGION) --capabilities CAPABILITY_IAM \
 	  --parameter-overrides $$($(BIN)/driftline images --region $(REGION) --format overrides)
-	$(BIN)/driftline publish-jobs --region $(REGION) --bucket $$(aws cloudformation describe-stacks --stack-name $(STACK) \
+	AWS_REGION=$(REGION) $(BIN)/driftline publish-jobs --bucket $$(aws cloudformation describe-stacks --stack-name $(STACK) \
 	  --region $(REGION) --query "Stacks[0].Outputs[?OutputKey=='ArtifactBucketName'].OutputValue" --output text)
 
 clean:

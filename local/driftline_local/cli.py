@@ -127,12 +127,26 @@ def _add_images(subparsers: Any) -> None:
     images.set_defaults(func=cmd_images)
 
 
+# --- driftline demo -------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from driftline_local.demo import run_demo
+
+    return run_demo(rows=args.rows, files=args.files)
+
+
+def _add_demo(subparsers: Any) -> None:
+    demo = subparsers.add_parser("demo", help="run the whole loop on a fresh local cloud with sample data")
+    demo.add_argument("--rows", type=int, default=6000)
+    demo.add_argument("--files", type=int, default=3, help="uploaded as a burst: one run trains on all")
+    demo.set_defaults(func=cmd_demo)
+
+
 # --- entry point ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftline", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_local, _add_publish_jobs, _add_images):
+    for add in (_add_local, _add_publish_jobs, _add_images, _add_demo):
         add(subparsers)
     return parser
 

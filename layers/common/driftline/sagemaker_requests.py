@@ -13,7 +13,9 @@ from driftline import naming
 from driftline.config import ModelConfig
 
 CODE_PREFIX = "code/jobs"
-CONTAINER_CODE_DIR = "/opt/ml/processing/input/code"
+INPUT_DIR = "/opt/ml/processing/input"
+OUTPUT_DIR = "/opt/ml/processing/output"
+CONTAINER_CODE_DIR = f"{INPUT_DIR}/code"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 
 
@@ -57,7 +59,7 @@ def _input(name: str, s3_uri: str) -> dict[str, Any]:
         "InputName": name,
         "S3Input": {
             "S3Uri": s3_uri,
-            "LocalPath": f"/opt/ml/processing/input/{name}",
+            "LocalPath": f"{INPUT_DIR}/{name}",
             "S3DataType": "S3Prefix",
             "S3InputMode": "File",
             "S3DataDistributionType": "FullyReplicated",
@@ -68,7 +70,7 @@ def _input(name: str, s3_uri: str) -> dict[str, Any]:
 def _output(name: str, s3_uri: str) -> dict[str, Any]:
     return {
         "OutputName": name,
-        "S3Output": {"S3Uri": s3_uri, "LocalPath": f"/opt/ml/processing/output/{name}", "S3UploadMode": "EndOfJob"},
+        "S3Output": {"S3Uri": s3_uri, "LocalPath": f"{OUTPUT_DIR}/{name}", "S3UploadMode": "EndOfJob"},
     }
 
 
@@ -105,7 +107,10 @@ def preprocess_request(ctx: RunContext) -> dict[str, Any]:
         ctx, "preprocess", "preprocess.py",
         inputs=[_input("data", data), _input("config", ctx.artifacts("config/"))],
         outputs=outputs,
-        arguments=["--seed", str(ctx.config.seed)],
+        # Paths are passed explicitly (they are the container's defaults too) so every path a job
+        # uses is visible in its request.
+        arguments=["--config", f"{INPUT_DIR}/config/config.json", "--data-dir", f"{INPUT_DIR}/data",
+                   "--output-dir", OUTPUT_DIR, "--seed", str(ctx.config.seed)],
     )
 
 
@@ -158,13 +163,16 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
 
 def evaluation_request(ctx: RunContext, candidate_model_uri: str, production_model_uri: str | None) -> dict[str, Any]:
     inputs = [_input("model", candidate_model_uri), _input("test", ctx.artifacts("test/"))]
+    arguments = ["--model", f"{INPUT_DIR}/model/model.tar.gz", "--test", f"{INPUT_DIR}/test/test.csv",
+                 "--output-dir", f"{OUTPUT_DIR}/evaluation"]
     if production_model_uri:
         inputs.append(_input("production", production_model_uri))
+        arguments += ["--production", f"{INPUT_DIR}/production/model.tar.gz"]
     return _processing_job(
         ctx, "evaluate", "evaluate.py",
         inputs=inputs,
         outputs=[_output("evaluation", ctx.artifacts("evaluation/"))],
-        arguments=[],
+        arguments=arguments,
     )
 
 

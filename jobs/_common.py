@@ -1,0 +1,264 @@
+"""What the job scripts share: cleaning raw values, encoding rows with preprocessor.json, loading models.
+
+The scripts run in SageMaker's scikit-learn and XGBoost containers (Python 3.9+, pandas 1.5-3.x) and
+locally. This module imports only the standard library, numpy and pandas at import time; xgboost is
+imported where a model is loaded. It never imports the `driftline` package.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+BINARY = "binary_classification"
+MULTICLASS = "multiclass_classification"
+REGRESSION = "regression"
+PROBLEM_TYPES = (BINARY, MULTICLASS, REGRESSION)
+
+PREPROCESSOR_FILE = "preprocessor.json"
+MODEL_FILE = "xgboost-model.json"
+PREPROCESSOR_FORMAT_VERSION = 1
+
+# Compared after stripping and lowercasing; the same set the upload checks use (driftline.datasets).
+MISSING_TOKENS = frozenset({"", "na", "nan", "null", "none", "?"})
+
+
+class JobInputError(ValueError):
+    """An input of a job cannot be used; the message says what is wrong and where."""
+
+
+def setup_logging() -> logging.Logger:
+    """Log to stdout (CloudWatch keeps it) with a timestamp; one logger for all job scripts."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)
+    return logging.getLogger("driftline.jobs")
+
+
+def clean_value(value: Any) -> str | None:
+    """A raw cell as a stripped string, or None when missing. Numbers become their shortest text."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        return str(int(number)) if number.is_integer() else repr(number)
+    text = str(value).strip()
+    return None if text.lower() in MISSING_TOKENS else text
+
+
+def clean_column(values: Any) -> list[str | None]:
+    return [clean_value(v) for v in list(values)]
+
+
+def to_numbers(values: list[str | None]) -> np.ndarray:
+    """Parse cleaned values as floats; anything unparsable or infinite becomes NaN."""
+    numbers = np.array(pd.to_numeric(pd.Series(values, dtype=object), errors="coerce"), dtype=float)
+    numbers[~np.isfinite(numbers)] = np.nan
+    return numbers
+
+
+def encoded_names(features: list[dict[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for feature in features:
+        if feature["type"] == "numeric":
+            names.append(feature["name"])
+        else:
+            names.extend(f"{feature['name']}={category}" for category in feature["categories"])
+    return names
+
+
+def encode_frame(raw: pd.DataFrame, preprocessor: dict[str, Any]) -> np.ndarray:
+    """Encode raw feature columns (any order, absent column = all missing) into the model's matrix.
+
+    Numeric: parsed, missing or unparsable values imputed. Categorical: one-hot in the fixed category
+    order; missing and unseen categories encode as all zeros.
+    """
+    rows = len(raw)
+    blocks: list[np.ndarray] = []
+    for feature in preprocessor["features"]:
+        name = feature["name"]
+        values = clean_column(raw[name]) if name in raw.columns else [None] * rows
+        if feature["type"] == "numeric":
+            numbers = to_numbers(values)
+            numbers[np.isnan(numbers)] = float(feature["impute_value"])
+            blocks.append(numbers.reshape(-1, 1))
+        else:
+            categories = feature["categories"]
+            position = {category: i for i, category in enumerate(categories)}
+            codes = np.array([position.get(v, -1) if v is not None else -1 for v in values], dtype=int)
+            onehot = np.zeros((rows, len(categories)))
+            known = codes >= 0
+            onehot[np.flatnonzero(known), codes[known]] = 1.0
+            blocks.append(onehot)
+    if not blocks:
+        return np.zeros((rows, 0))
+    return np.hstack(blocks)
+
+
+def decode_matrix(matrix: np.ndarray, preprocessor: dict[str, Any]) -> pd.DataFrame:
+    """Raw feature values back from an encoded matrix (imputed numbers stay imputed)."""
+    columns: dict[str, list[Any]] = {}
+    position = 0
+    for feature in preprocessor["features"]:
+        if feature["type"] == "numeric":
+            columns[feature["name"]] = list(matrix[:, position])
+            position += 1
+        else:
+            categories = feature["categories"]
+            block = matrix[:, position : position + len(categories)]
+            position += len(categories)
+            if not categories:
+                columns[feature["name"]] = [None] * len(matrix)
+                continue
+            hot = block.argmax(axis=1)
+            present = block.max(axis=1) > 0.5
+            columns[feature["name"]] = [categories[h] if p else None for h, p in zip(hot, present)]  # noqa: B905
+    return pd.DataFrame(columns, dtype=object)
+
+
+def csv_files(path: Path) -> list[Path]:
+    """The CSV file itself, or every *.csv below a directory (sorted, hidden files skipped)."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise JobInputError(f"{path} does not exist; expected a CSV file or a directory of CSV files")
+    return sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() == ".csv"
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+
+
+def read_label_first(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read encoded CSV (no header, label first) from a file or channel directory: (labels, features)."""
+    frames = []
+    for file in csv_files(path):
+        try:
+            frames.append(pd.read_csv(file, header=None, dtype=float))
+        except pd.errors.EmptyDataError:
+            continue
+    if not frames:
+        return np.zeros(0), np.zeros((0, 0))
+    data = pd.concat(frames, ignore_index=True).to_numpy(dtype=float)
+    return data[:, 0], data[:, 1:]
+
+
+def find_file(root: Path, names: list[str]) -> Path | None:
+    """The first of `names` directly in root, else anywhere below it."""
+    if root.is_file():
+        return root if root.name in names else None
+    for name in names:
+        if (root / name).is_file():
+            return root / name
+    for name in names:
+        found = sorted(root.rglob(name))
+        if found:
+            return found[0]
+    return None
+
+
+def extract_archive(archive: Path, destination: Path) -> Path:
+    """Extract a model.tar.gz safely (no absolute paths, no escaping links)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:*") as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(destination, filter="data")
+        else:  # Python without extraction filters (< 3.9.17): check member paths ourselves
+            root = destination.resolve()
+            for member in tar.getmembers():
+                target = (destination / member.name).resolve()
+                if root not in target.parents and target != root or member.issym() or member.islnk():
+                    raise JobInputError(f"{archive}: refusing to extract unsafe member {member.name!r}")
+            tar.extractall(destination)  # noqa: S202 - members checked above
+    return destination
+
+
+class LoadedModel:
+    """A trained booster with the preprocessor that encodes its input."""
+
+    def __init__(self, booster: Any, preprocessor: dict[str, Any]) -> None:
+        self.booster = booster
+        self.preprocessor = preprocessor
+
+    @property
+    def problem_type(self) -> str:
+        return str(self.preprocessor["problem_type"])
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.preprocessor.get("classes") or [])
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.preprocessor["features"]]
+
+    @property
+    def encoded_width(self) -> int:
+        return len(encoded_names(self.preprocessor["features"]))
+
+    def predict_encoded(self, matrix: np.ndarray) -> np.ndarray:
+        """Binary: P(positive) per row; multiclass: (rows, classes) probabilities; regression: values."""
+        import xgboost as xgb
+
+        rows = matrix.shape[0]
+        if rows == 0:
+            return np.zeros((0, len(self.classes))) if self.problem_type == MULTICLASS else np.zeros(0)
+        raw = np.asarray(self.booster.predict(xgb.DMatrix(np.asarray(matrix, dtype=float))))
+        if self.problem_type != MULTICLASS:
+            return raw.reshape(-1).astype(float)
+        width = len(self.classes)
+        if raw.ndim == 1 and raw.size == rows:  # multi:softmax returns class indices
+            probabilities = np.zeros((rows, width))
+            probabilities[np.arange(rows), raw.astype(int)] = 1.0
+            return probabilities
+        return raw.reshape(rows, width).astype(float)
+
+    def predict_raw(self, raw: pd.DataFrame) -> np.ndarray:
+        return self.predict_encoded(encode_frame(raw, self.preprocessor))
+
+
+def load_preprocessor(path: Path) -> dict[str, Any]:
+    preprocessor = json.loads(path.read_text(encoding="utf-8"))
+    if preprocessor.get("problem_type") not in PROBLEM_TYPES or "features" not in preprocessor:
+        raise JobInputError(f"{path} is not a Driftline preprocessor.json (problem_type or features missing)")
+    return dict(preprocessor)
+
+
+def load_model_dir(model_dir: str | Path) -> LoadedModel:
+    """Load xgboost-model.json and preprocessor.json from an extracted model directory."""
+    import xgboost as xgb
+
+    root = Path(model_dir)
+    model_path = find_file(root, [MODEL_FILE, "xgboost-model"])
+    preprocessor_path = find_file(root, [PREPROCESSOR_FILE])
+    if model_path is None or preprocessor_path is None:
+        raise JobInputError(f"{root} must contain {MODEL_FILE} and {PREPROCESSOR_FILE} (a Driftline model.tar.gz)")
+    booster = xgb.Booster()
+    booster.load_model(str(model_path))
+    return LoadedModel(booster, load_preprocessor(preprocessor_path))
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+
+def finite_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None

@@ -1,0 +1,196 @@
+"""Processing job: score the candidate model, a trivial baseline and (if given) production on the test set.
+
+Inputs: --model (candidate model.tar.gz), --test (test.csv: encoded, no header, label first),
+--production (production model.tar.gz; absent = first model). Output: --output-dir/evaluation.json
+{"problem_type", "test_rows", "metrics", "baseline_metrics", "production_metrics"}.
+See docs/internals.md, "Job scripts".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import (
+    BINARY,
+    REGRESSION,
+    JobInputError,
+    LoadedModel,
+    decode_matrix,
+    encode_frame,
+    extract_archive,
+    finite_or_none,
+    load_model_dir,
+    read_label_first,
+    setup_logging,
+    write_json,
+)
+
+log = setup_logging()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, allow_abbrev=False)
+    parser.add_argument("--model", default="/opt/ml/processing/input/model/model.tar.gz")
+    parser.add_argument("--test", default="/opt/ml/processing/input/test/test.csv")
+    parser.add_argument("--production", default="/opt/ml/processing/input/production/model.tar.gz")
+    parser.add_argument("--output-dir", default="/opt/ml/processing/output/evaluation")
+    return parser.parse_args(argv)
+
+
+def open_model(path: Path, workdir: Path) -> LoadedModel:
+    """A model from a model.tar.gz, a directory holding one, or an extracted model directory."""
+    if path.is_dir():
+        archives = sorted(path.rglob("model.tar.gz"))
+        if not archives:
+            return load_model_dir(path)
+        path = archives[0]
+    if not path.is_file():
+        raise JobInputError(f"no model at {path}; expected the training job's model.tar.gz")
+    return load_model_dir(extract_archive(path, workdir))
+
+
+def production_path(path: Path) -> Path | None:
+    """The production model input when it was given (a file, or a non-empty directory), else None."""
+    if path.is_file() or (path.is_dir() and any(p.is_file() for p in path.rglob("*"))):
+        return path
+    return None
+
+
+def classification_metrics(labels: np.ndarray, scores: np.ndarray, binary: bool) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    y = labels.astype(int)
+    if binary:
+        predicted = (scores >= 0.5).astype(int)
+        auc = roc_auc_score(y, scores) if len(np.unique(y)) == 2 else None
+        f1 = f1_score(y, predicted, zero_division=0)
+    else:
+        predicted = scores.argmax(axis=1)
+        f1 = f1_score(y, predicted, average="macro", zero_division=0)
+        per_class = [roc_auc_score(y == k, scores[:, k]) for k in range(scores.shape[1]) if 0 < np.sum(y == k) < len(y)]
+        auc = float(np.mean(per_class)) if per_class else None  # one-vs-rest, classes seen in the test set
+    return {
+        "auc": finite_or_none(auc),
+        "accuracy": finite_or_none(accuracy_score(y, predicted)),
+        "f1": finite_or_none(f1),
+    }
+
+
+def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
+    errors = predictions - labels
+    variance = float(np.sum((labels - labels.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(errors**2)) / variance if variance > 0 else None
+    return {
+        "rmse": finite_or_none(np.sqrt(np.mean(errors**2))),
+        "mae": finite_or_none(np.mean(np.abs(errors))),
+        "r2": finite_or_none(r2),
+    }
+
+
+def score(problem: str, labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
+    if problem == REGRESSION:
+        return regression_metrics(labels, predictions)
+    return classification_metrics(labels, predictions, binary=problem == BINARY)
+
+
+def baseline_predictions(model: LoadedModel, labels: np.ndarray) -> np.ndarray:
+    """The trivial predictor: training class priors (so the majority class), or the training mean.
+
+    Falls back to the test labels' priors or mean when preprocessor.json lacks the training figures.
+    """
+    pre = model.preprocessor
+    rows = len(labels)
+    if model.problem_type == REGRESSION:
+        mean = pre.get("train_target_mean")
+        return np.full(rows, float(mean) if mean is not None else float(np.mean(labels)))
+    classes = model.classes
+    counts = pre.get("train_class_counts") or {}
+    priors = np.array([float(counts.get(c, 0)) for c in classes])
+    if priors.sum() <= 0:
+        priors = np.bincount(labels.astype(int), minlength=len(classes)).astype(float)
+    priors = priors / priors.sum()
+    if model.problem_type == BINARY:
+        return np.full(rows, priors[1])
+    return np.tile(priors, (rows, 1))
+
+
+def production_predictions(production: LoadedModel, candidate: LoadedModel, matrix: np.ndarray) -> np.ndarray | None:
+    """Production's predictions on the candidate's test set, in the candidate's label space.
+
+    When the two models encode features differently (a new category, another feature list), the test
+    rows are decoded with the candidate's preprocessor and re-encoded with production's.
+    """
+    if production.problem_type != candidate.problem_type:
+        log.warning("production is a %s model; not comparable", production.problem_type)
+        return None
+    if production.preprocessor["encoded_feature_names"] != candidate.preprocessor["encoded_feature_names"]:
+        log.info("production encodes features differently; re-encoding the test rows for it")
+        matrix = encode_frame(decode_matrix(matrix, candidate.preprocessor), production.preprocessor)
+    predictions = production.predict_encoded(matrix)
+    if candidate.problem_type == REGRESSION:
+        return predictions
+    if candidate.problem_type == BINARY:
+        if production.classes == candidate.classes:
+            return predictions
+        if production.classes == candidate.classes[::-1]:
+            return 1.0 - predictions
+        log.warning("production's classes %s differ from the candidate's %s", production.classes, candidate.classes)
+        return None
+    aligned = np.zeros((len(matrix), len(candidate.classes)))
+    for k, name in enumerate(candidate.classes):
+        if name in production.classes:
+            aligned[:, k] = predictions[:, production.classes.index(name)]
+    return aligned
+
+
+def evaluate(model_path: Path, test_path: Path, production: Path | None, workdir: Path) -> dict[str, Any]:
+    candidate = open_model(model_path, workdir / "candidate")
+    labels, matrix = read_label_first(test_path)
+    if not labels.size:
+        raise JobInputError(f"the test set {test_path} has no rows")
+    if matrix.shape[1] != candidate.encoded_width:
+        raise JobInputError(
+            f"test.csv has {matrix.shape[1]} feature columns but the model's preprocessor.json describes "
+            f"{candidate.encoded_width}; were they produced by the same run?"
+        )
+    problem = candidate.problem_type
+    result: dict[str, Any] = {
+        "problem_type": problem,
+        "test_rows": int(labels.size),
+        "metrics": score(problem, labels, candidate.predict_encoded(matrix)),
+        "baseline_metrics": score(problem, labels, baseline_predictions(candidate, labels)),
+        "production_metrics": None,
+    }
+    if production is not None:
+        predictions = production_predictions(open_model(production, workdir / "production"), candidate, matrix)
+        if predictions is not None:
+            result["production_metrics"] = score(problem, labels, predictions)
+    for name in ("metrics", "baseline_metrics", "production_metrics"):
+        if result[name] is not None:
+            figures = " ".join(f"{k}={v:.6f}" for k, v in result[name].items() if v is not None)
+            log.info("%s %s", name, figures)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    production = production_path(Path(args.production))
+    if production is None:
+        log.info("no production model: first model for this name")
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            result = evaluate(Path(args.model), Path(args.test), production, Path(workdir))
+    except JobInputError as exc:
+        log.error("evaluation failed: %s", exc)
+        return 1
+    write_json(Path(args.output_dir) / "evaluation.json", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

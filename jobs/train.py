@@ -1,0 +1,354 @@
+"""Training job (XGBoost container, script mode): boost with checkpoints, resume after spot interruptions.
+
+Hyperparameters arrive as `--name value` arguments. Driftline's own are num_round, checkpoint_dir,
+checkpoint_interval and seed; sagemaker_* ones are ignored; every other one is an XGBoost parameter.
+Channels: SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION, SM_CHANNEL_PREPROCESSOR. Writes
+SM_MODEL_DIR/xgboost-model.json (+ preprocessor.json) and SM_OUTPUT_DATA_DIR/training_summary.json.
+
+Checkpoints are checkpoint-<round>.json in checkpoint_dir, written atomically every
+checkpoint_interval rounds, at the end, and on SIGTERM (then the job exits 143 at once). A start
+resumes from the newest checkpoint that loads. Training is deterministic, so a resumed model predicts
+exactly as an uninterrupted one: tree_method hist, and row subsampling (`subsample`) is drawn here
+from a per-round seed instead of by XGBoost, whose sampler state a checkpoint does not keep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from _common import (
+    BINARY,
+    MODEL_FILE,
+    MULTICLASS,
+    PREPROCESSOR_FILE,
+    JobInputError,
+    find_file,
+    load_preprocessor,
+    read_label_first,
+    setup_logging,
+    write_json,
+)
+
+log = setup_logging()
+
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)\.json$")
+KEEP_CHECKPOINTS = 3
+EXIT_ON_SIGTERM = 143  # 128 + SIGTERM, what a process killed by the signal reports
+DEFAULT_OBJECTIVE = {BINARY: "binary:logistic", MULTICLASS: "multi:softprob"}
+DRIFTLINE_DEFAULTS = {
+    "num_round": "100",
+    "checkpoint_dir": "/opt/ml/checkpoints",
+    "checkpoint_interval": "10",
+    "seed": "42",
+    "train": os.environ.get("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"),
+    "validation": os.environ.get("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"),
+    "preprocessor": os.environ.get("SM_CHANNEL_PREPROCESSOR", "/opt/ml/input/data/preprocessor"),
+    "model_dir": os.environ.get("SM_MODEL_DIR", "/opt/ml/model"),
+    "output_data_dir": os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"),
+}
+
+
+def decode(value: str) -> str:
+    """Undo the SDK's JSON encoding of a hyperparameter ('"binary:logistic"' -> 'binary:logistic')."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return str(json.loads(value))
+        except ValueError:
+            return value
+    return value
+
+
+def coerce(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_arguments(argv: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """`--name value` / `--name=value` pairs: (driftline settings, xgboost params)."""
+    settings = dict(DRIFTLINE_DEFAULTS)
+    params: dict[str, Any] = {}
+    position = 0
+    while position < len(argv):
+        token = argv[position]
+        if not token.startswith("--") or len(token) == 2:
+            raise JobInputError(f"unexpected argument {token!r}; hyperparameters must be --name value pairs")
+        name, has_value, value = token[2:].partition("=")
+        if not has_value:
+            if position + 1 >= len(argv):
+                raise JobInputError(f"hyperparameter --{name} has no value")
+            value = argv[position + 1]
+            position += 1
+        position += 1
+        name = name.replace("-", "_") if name.replace("-", "_") in settings else name
+        value = decode(value)
+        if name.startswith("sagemaker_"):
+            continue
+        if name in settings:
+            settings[name] = value
+        else:
+            params[name] = coerce(value)
+    return settings, params
+
+
+def as_int(settings: dict[str, str], name: str, minimum: int) -> int:
+    try:
+        number = int(float(settings[name]))
+    except ValueError as exc:
+        raise JobInputError(f"hyperparameter {name} must be an integer, got {settings[name]!r}") from exc
+    if number < minimum:
+        raise JobInputError(f"hyperparameter {name} must be at least {minimum}, got {number}")
+    return number
+
+
+def xgboost_params(params: dict[str, Any], preprocessor: dict[str, Any], seed: int) -> dict[str, Any]:
+    problem = preprocessor["problem_type"]
+    merged: dict[str, Any] = {
+        "objective": DEFAULT_OBJECTIVE.get(problem, "reg:squarederror"),
+        "tree_method": "hist",
+        "nthread": os.cpu_count() or 1,
+        "verbosity": 1,
+    }
+    merged.update(params)
+    merged["seed"] = seed
+    if str(merged["objective"]).startswith("multi:"):
+        merged.setdefault("num_class", len(preprocessor.get("classes") or []))
+    else:
+        merged.pop("num_class", None)
+    return merged
+
+
+class Checkpoints:
+    """checkpoint-<round>.json files in one directory: written atomically, loaded newest first."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def listed(self) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.directory.iterdir():
+            match = CHECKPOINT_PATTERN.match(path.name)
+            if match and path.is_file():
+                found.append((int(match.group(1)), path))
+        return sorted(found, reverse=True)
+
+    def newest_readable(self) -> tuple[xgb.Booster | None, int, list[str]]:
+        """(booster, its rounds, names of newer files that did not load); unreadable files are set aside."""
+        skipped: list[str] = []
+        for rounds, path in self.listed():
+            try:
+                booster = xgb.Booster(model_file=str(path))
+                loaded = booster.num_boosted_rounds()
+                if loaded != rounds:
+                    raise ValueError(f"holds {loaded} rounds, not {rounds}")
+            except (xgb.core.XGBoostError, OSError, ValueError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.warning("skipping unreadable checkpoint %s: %s", path.name, reason[:200])
+                skipped.append(path.name)
+                os.replace(path, path.with_name(path.name + ".corrupt"))
+                continue
+            return booster, rounds, skipped
+        return None, 0, skipped
+
+    def write(self, booster: xgb.Booster) -> Path:
+        rounds = booster.num_boosted_rounds()
+        final = self.directory / f"checkpoint-{rounds}.json"
+        temporary = self.directory / f".checkpoint-{rounds}.{os.getpid()}.tmp.json"
+        booster.save_model(str(temporary))
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        listed = self.listed()
+        kept = [path for older, path in listed if older <= rounds][:KEEP_CHECKPOINTS]
+        for older, path in listed:
+            if older < rounds and path not in kept:
+                path.unlink(missing_ok=True)
+        return final
+
+
+class StopRequest:
+    """Set by SIGTERM (spot interruption, StopTrainingJob); training stops at the next round boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
+class RowSubsample(xgb.callback.TrainingCallback):
+    """Row subsampling with a mask drawn from (seed, round): the same rows whether or not a run resumed."""
+
+    def __init__(self, dtrain: xgb.DMatrix, rows: int, fraction: float, seed: int) -> None:
+        super().__init__()
+        self.dtrain, self.rows, self.fraction, self.seed = dtrain, rows, fraction, seed
+
+    def before_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
+        rng = np.random.default_rng([self.seed, model.num_boosted_rounds()])
+        self.dtrain.set_weight((rng.random(self.rows) < self.fraction).astype(np.float32))
+        return False
+
+
+class Progress(xgb.callback.TrainingCallback):
+    """Logs the validation metrics and checkpoints every `interval` rounds; stops on SIGTERM."""
+
+    def __init__(self, checkpoints: Checkpoints, interval: int, stop: StopRequest) -> None:
+        super().__init__()
+        self.checkpoints, self.interval, self.stop = checkpoints, interval, stop
+        self.last_logged = -1
+        self.last_metrics: dict[str, float] = {}
+        self.evals_log: Any = {}
+
+    def log_round(self, rounds: int, evals_log: Any) -> None:
+        latest = {metric: float(values[-1]) for metric, values in (evals_log.get("validation") or {}).items()}
+        self.last_metrics = latest
+        metrics = " ".join(f"validation-{metric}={value:.6f}" for metric, value in latest.items())
+        log.info("round=%d %s", rounds, metrics)
+        self.last_logged = rounds
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
+        rounds = model.num_boosted_rounds()
+        self.evals_log = evals_log
+        if rounds % self.interval == 0:
+            self.log_round(rounds, evals_log)
+            self.checkpoints.write(model)
+        if self.stop.requested:
+            if rounds % self.interval:
+                self.log_round(rounds, evals_log)
+                self.checkpoints.write(model)
+            log.warning("SIGTERM received: checkpoint-%d.json written, stopping", rounds)
+            return True
+        return False
+
+
+def load_split(path: Path, name: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    labels, matrix = read_label_first(path)
+    if labels.size and matrix.shape[1] != width:
+        raise JobInputError(
+            f"the {name} channel has {matrix.shape[1]} feature columns but preprocessor.json describes {width}; "
+            "were the channels produced by the same preprocessing job?"
+        )
+    return labels, matrix
+
+
+def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -> int:
+    num_round = as_int(settings, "num_round", 1)
+    interval = as_int(settings, "checkpoint_interval", 1)
+    seed = as_int(settings, "seed", 0)
+    preprocessor_path = find_file(Path(settings["preprocessor"]), [PREPROCESSOR_FILE])
+    if preprocessor_path is None:
+        raise JobInputError(f"no {PREPROCESSOR_FILE} in the preprocessor channel {settings['preprocessor']}")
+    preprocessor = load_preprocessor(preprocessor_path)
+    width = len(preprocessor["encoded_feature_names"])
+    train_labels, train_matrix = load_split(Path(settings["train"]), "train", width)
+    if not train_labels.size:
+        raise JobInputError(f"the train channel {settings['train']} has no rows")
+    validation_path = Path(settings["validation"])
+    validation_labels, validation_matrix = (
+        load_split(validation_path, "validation", width) if validation_path.exists() else (np.zeros(0), None)
+    )
+
+    booster_params = xgboost_params(params, preprocessor, seed)
+    subsample = float(booster_params.pop("subsample", 1.0))
+    nthread = int(booster_params["nthread"])
+    # QuantileDMatrix fixes the histogram bins from the data alone, before any subsampling weights.
+    dtrain = xgb.QuantileDMatrix(train_matrix, label=train_labels, nthread=nthread)
+    evals = []
+    if validation_labels.size:
+        evals.append((xgb.DMatrix(validation_matrix, label=validation_labels, nthread=nthread), "validation"))
+    log.info(
+        "training on %d rows x %d columns (validation %d rows); params %s",
+        train_labels.size,
+        width,
+        validation_labels.size,
+        json.dumps(booster_params, sort_keys=True),
+    )
+
+    checkpoints = Checkpoints(Path(settings["checkpoint_dir"]))
+    booster, resumed_from, skipped = checkpoints.newest_readable()
+    if booster is not None:
+        if resumed_from > num_round:
+            booster, resumed_from = booster[:num_round], num_round
+        log.info("resuming from checkpoint-%d.json (%d of %d rounds done)", resumed_from, resumed_from, num_round)
+    if stop.requested:
+        log.warning("SIGTERM received before training started; exiting")
+        return EXIT_ON_SIGTERM
+
+    progress = Progress(checkpoints, interval, stop)
+    callbacks: list[xgb.callback.TrainingCallback] = [progress]
+    if subsample < 1.0:
+        callbacks.insert(0, RowSubsample(dtrain, train_labels.size, subsample, seed))
+    remaining = num_round - resumed_from
+    started = time.monotonic()
+    if remaining > 0:
+        booster = xgb.train(
+            booster_params,
+            dtrain,
+            num_boost_round=remaining,
+            evals=evals,
+            xgb_model=booster,
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+    seconds = time.monotonic() - started
+    assert booster is not None
+    rounds = booster.num_boosted_rounds()
+    if stop.requested and rounds < num_round:
+        return EXIT_ON_SIGTERM
+    if remaining > 0 and progress.last_logged != rounds:
+        progress.log_round(rounds, progress.evals_log)
+    checkpoints.write(booster)
+
+    model_dir = Path(settings["model_dir"])
+    model_dir.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model_dir / MODEL_FILE))
+    shutil.copyfile(preprocessor_path, model_dir / PREPROCESSOR_FILE)
+    trained = rounds - resumed_from
+    samples_per_second = train_labels.size * trained / seconds if seconds > 0 and trained else 0.0
+    log.info("training_throughput samples_per_second=%.1f rounds=%d", samples_per_second, rounds)
+    write_json(
+        Path(settings["output_data_dir"]) / "training_summary.json",
+        {
+            "rounds_completed": rounds,
+            "resumed_from_round": resumed_from,
+            "samples_per_second": samples_per_second,
+            "training_seconds": seconds,
+            "checkpoints_skipped": skipped,
+            "train_rows": int(train_labels.size),
+            "validation_rows": int(validation_labels.size),
+            "validation_metrics": progress.last_metrics,
+        },
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    stop = StopRequest()
+    stop.install()
+    try:
+        settings, params = parse_arguments(sys.argv[1:] if argv is None else argv)
+        return train(settings, params, stop)
+    except JobInputError as exc:
+        log.error("training failed: %s", exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

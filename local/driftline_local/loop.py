@@ -1,0 +1,216 @@
+"""Drive the training loop through the public AWS APIs only, as a user would, and time it.
+
+Used by `driftline demo`, the e2e tests and `bench/loop.py`. Everything goes through boto3 against an
+endpoint URL (the local cloud, or in principle AWS): upload model.yaml and CSVs, follow the
+executions, call the endpoint.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pandas as pd
+
+Progress = Callable[[str], None]
+
+# Local runs shorten the waits through the config, never through the state machines.
+FAST_TIMINGS = "timings:\n  settle_seconds: 2\n  endpoint_poll_seconds: 1\n"
+
+
+@dataclass
+class Clients:
+    endpoint_url: str
+    region: str = "us-east-1"
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._cache:
+            self._cache[service] = boto3.client(
+                service, endpoint_url=self.endpoint_url, region_name=self.region,
+                aws_access_key_id="testing", aws_secret_access_key="testing",
+            )
+        return self._cache[service]
+
+
+@dataclass
+class Stack:
+    data_bucket: str
+    artifact_bucket: str
+    training_pipeline_arn: str
+    canary_rollout_arn: str
+    state_table: str
+
+    @classmethod
+    def describe(cls, clients: Clients, name: str = "driftline") -> Stack:
+        stack = clients("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        return cls(out["DataBucketName"], out["ArtifactBucketName"], out["TrainingPipelineArn"],
+                   out["CanaryRolloutArn"], out["StateTableName"])
+
+
+@dataclass
+class StepTiming:
+    machine: str
+    step: str
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    model: str
+    run_id: str
+    status: str
+    upload_started: float
+    finished: float
+    steps: list[StepTiming]
+    execution_arn: str
+    endpoint_name: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] = field(default_factory=dict)
+    model_package_arn: str | None = None
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.upload_started
+
+
+def onboard_model(clients: Clients, stack: Stack, config_yaml: str, model: str, timeout: float = 60) -> None:
+    """Upload models/<model>/model.yaml and wait until Driftline has made it the active config."""
+    uploaded_at = int(time.time())
+    clients("s3").put_object(Bucket=stack.data_bucket, Key=f"models/{model}/model.yaml", Body=config_yaml.encode())
+    table = clients("dynamodb")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        item = table.get_item(TableName=stack.state_table,
+                              Key={"pk": {"S": f"MODEL#{model}"}, "sk": {"S": "CONFIG"}}).get("Item")
+        if item and int(item["updated_at"]["N"]) >= uploaded_at - 1:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"model.yaml for {model} was not accepted within {timeout:.0f}s (see the mailbox)")
+
+
+def upload_frames(clients: Clients, stack: Stack, model: str, frames: list[pd.DataFrame], prefix: str = "part") -> float:
+    """Upload each frame as incoming/<model>/<prefix>-<i>.csv; returns the time of the first upload."""
+    started = time.time()
+    for i, frame in enumerate(frames):
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False)
+        clients("s3").put_object(Bucket=stack.data_bucket, Key=f"incoming/{model}/{prefix}-{i:03d}.csv",
+                                 Body=buffer.getvalue().encode())
+    return started
+
+
+def wait_for_run(clients: Clients, stack: Stack, model: str, since: float, progress: Progress,
+                 timeout: float = 900) -> RunResult:
+    """Follow the model's next TrainingPipeline execution (and its rollout) to the end, reporting steps."""
+    sfn = clients("stepfunctions")
+    execution = _wait_for_execution(sfn, stack.training_pipeline_arn, model, since, timeout)
+    progress(f"run {execution['name']} started")
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        _report_steps(sfn, execution["executionArn"], "pipeline", seen, progress)
+        for child in sfn.list_executions(stateMachineArn=stack.canary_rollout_arn)["executions"]:
+            if child["name"] == execution["name"]:
+                _report_steps(sfn, child["executionArn"], "rollout", seen, progress)
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {execution['name']} still running after {timeout:.0f}s")
+        time.sleep(0.5)
+    finished = time.time()
+    steps = _step_timings(sfn, execution["executionArn"], "pipeline")
+    result = RunResult(model=model, run_id=execution["name"], status=described["status"], upload_started=since,
+                       finished=finished, steps=steps, execution_arn=execution["executionArn"])
+    run = _run_record(clients, stack, model, execution["name"])
+    result.metrics = run.get("metrics") or {}
+    result.gate = run.get("gate") or {}
+    result.endpoint_name = run.get("endpoint_name")
+    result.model_package_arn = run.get("model_package_arn")
+    if described["status"] != "SUCCEEDED":
+        result.error = f"{run.get('failed_step') or ''} {run.get('error') or ''} {run.get('cause') or ''}".strip()
+    return result
+
+
+def _wait_for_execution(sfn: Any, machine: str, model: str, since: float, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+            if execution["name"].startswith(f"{model}-") and execution["startDate"].timestamp() >= since - 1:
+                return dict(execution)
+        time.sleep(0.2)
+    raise TimeoutError(f"no TrainingPipeline execution for {model} within {timeout:.0f}s (was the upload quarantined?)")
+
+
+def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
+    return list(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
+
+
+def _report_steps(sfn: Any, arn: str, machine: str, seen: set[str], progress: Progress) -> None:
+    for event in _history(sfn, arn):
+        entered = event.get("stateEnteredEventDetails")
+        if not entered:
+            continue
+        key = f"{arn}#{event['id']}"
+        if key in seen:
+            continue
+        seen.add(key)
+        progress(f"{machine}: {entered['name']}")
+
+
+def _step_timings(sfn: Any, arn: str, machine: str) -> list[StepTiming]:
+    """Time per state from its entered/exited events (repeated states, like wait loops, add up)."""
+    totals: dict[str, float] = {}
+    entered_at: dict[str, datetime] = {}
+    for event in _history(sfn, arn):
+        if details := event.get("stateEnteredEventDetails"):
+            entered_at[details["name"]] = event["timestamp"]
+        elif details := event.get("stateExitedEventDetails"):
+            start = entered_at.pop(details["name"], None)
+            if start is not None:
+                totals[details["name"]] = totals.get(details["name"], 0.0) + (event["timestamp"] - start).total_seconds()
+    return [StepTiming(machine, name, seconds) for name, seconds in totals.items()]
+
+
+def _run_record(clients: Clients, stack: Stack, model: str, run: str) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    item = clients("dynamodb").get_item(TableName=stack.state_table,
+                                        Key={"pk": {"S": f"MODEL#{model}"}, "sk": {"S": f"RUN#{run}"}}).get("Item")
+    if not item:
+        return {}
+    plain = {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
+    return json.loads(json.dumps(plain, default=float))
+
+
+def predict(clients: Clients, endpoint: str, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Send raw feature rows to the endpoint as JSON instances; returns its predictions."""
+    body = json.dumps({"instances": json.loads(rows.to_json(orient="records"))})
+    response = clients("sagemaker-runtime").invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body.encode()
+    )
+    return list(json.loads(response["Body"].read())["predictions"])
+
+
+def sagemaker_job_seconds(clients: Clients, run_id: str) -> dict[str, float]:
+    """Seconds each of the run's SageMaker jobs spent running (creation to end), by job name."""
+    sagemaker = clients("sagemaker")
+    seconds: dict[str, float] = {}
+    for job in sagemaker.list_processing_jobs(NameContains=run_id)["ProcessingJobSummaries"]:
+        described = sagemaker.describe_processing_job(ProcessingJobName=job["ProcessingJobName"])
+        if described.get("ProcessingEndTime"):
+            seconds[job["ProcessingJobName"]] = (described["ProcessingEndTime"] - described["CreationTime"]).total_seconds()
+    for job in sagemaker.list_training_jobs(NameContains=run_id)["TrainingJobSummaries"]:
+        described = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
+        if described.get("TrainingEndTime"):
+            seconds[job["TrainingJobName"]] = (described["TrainingEndTime"] - described["CreationTime"]).total_seconds()
+    return seconds

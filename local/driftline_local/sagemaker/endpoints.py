@@ -1,0 +1,633 @@
+"""SageMaker endpoints that really host models, InvokeEndpoint that really predicts, data capture.
+
+moto marks an endpoint InService at once and `sagemaker-runtime InvokeEndpoint` returns canned data.
+Here every production variant gets a persistent worker process (`_inference_worker.py`) with the
+model's `model.tar.gz` extracted to its sandbox's `model/` and the SAGEMAKER_SUBMIT_DIRECTORY tarball
+to `model/code/` (where the SageMaker framework containers put it); the worker loads
+SAGEMAKER_PROGRAM and answers requests through its model_fn / input_fn / predict_fn / output_fn.
+
+- CreateEndpoint: Creating -> InService, or Failed with FailureReason when a model cannot load.
+- UpdateEndpoint: Updating; the old variants serve until the new ones are loaded, then traffic
+  switches; if the new config cannot load, the endpoint returns to InService on the old config with
+  FailureReason set (SageMaker rolls back the same way).
+- UpdateEndpointWeightsAndCapacities: weights change; Updating briefly, then InService.
+- DeleteEndpoint: workers stop, buffered capture is flushed.
+- InvokeEndpoint: traffic is split by CurrentWeight (seeded RNG) unless TargetVariant is given;
+  handler errors come back as ModelError (HTTP 424) with OriginalStatusCode/OriginalMessage;
+  `x-Amzn-Invoked-Production-Variant` names the variant.
+- Data capture (EnableCapture): SageMaker's JSON Lines records (captureData.endpointInput/
+  endpointOutput with observedContentType, mode, data, encoding; eventMetadata.eventId/inferenceTime
+  [/inferenceId]; eventVersion "0") at `<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/
+  <mm-ss-mmm>-<uuid>.jsonl`, buffered and flushed every `CAPTURE_FLUSH_SECONDS` or
+  `CAPTURE_MAX_RECORDS`. As on AWS, data is captured as CSV/JSON text only for content types listed in
+  CaptureContentTypeHeader; everything else is BASE64.
+- A `SageMaker Endpoint State Change` event goes onto the default bus at every status change, with
+  EndpointStatus spelled as AWS's published sample spells it (CREATING, IN_SERVICE, UPDATING, FAILED,
+  DELETING).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftline_local.context import LocalCloudContext
+
+from ._aws import LOG, client, event_detail, put_event, split_s3_uri
+
+ENDPOINT_EVENT = "SageMaker Endpoint State Change"
+CAPTURE_FLUSH_SECONDS = 2.0
+CAPTURE_MAX_RECORDS = 500
+MODEL_LOAD_TIMEOUT_SECONDS = 120.0
+WEIGHTS_UPDATE_SECONDS = 0.5
+_WORKER = Path(__file__).with_name("_inference_worker.py")
+_EVENT_STATUS = {
+    "Creating": "CREATING",
+    "InService": "IN_SERVICE",
+    "Updating": "UPDATING",
+    "Failed": "FAILED",
+    "Deleting": "DELETING",
+}
+
+
+class DeployFailed(Exception):
+    """A variant cannot be hosted; the message becomes the endpoint's FailureReason."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class VariantWorker:
+    """One production variant: a model server process and the lock that serialises its requests."""
+
+    def __init__(self, ctx: LocalCloudContext, sandbox: Path, variant: dict[str, Any], model: Any) -> None:
+        self.ctx = ctx
+        self.sandbox = sandbox
+        self.name: str = variant["VariantName"]
+        self.model = model
+        self.image = (model.primary_container or {}).get("Image", "")
+        self.environment: dict[str, str] = dict((model.primary_container or {}).get("Environment") or {})
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        container = self.model.primary_container or {}
+        if not container:
+            raise DeployFailed(
+                f"Model {self.model.model_name} has no PrimaryContainer; "
+                "the local cloud hosts one container per variant"
+            )
+        if self.sandbox.exists():
+            shutil.rmtree(self.sandbox)
+        model_dir = self.sandbox / "model"
+        model_dir.mkdir(parents=True)
+        s3 = client(self.ctx, "s3")
+        data_url = container.get("ModelDataUrl")
+        if data_url:
+            archive = self.sandbox / "model.tar.gz"
+            try:
+                bucket, key = split_s3_uri(data_url)
+                s3.download_file(bucket, key, str(archive))
+                with tarfile.open(archive) as tar:
+                    tar.extractall(model_dir, filter="data")
+            except Exception as exc:
+                raise DeployFailed(
+                    f'Failed to download model data for container "primary" from URL: "{data_url}": {exc}'
+                ) from exc
+        code_dir = model_dir / "code"
+        submit = self.environment.get("SAGEMAKER_SUBMIT_DIRECTORY")
+        if submit and submit.startswith("s3://"):
+            archive = self.sandbox / "sourcedir.tar.gz"
+            try:
+                bucket, key = split_s3_uri(submit)
+                s3.download_file(bucket, key, str(archive))
+                code_dir.mkdir(exist_ok=True)
+                with tarfile.open(archive) as tar:
+                    tar.extractall(code_dir, filter="data")
+            except Exception as exc:
+                raise DeployFailed(f"Failed to download SAGEMAKER_SUBMIT_DIRECTORY {submit}: {exc}") from exc
+        program = self.environment.get("SAGEMAKER_PROGRAM")
+        if not program or not (code_dir / program).is_file():
+            raise DeployFailed(f"The inference script SAGEMAKER_PROGRAM={program!r} was not found in the model's code")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_", "MOTO_", "SAGEMAKER_"))}
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "AWS_ENDPOINT_URL": self.ctx.endpoint_url,
+                "AWS_REGION": self.ctx.region,
+                "AWS_DEFAULT_REGION": self.ctx.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "SM_MODEL_DIR": str(model_dir),
+            }
+        )
+        env.update({k: str(v).replace("/opt/ml", str(self.sandbox)) for k, v in self.environment.items()})
+        log = open(self.sandbox / "model_server.log", "ab")  # noqa: SIM115 - owned by the process
+        self._proc = subprocess.Popen(
+            [sys.executable, str(_WORKER), str(code_dir), str(model_dir), program],
+            cwd=code_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        header: dict[str, Any] = {}
+
+        def read_ready() -> None:
+            header.update(self._read()[0])
+
+        reader = threading.Thread(target=read_ready, daemon=True)
+        reader.start()
+        reader.join(MODEL_LOAD_TIMEOUT_SECONDS)
+        if not header.get("ready"):
+            error = header.get("error") or "the model server did not start"
+            self.close()
+            raise DeployFailed(
+                f"The primary container for production variant {self.name} did not pass the ping health check: {error}"
+            )
+
+    def _read(self) -> tuple[dict[str, Any], bytes]:
+        assert self._proc is not None and self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            return {"ok": False, "ready": False, "status": 500, "error": "the model server exited"}, b""
+        header = json.loads(line)
+        body = self._proc.stdout.read(header.get("length", 0)) if header.get("length") else b""
+        return header, body
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[dict[str, Any], bytes]:
+        with self._lock:
+            proc = self._proc
+            if proc is None or proc.poll() is not None or proc.stdin is None:
+                return {"ok": False, "status": 500, "error": "the model server is not running"}, b""
+            try:
+                request = {"content_type": content_type, "accept": accept, "length": len(body)}
+                proc.stdin.write(json.dumps(request).encode() + b"\n" + body)
+                proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                return {"ok": False, "status": 500, "error": "the model server exited"}, b""
+            return self._read()
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+            proc.wait(timeout=2)
+        except (subprocess.TimeoutExpired, OSError):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the worker's own process group
+            proc.wait(timeout=5)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+class DataCapture:
+    """Buffers capture records per variant and hour and writes them as SageMaker's JSONL objects."""
+
+    def __init__(self, ctx: LocalCloudContext, endpoint_name: str, config: dict[str, Any], rng: random.Random) -> None:
+        self.ctx = ctx
+        self.endpoint_name = endpoint_name
+        self.percent = float(config.get("InitialSamplingPercentage", 100))
+        self.destination = config["DestinationS3Uri"].rstrip("/")
+        modes = {option.get("CaptureMode") for option in config.get("CaptureOptions") or []} or {
+            "Input",
+            "Output",
+        }
+        self.capture_input = bool(modes & {"Input", "InputAndOutput"})
+        self.capture_output = bool(modes & {"Output", "InputAndOutput"})
+        headers = config.get("CaptureContentTypeHeader") or {}
+        self.csv_types = set(headers.get("CsvContentTypes") or [])
+        self.json_types = set(headers.get("JsonContentTypes") or [])
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._buffers: dict[tuple[str, str], list[tuple[datetime, dict[str, Any]]]] = {}
+
+    def _encode(self, content_type: str, data: bytes) -> tuple[str, str]:
+        base = (content_type or "").split(";")[0].strip()
+        for encoding, types in (("CSV", self.csv_types), ("JSON", self.json_types)):
+            if content_type in types or base in types:
+                try:
+                    return encoding, data.decode("utf-8")
+                except UnicodeDecodeError:
+                    break
+        return "BASE64", base64.b64encode(data).decode("ascii")
+
+    def record(
+        self,
+        variant: str,
+        content_type: str,
+        body: bytes,
+        output_type: str,
+        output: bytes,
+        inference_id: str | None,
+    ) -> None:
+        if self._rng.random() * 100 >= self.percent:
+            return
+        now = _now()
+        capture: dict[str, Any] = {}
+        if self.capture_input:
+            encoding, data = self._encode(content_type, body)
+            capture["endpointInput"] = {
+                "observedContentType": content_type,
+                "mode": "INPUT",
+                "data": data,
+                "encoding": encoding,
+            }
+        if self.capture_output:
+            encoding, data = self._encode(output_type, output)
+            capture["endpointOutput"] = {
+                "observedContentType": output_type,
+                "mode": "OUTPUT",
+                "data": data,
+                "encoding": encoding,
+            }
+        metadata = {
+            "eventId": str(uuid.uuid4()),
+            "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        }
+        if inference_id:
+            metadata["inferenceId"] = inference_id
+        record = {"captureData": capture, "eventMetadata": metadata, "eventVersion": "0"}
+        with self._lock:
+            buffer = self._buffers.setdefault((variant, now.strftime("%Y/%m/%d/%H")), [])
+            buffer.append((now, record))
+            full = len(buffer) >= CAPTURE_MAX_RECORDS
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            buffers, self._buffers = self._buffers, {}
+        bucket, prefix = split_s3_uri(self.destination)
+        for (variant, hour), records in buffers.items():
+            first = records[0][0]
+            name = f"{first.strftime('%M-%S')}-{first.microsecond // 1000:03d}-{uuid.uuid4()}.jsonl"
+            key = "/".join(p for p in (prefix, self.endpoint_name, variant, hour, name) if p)
+            body = "".join(json.dumps(record, separators=(",", ":")) + "\n" for _, record in records)
+            try:
+                client(self.ctx, "s3").put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"))
+            except Exception:
+                LOG.exception("could not write data capture s3://%s/%s", bucket, key)
+
+
+@dataclass
+class LiveEndpoint:
+    name: str
+    fake: Any  # moto's FakeEndpoint, updated in place so DescribeEndpoint is live
+    variants: dict[str, VariantWorker] = field(default_factory=dict)
+    capture: DataCapture | None = None
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    deleted: bool = False
+    generation: int = 0
+
+    def choose(self, target: str | None) -> VariantWorker | None:
+        if target:
+            return self.variants.get(target)
+        weights = {v["VariantName"]: float(v.get("CurrentWeight", 1.0)) for v in self.fake.production_variants}
+        names = [n for n in self.variants if weights.get(n, 1.0) > 0]
+        if not names:
+            names = list(self.variants)
+        if len(names) == 1:
+            return self.variants[names[0]]
+        return self.variants[self.rng.choices(names, weights=[weights.get(n, 1.0) or 1e-9 for n in names])[0]]
+
+
+class EndpointHost:
+    """All live endpoints of this local cloud, keyed by (account, region, name)."""
+
+    def __init__(self, ctx: LocalCloudContext) -> None:
+        self.ctx = ctx
+        self._live: dict[tuple[str, str, str], LiveEndpoint] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._flush_loop, name="sagemaker-data-capture", daemon=True).start()
+
+    def get(self, account: str, region: str, name: str) -> LiveEndpoint | None:
+        live = self._live.get((account, region, name))
+        return live if live and live.variants else None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def create(self, backend: Any, fake: Any) -> None:
+        live = LiveEndpoint(fake.endpoint_name, fake)
+        with self._lock:
+            self._live[(backend.account_id, backend.region_name, fake.endpoint_name)] = live
+        self._set_status(live, "Creating")
+        threading.Thread(
+            target=self._deploy, args=(backend, live, fake.endpoint_config_name, False), daemon=True
+        ).start()
+
+    def update(self, backend: Any, fake: Any, config_name: str) -> None:
+        live = self._live.get((backend.account_id, backend.region_name, fake.endpoint_name))
+        if live is None:
+            live = LiveEndpoint(fake.endpoint_name, fake)
+            self._live[(backend.account_id, backend.region_name, fake.endpoint_name)] = live
+        self._set_status(live, "Updating")
+        threading.Thread(target=self._deploy, args=(backend, live, config_name, True), daemon=True).start()
+
+    def update_weights(self, live: LiveEndpoint) -> None:
+        self._set_status(live, "Updating")
+
+        def settle() -> None:
+            time.sleep(WEIGHTS_UPDATE_SECONDS)
+            if not live.deleted:
+                self._set_status(live, "InService")
+
+        threading.Thread(target=settle, daemon=True).start()
+
+    def delete(self, backend: Any, name: str) -> None:
+        with self._lock:
+            live = self._live.pop((backend.account_id, backend.region_name, name), None)
+        if live is None:
+            return
+        live.deleted = True
+        put_event(self.ctx, ENDPOINT_EVENT, live.fake.arn, self._detail(live, "Deleting"))
+        self._retire(live.variants, live.capture)
+        live.variants = {}
+
+    def shutdown(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            lives = list(self._live.values())
+            self._live.clear()
+        for live in lives:
+            live.deleted = True
+            self._retire(live.variants, live.capture)
+
+    def flush(self) -> None:
+        for live in list(self._live.values()):
+            if live.capture:
+                live.capture.flush()
+
+    def _flush_loop(self) -> None:
+        while not self._stopped.wait(CAPTURE_FLUSH_SECONDS):
+            self.flush()
+
+    def _deploy(self, backend: Any, live: LiveEndpoint, config_name: str, is_update: bool) -> None:
+        live.generation += 1
+        generation = live.generation
+        started: dict[str, VariantWorker] = {}
+        try:
+            config = backend.endpoint_configs[config_name]
+            for variant in config.production_variants:
+                model = backend._models.get(variant["ModelName"])
+                if model is None:
+                    raise DeployFailed(f'Could not find model "{variant["ModelName"]}".')
+                sandbox = (
+                    self.ctx.workdir / "endpoints" / live.name / f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
+                )
+                worker = VariantWorker(self.ctx, sandbox, variant, model)
+                started[worker.name] = worker
+                worker.start()
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, DeployFailed) else f"InternalServerError: {exc}"
+            LOG.warning("endpoint %s: %s", live.name, reason)
+            self._retire(started, None)
+            if live.deleted or generation != live.generation:
+                return
+            live.fake.failure_reason = reason[:1024]
+            self._set_status(live, "InService" if is_update and live.variants else "Failed")
+            return
+        if live.deleted or generation != live.generation:
+            self._retire(started, None)
+            return
+        old_variants, old_capture = live.variants, live.capture
+        capture_config = config.data_capture_config or {}
+        live.capture = (
+            DataCapture(self.ctx, live.name, capture_config, random.Random(1))
+            if capture_config.get("EnableCapture") and capture_config.get("DestinationS3Uri")
+            else None
+        )
+        live.variants = started
+        fake = live.fake
+        fake.endpoint_config_name = config_name
+        fake.data_capture_config = capture_config
+        fake.production_variants = [
+            self._variant_summary(v, started[v["VariantName"]]) for v in config.production_variants
+        ]
+        fake.failure_reason = None
+        self._set_status(live, "InService")
+        self._retire(old_variants, old_capture)
+
+    @staticmethod
+    def _variant_summary(variant: dict[str, Any], worker: VariantWorker) -> dict[str, Any]:
+        weight = float(variant.get("InitialVariantWeight", 1.0))
+        count = int(variant.get("InitialInstanceCount", 1))
+        now = _now()
+        return {
+            "VariantName": variant["VariantName"],
+            "DeployedImages": [{"SpecifiedImage": worker.image, "ResolvedImage": worker.image, "ResolutionTime": now}],
+            "CurrentWeight": weight,
+            "DesiredWeight": weight,
+            "CurrentInstanceCount": count,
+            "DesiredInstanceCount": count,
+        }
+
+    @staticmethod
+    def _retire(variants: dict[str, VariantWorker], capture: DataCapture | None) -> None:
+        if capture:
+            capture.flush()
+        for worker in variants.values():
+            worker.close()
+
+    def _set_status(self, live: LiveEndpoint, status: str) -> None:
+        live.fake.endpoint_status = status
+        live.fake.last_modified_time = _now()
+        put_event(self.ctx, ENDPOINT_EVENT, live.fake.arn, self._detail(live, status))
+
+    @staticmethod
+    def _detail(live: LiveEndpoint, status: str) -> dict[str, Any]:
+        detail = event_detail(live.fake.response_object)
+        detail.pop("DataCaptureConfig", None)
+        detail["EndpointStatus"] = _EVENT_STATUS.get(status, status.upper())
+        return detail
+
+    # ---- invocation -------------------------------------------------------------------------
+
+    def invoke(
+        self, account: str, region: str, name: str, body: bytes, headers: Any
+    ) -> tuple[int, dict[str, str], bytes | str]:
+        live = self.get(account, region, name)
+        if live is None:
+            return _client_error(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
+        target = headers.get("X-Amzn-SageMaker-Target-Variant")
+        worker = live.choose(target)
+        if worker is None:
+            return _client_error(400, "ValidationError", f"Invalid target variant {target!r} for endpoint {name}.")
+        content_type = headers.get("Content-Type") or "application/octet-stream"
+        accept = headers.get("Accept") or ""
+        if accept in ("", "*/*"):
+            accept = worker.environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
+        result, output = worker.invoke(body, content_type, accept)
+        variant_header = {"x-Amzn-Invoked-Production-Variant": worker.name}
+        if not result.get("ok"):
+            status = int(result.get("status") or 500)
+            kind = "client" if 400 <= status < 500 else "server"
+            original = result.get("error", "")
+            message = (
+                f'Received {kind} error ({status}) from primary with message "{original}". See '
+                f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logEventViewer:"
+                f"group=/aws/sagemaker/Endpoints/{name} in account {account} for more information."
+            )
+            error = {
+                "ErrorCode": f"{kind.upper()}_ERROR_FROM_MODEL",
+                "Message": message,
+                "OriginalStatusCode": status,
+                "OriginalMessage": original,
+                "LogStreamArn": f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{name}",
+            }
+            return (
+                424,
+                {"Content-Type": "application/json", "x-amzn-ErrorType": "ModelError", **variant_header},
+                json.dumps(error),
+            )
+        output_type = result.get("content_type") or accept
+        if live.capture:
+            live.capture.record(
+                worker.name,
+                content_type,
+                body,
+                output_type,
+                output,
+                headers.get("X-Amzn-SageMaker-Inference-Id"),
+            )
+        return 200, {"Content-Type": output_type, **variant_header}, output
+
+
+def _client_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    return (
+        status,
+        {"Content-Type": "application/json", "x-amzn-ErrorType": code},
+        json.dumps({"message": message}),
+    )
+
+
+# ---- moto patches ---------------------------------------------------------------------------------
+
+_HOST: EndpointHost | None = None
+
+
+def host() -> EndpointHost:
+    if _HOST is None:
+        raise RuntimeError("driftline_local.sagemaker is not installed")
+    return _HOST
+
+
+def flush_data_capture() -> None:
+    """Write every buffered capture record to S3 now (tests and demos need not wait for the timer)."""
+    host().flush()
+
+
+def install(ctx: LocalCloudContext) -> EndpointHost:
+    global _HOST
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import AWSValidationException, ValidationError
+    from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    if _HOST is not None:
+        _HOST.shutdown()
+    endpoint_host = _HOST = EndpointHost(ctx)
+
+    def original(cls: type, name: str) -> Any:
+        method = getattr(cls, name, None)
+        return getattr(method, "__wrapped__", method)
+
+    create_original = original(SageMakerResponse, "create_endpoint")
+    delete_original = original(SageMakerResponse, "delete_endpoint")
+    weights_original = original(SageMakerResponse, "update_endpoint_weights_and_capacities")
+
+    def create_endpoint(self: Any) -> Any:
+        backend = self.sagemaker_backend
+        name = self._get_param("EndpointName")
+        if name in backend.endpoints:
+            arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        config_name = self._get_param("EndpointConfigName")
+        if config_name not in backend.endpoint_configs:
+            arn = FakeEndpointConfig.arn_formatter(config_name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+        result = create_original(self)
+        endpoint_host.create(backend, backend.endpoints[name])
+        return result
+
+    def update_endpoint(self: Any) -> Any:
+        backend = self.sagemaker_backend
+        name = self._get_param("EndpointName")
+        config_name = self._get_param("EndpointConfigName")
+        fake = backend.endpoints.get(name)
+        if fake is None:
+            arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f'Could not find endpoint "{arn}".')
+        if config_name not in backend.endpoint_configs:
+            arn = FakeEndpointConfig.arn_formatter(config_name, backend.account_id, backend.region_name)
+            raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
+        if fake.endpoint_status != "InService":
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{fake.arn}".')
+        endpoint_host.update(backend, fake, config_name)
+        return ActionResult({"EndpointArn": fake.arn})
+
+    def delete_endpoint(self: Any) -> Any:
+        name = self._get_param("EndpointName")
+        result = delete_original(self)  # ValidationException when unknown
+        endpoint_host.delete(self.sagemaker_backend, name)
+        return result
+
+    def update_endpoint_weights_and_capacities(self: Any) -> Any:
+        backend = self.sagemaker_backend
+        fake = backend.endpoints.get(self._get_param("EndpointName"))
+        if fake is not None and fake.endpoint_status != "InService":
+            raise AWSValidationException(f'Cannot update in-progress endpoint "{fake.arn}".')
+        result = weights_original(self)
+        live = endpoint_host._live.get((backend.account_id, backend.region_name, fake.endpoint_name)) if fake else None
+        if live is not None:
+            endpoint_host.update_weights(live)
+        return result
+
+    def invoke_endpoint(self: Any) -> Any:
+        name = self._get_params().get("EndpointName") or self.path.split("/")[2]
+        body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode("utf-8")
+        status, headers, payload = endpoint_host.invoke(self.current_account, self.region, name, body, self.headers)
+        return status, {**headers, "status": status}, payload  # moto reads the status from the headers
+
+    for cls, name, function in (
+        (SageMakerResponse, "create_endpoint", create_endpoint),
+        (SageMakerResponse, "update_endpoint", update_endpoint),
+        (SageMakerResponse, "delete_endpoint", delete_endpoint),
+        (SageMakerResponse, "update_endpoint_weights_and_capacities", update_endpoint_weights_and_capacities),
+        (SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
+    ):
+        previous = original(cls, name)
+        if previous is not None:
+            function.__wrapped__ = previous  # type: ignore[attr-defined]
+        setattr(cls, name, function)
+
+    def on_stop() -> None:
+        ctx.stop_event.wait()
+        endpoint_host.shutdown()
+
+    threading.Thread(target=on_stop, name="sagemaker-endpoints-shutdown", daemon=True).start()
+    return endpoint_host

@@ -1,0 +1,805 @@
+"""SageMaker training and processing jobs that really run, under the script-mode contract.
+
+moto records CreateTrainingJob / CreateProcessingJob and reports them `Completed` at once. Here each
+job runs as a subprocess in a sandbox under `ctx.workdir/jobs/<job>/`, which stands in for the
+container's `/opt/ml/`: every `/opt/ml/...` path in the request (hyperparameters, entrypoint,
+arguments, environment, local paths) is mapped into the sandbox, and nothing else is rewritten.
+
+Lifecycle (the moto job object is updated in place, so Describe* reports it live):
+
+- training: InProgress/Starting -> Downloading -> Training -> Uploading -> Completed, or Failed (with
+  the script's error as FailureReason), or Stopping -> Stopped (StopTrainingJob, MaxRuntimeExceeded);
+- processing: InProgress -> Completed | Failed | Stopping -> Stopped.
+
+A `SageMaker Training Job State Change` / `SageMaker Processing Job State Change` event (detail = the
+Describe* output, timestamps in epoch ms, Tags as a map) goes onto the default bus at creation, at
+every primary status change and when a spot job is interrupted.
+
+Timing model (documented, not measured): TrainingTimeInSeconds is the wall time from the start of
+the Training phase to the end of the job; BillableTimeInSeconds equals it on demand and is 30 % of it
+(at least 1 s) for managed spot, a flat stand-in for the typical spot discount.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftline_local.context import LocalCloudContext
+
+from ._aws import (
+    LOG,
+    LogStream,
+    client,
+    download_s3,
+    event_detail,
+    put_event,
+    split_s3_uri,
+    upload_file,
+    upload_tree,
+)
+
+TRAINING_EVENT = "SageMaker Training Job State Change"
+PROCESSING_EVENT = "SageMaker Processing Job State Change"
+SPOT_BILLABLE_FRACTION = 0.3
+STOP_GRACE_SECONDS = 120  # SageMaker sends SIGTERM and kills the container 120 s later
+CAPACITY_ERROR = (
+    "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+)
+_MOTO_FAKE_METRICS = [{"Name": "test:dcg", "Regex": "#quality_metric: host=\\S+, test dcg <score>=(\\S+)"}]
+_OPT_ML = re.compile(r"/opt/ml(?![\w.-])")
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def map_opt_ml(value: str, sandbox: Path) -> str:
+    """The one rewrite the local cloud does: `/opt/ml/...` -> the job's sandbox."""
+    return _OPT_ML.sub(lambda _: str(sandbox), value)
+
+
+def _decode_hyperparameter(raw: str) -> Any:
+    """Values are JSON-encoded by the SageMaker SDK (`"\\"train.py\\""`, `"5"`); plain strings pass through."""
+    try:
+        return json.loads(raw)
+    except (TypeError, ValueError):
+        return raw
+
+
+def _arg_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _error_line(tail: deque[str]) -> str:
+    lines = [line.strip() for line in tail if line.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[-1] if lines else ""
+
+
+def _extract_tar(archive: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+
+
+def _tar_dir(src: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(src.rglob("*")):
+            tar.add(path, arcname=path.relative_to(src).as_posix(), recursive=False)
+
+
+class JobFailed(Exception):
+    """The job cannot run; the message becomes its FailureReason."""
+
+
+@dataclass
+class _Job:
+    kind: str  # "training" | "processing"
+    name: str
+    fake: Any  # moto's FakeTrainingJob / FakeProcessingJob, updated in place
+    sandbox: Path
+    environment: dict[str, str]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    process: subprocess.Popen[bytes] | None = None
+    stop_reason: str | None = None  # Stopped | MaxRuntimeExceeded | Interrupted
+    spot_outcome: str = "max_wait_exceeded"  # what an interruption ends in: resume | max_wait_exceeded | capacity_error
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class JobRunner:
+    """Runs jobs in background threads, at most `max_concurrent` subprocesses at a time."""
+
+    def __init__(self, ctx: LocalCloudContext, max_concurrent: int = 2) -> None:
+        self.ctx = ctx
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrent, thread_name_prefix="sagemaker-job")
+        self._jobs: dict[tuple[str, str], _Job] = {}
+        self._lock = threading.Lock()
+        self.interruption_hooks: list[Callable[[str, int], None]] = []
+
+    # ---- submission -------------------------------------------------------------------------
+
+    def submit_training(self, fake: Any, environment: dict[str, str] | None) -> None:
+        now = _now()
+        fake.training_job_status = "InProgress"
+        fake.secondary_status = "Starting"
+        fake.training_start_time = None
+        fake.training_end_time = None
+        fake.failure_reason = None
+        fake.final_metric_data_list = None
+        fake.environment = environment or None
+        fake.last_modified_time = now
+        fake.secondary_status_transitions = [
+            {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"}
+        ]
+        algorithm = fake.algorithm_specification or {}
+        if algorithm.get("MetricDefinitions") == _MOTO_FAKE_METRICS:
+            algorithm.pop("MetricDefinitions")
+        self._submit(
+            _Job(
+                "training",
+                fake.training_job_name,
+                fake,
+                self._sandbox(fake.training_job_name),
+                environment or {},
+            )
+        )
+
+    def submit_processing(
+        self, fake: Any, environment: dict[str, str] | None, resources: dict[str, Any] | None
+    ) -> None:
+        fake.processing_job_status = "InProgress"
+        fake.processing_start_time = None
+        fake.processing_end_time = None
+        fake.failure_reason = None
+        fake.exit_message = None
+        fake.environment = environment or None
+        fake.processing_resources = resources
+        fake.last_modified_time = _now()
+        name = fake.processing_job_name
+        self._submit(_Job("processing", name, fake, self._sandbox(name), environment or {}))
+
+    def _sandbox(self, name: str) -> Path:
+        sandbox = self.ctx.workdir / "jobs" / name
+        if sandbox.exists():
+            shutil.rmtree(sandbox)
+        sandbox.mkdir(parents=True)
+        return sandbox
+
+    def _submit(self, job: _Job) -> None:
+        with self._lock:
+            self._jobs[(job.kind, job.name)] = job
+        self._emit(job)
+        run = self._run_training if job.kind == "training" else self._run_processing
+        self._pool.submit(self._guarded, job, run)
+
+    def _guarded(self, job: _Job, run: Callable[[_Job], None]) -> None:
+        try:
+            run(job)
+        except Exception as exc:  # never leave a job InProgress because the runner broke
+            LOG.exception("job %s crashed the local runner", job.name)
+            self._finish(job, "Failed", f"InternalServerError: local runner error: {exc}"[:1024])
+        finally:
+            job.done.set()
+
+    # ---- control ----------------------------------------------------------------------------
+
+    def get(self, kind: str, name: str) -> _Job | None:
+        return self._jobs.get((kind, name))
+
+    def wait(self, kind: str, name: str, timeout: float | None = None) -> bool:
+        job = self.get(kind, name)
+        return job.done.wait(timeout) if job else False
+
+    def stop(self, kind: str, name: str) -> None:
+        """StopTrainingJob / StopProcessingJob: Stopping now, SIGTERM, SIGKILL after the grace period."""
+        job = self.get(kind, name)
+        if job is None or job.done.is_set():
+            return
+        with job.lock:
+            if job.stop_reason:
+                return
+            job.stop_reason = "Stopped"
+            self._set_status(job, "Stopping")
+            if kind == "training":
+                self._transition(job, "Stopping", "Stopping the training job")
+        self._emit(job)
+        self._signal(job, signal.SIGTERM)
+        self._kill_later(job, self.ctx.scaled(STOP_GRACE_SECONDS))
+
+    def interrupt_training(self, name: str, notice_seconds: float = 2.0, outcome: str = "max_wait_exceeded") -> None:
+        """Reclaim a spot training job's capacity: SIGTERM now, SIGKILL after `notice_seconds`.
+
+        `outcome` says what happens after the interruption:
+        - `resume`: capacity comes back; the job restarts in place (SecondaryStatus Interrupted ->
+          Starting -> Downloading, checkpoints restored from S3) and trains on, as managed spot does;
+        - `max_wait_exceeded`: capacity does not come back within MaxWaitTimeInSeconds; the job ends
+          Stopped / MaxWaitTimeExceeded (the wait is not simulated in real time);
+        - `capacity_error`: the job ends Failed with a `CapacityError: ...` FailureReason.
+        Checkpoints written up to the kill are uploaded to CheckpointConfig.S3Uri in every case.
+        """
+        if outcome not in ("resume", "max_wait_exceeded", "capacity_error"):
+            raise ValueError(f"unknown spot interruption outcome {outcome!r}")
+        job = self.get("training", name)
+        if job is None or job.done.is_set():
+            raise ValueError(f"training job {name} is not running")
+        with job.lock:
+            job.stop_reason = "Interrupted"
+            job.spot_outcome = outcome
+        for hook in list(self.interruption_hooks):
+            hook(name, int(notice_seconds))
+        self._signal(job, signal.SIGTERM)
+        self._kill_later(job, notice_seconds)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            if not job.done.is_set():
+                job.stop_reason = job.stop_reason or "Stopped"
+                self._signal(job, signal.SIGKILL)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _signal(self, job: _Job, sig: signal.Signals) -> None:
+        with job.lock:
+            proc = job.process
+            if proc is None or proc.poll() is not None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)  # the job's own process group (start_new_session)
+
+    def _kill_later(self, job: _Job, delay: float) -> None:
+        proc = job.process
+        if proc is None:
+            return
+
+        def kill() -> None:
+            try:
+                proc.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+        threading.Thread(target=kill, name=f"kill-{job.name}", daemon=True).start()
+
+    # ---- status bookkeeping -----------------------------------------------------------------
+
+    def _set_status(self, job: _Job, status: str) -> None:
+        fake = job.fake
+        if job.kind == "training":
+            fake.training_job_status = status
+        else:
+            fake.processing_job_status = status
+        fake.last_modified_time = _now()
+
+    def _transition(self, job: _Job, status: str, message: str) -> None:
+        fake = job.fake
+        now = _now()
+        transitions = fake.secondary_status_transitions
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1]["EndTime"] = now
+        transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+        fake.secondary_status = status
+        fake.last_modified_time = now
+
+    def _emit(self, job: _Job) -> None:
+        describe = job.fake.response_object
+        detail_type = TRAINING_EVENT if job.kind == "training" else PROCESSING_EVENT
+        put_event(self.ctx, detail_type, job.fake.arn, event_detail(describe))
+
+    def _finish(self, job: _Job, status: str, failure_reason: str | None = None, secondary: str | None = None) -> None:
+        fake = job.fake
+        now = _now()
+        fake.failure_reason = failure_reason
+        if job.kind == "training":
+            self._transition(
+                job, secondary or status, failure_reason or _FINAL_MESSAGES.get(secondary or status, status)
+            )
+            transitions = fake.secondary_status_transitions
+            transitions[-1]["EndTime"] = now
+            fake.training_end_time = now
+            started = fake.training_start_time or now
+            seconds = max(1, math.ceil((now - started).total_seconds()))
+            fake.training_time_in_seconds = seconds
+            spot = bool(fake.enable_managed_spot_training)
+            fake.billable_time_in_seconds = max(1, math.ceil(seconds * SPOT_BILLABLE_FRACTION)) if spot else seconds
+        else:
+            fake.processing_end_time = now
+            if failure_reason:
+                fake.exit_message = failure_reason
+        self._set_status(job, status)
+        self._emit(job)
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def _run_training(self, job: _Job) -> None:
+        fake, sandbox = job.fake, job.sandbox
+        if job.stop_reason:
+            self._finish(job, "Stopped", secondary="Stopped")
+            return
+        logs = LogStream(self.ctx, "/aws/sagemaker/TrainingJobs", f"{job.name}/algo-1-{int(time.time())}")
+        checkpoint = fake.checkpoint_config or None
+        checkpoint_dir = None
+        if checkpoint:
+            checkpoint_dir = Path(map_opt_ml(checkpoint.get("LocalPath") or "/opt/ml/checkpoints", sandbox))
+        try:
+            self._transition(job, "Downloading", "Downloading input data")
+            cmd, env, code_dir = self._prepare_training(job)
+            if checkpoint and checkpoint_dir:
+                download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir)
+        except JobFailed as exc:
+            self._finish(job, "Failed", str(exc)[:1024], secondary="Failed")
+            return
+        fake.training_start_time = _now()
+        while True:
+            self._transition(job, "Training", "Training image download completed. Training in progress.")
+            sync = (
+                _CheckpointSync(self.ctx, checkpoint_dir, checkpoint["S3Uri"])
+                if checkpoint and checkpoint_dir
+                else None
+            )
+            returncode = self._execute(job, cmd, env, code_dir, logs, sync)
+            if sync:
+                sync.run()
+            if job.stop_reason == "Interrupted":
+                self._transition(job, "Interrupted", "Training job interrupted: managed spot capacity was reclaimed")
+                self._emit(job)
+                if job.spot_outcome == "resume":
+                    with job.lock:
+                        job.stop_reason = None
+                    self._transition(job, "Starting", "Launching requested ML instances after spot interruption")
+                    self._transition(job, "Downloading", "Downloading input data")
+                    if checkpoint and checkpoint_dir:
+                        download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir)
+                    continue
+                self._upload_model(job, partial=True)
+                if job.spot_outcome == "capacity_error":
+                    self._finish(job, "Failed", CAPACITY_ERROR, secondary="Failed")
+                else:
+                    self._finish(job, "Stopped", secondary="MaxWaitTimeExceeded")
+                return
+            break
+        if job.stop_reason in ("Stopped", "MaxRuntimeExceeded"):
+            self._upload_model(job, partial=True)
+            self._finish(job, "Stopped", secondary=job.stop_reason)
+            return
+        if returncode != 0:
+            self._finish(job, "Failed", self._training_failure(job, returncode, cmd), secondary="Failed")
+            return
+        self._transition(job, "Uploading", "Uploading generated training model")
+        self._upload_model(job, partial=False)
+        self._finish(job, "Completed", secondary="Completed")
+
+    def _prepare_training(self, job: _Job) -> tuple[list[str], dict[str, str], Path]:
+        fake, sandbox = job.fake, job.sandbox
+        raw = dict(fake.hyper_parameters or {})
+        decoded = {k: _decode_hyperparameter(v) for k, v in raw.items()}
+        program = decoded.get("sagemaker_program")
+        submit = decoded.get("sagemaker_submit_directory")
+        if not program or not submit:
+            raise JobFailed(
+                "ClientError: the local cloud runs script mode only: hyperparameters sagemaker_program and "
+                "sagemaker_submit_directory are required"
+            )
+        code_dir = sandbox / "code"
+        tarball = sandbox / "sourcedir.tar.gz"
+        try:
+            bucket, key = split_s3_uri(str(submit))
+            client(self.ctx, "s3").download_file(bucket, key, str(tarball))
+            _extract_tar(tarball, code_dir)
+        except Exception as exc:
+            raise JobFailed(f"ClientError: could not download sagemaker_submit_directory {submit}: {exc}") from exc
+        if not (code_dir / str(program)).is_file():
+            raise JobFailed(f"ClientError: sagemaker_program {program} is not in {submit}")
+
+        channels: list[str] = []
+        input_config: dict[str, Any] = {}
+        env: dict[str, str] = {}
+        for channel in fake.input_data_config or []:
+            name = channel["ChannelName"]
+            source = channel.get("DataSource", {}).get("S3DataSource")
+            if not source:
+                raise JobFailed(f"ClientError: channel {name}: only S3DataSource is supported locally")
+            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise JobFailed(f"ClientError: channel {name}: only S3DataType S3Prefix is supported locally")
+            dest = sandbox / "input" / "data" / name
+            files = download_s3(self.ctx, source["S3Uri"], dest)
+            if not files:
+                raise JobFailed(
+                    f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data source.'
+                )
+            channels.append(name)
+            env[f"SM_CHANNEL_{name.upper()}"] = str(dest)
+            input_config[name] = {
+                "ContentType": channel.get("ContentType"),
+                "TrainingInputMode": channel.get("InputMode")
+                or fake.algorithm_specification.get("TrainingInputMode", "File"),
+                "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            }
+            input_config[name] = {k: v for k, v in input_config[name].items() if v is not None}
+
+        user_hps = {
+            k: (map_opt_ml(v, sandbox) if isinstance(v, str) else v)
+            for k, v in decoded.items()
+            if not k.startswith("sagemaker_")
+        }
+        model_dir, output_data = sandbox / "model", sandbox / "output" / "data"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        output_data.mkdir(parents=True, exist_ok=True)
+        config_dir = sandbox / "input" / "config"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        resource = {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
+        (config_dir / "hyperparameters.json").write_text(json.dumps(raw))
+        (config_dir / "inputdataconfig.json").write_text(json.dumps(input_config))
+        (config_dir / "resourceconfig.json").write_text(json.dumps(resource))
+
+        env.update(
+            {
+                "SM_CHANNELS": json.dumps(sorted(channels)),
+                "SM_MODEL_DIR": str(model_dir),
+                "SM_OUTPUT_DIR": str(sandbox / "output"),
+                "SM_OUTPUT_DATA_DIR": str(output_data),
+                "SM_OUTPUT_INTERMEDIATE_DIR": str(sandbox / "output" / "intermediate"),
+                "SM_INPUT_DIR": str(sandbox / "input"),
+                "SM_INPUT_CONFIG_DIR": str(config_dir),
+                "SM_INPUT_DATA_CONFIG": json.dumps(input_config),
+                "SM_HPS": json.dumps(user_hps),
+                "SM_CURRENT_HOST": "algo-1",
+                "SM_HOSTS": json.dumps(["algo-1"]),
+                "SM_NUM_CPUS": str(os.cpu_count() or 1),
+                "SM_NUM_GPUS": "0",
+                "SM_RESOURCE_CONFIG": json.dumps(resource),
+                "SM_USER_ENTRY_POINT": str(program),
+                "SM_MODULE_NAME": Path(str(program)).stem,
+                "SM_MODULE_DIR": str(submit),
+                "SM_LOG_LEVEL": "20",
+                "SM_TRAINING_ENV": json.dumps(
+                    {
+                        "job_name": job.name,
+                        "hyperparameters": user_hps,
+                        "channel_input_dirs": {c: env[f"SM_CHANNEL_{c.upper()}"] for c in channels},
+                        "model_dir": str(model_dir),
+                        "output_data_dir": str(output_data),
+                        "current_host": "algo-1",
+                        "hosts": ["algo-1"],
+                        "user_entry_point": str(program),
+                    }
+                ),
+            }
+        )
+        for key, value in user_hps.items():
+            env[f"SM_HP_{key.upper()}"] = _arg_value(value)
+        cmd = [sys.executable, str(program)]
+        for key, value in user_hps.items():
+            cmd += [f"--{key}", _arg_value(value)]
+        return cmd, self._process_env(job, env), code_dir
+
+    def _training_failure(self, job: _Job, returncode: int, cmd: list[str]) -> str:
+        failure_file = job.sandbox / "output" / "failure"
+        if failure_file.is_file() and failure_file.read_text().strip():
+            reason = failure_file.read_text().strip()
+        else:
+            shown = " ".join(["python3", *cmd[1:]])
+            reason = (
+                f"AlgorithmError: ExecuteUserScriptError:\nExitCode {returncode}\n"
+                f'ErrorMessage "{_error_line(job.tail)}"\nCommand "{shown}"'
+            )
+        return reason[:1024]
+
+    def _upload_model(self, job: _Job, partial: bool) -> None:
+        """model dir -> model.tar.gz, output/data -> output.tar.gz (on stop: only if the script saved something)."""
+        fake, sandbox = job.fake, job.sandbox
+        model_dir, output_data = sandbox / "model", sandbox / "output" / "data"
+        artifact = fake.model_artifacts["S3ModelArtifacts"]
+        if not (partial and not any(model_dir.glob("*"))):
+            archive = sandbox / "model.tar.gz"
+            _tar_dir(model_dir, archive)
+            upload_file(self.ctx, archive, artifact)
+        if output_data.is_dir() and any(output_data.iterdir()):
+            archive = sandbox / "output.tar.gz"
+            _tar_dir(output_data, archive)
+            upload_file(self.ctx, archive, artifact.rsplit("/", 1)[0] + "/output.tar.gz")
+
+    # ---- processing -------------------------------------------------------------------------
+
+    def _run_processing(self, job: _Job) -> None:
+        fake, sandbox = job.fake, job.sandbox
+        if job.stop_reason:
+            self._finish(job, "Stopped")
+            return
+        logs = LogStream(self.ctx, "/aws/sagemaker/ProcessingJobs", f"{job.name}/algo-1-{int(time.time())}")
+        try:
+            cmd = self._prepare_processing(job)
+        except JobFailed as exc:
+            self._finish(job, "Failed", str(exc)[:1024])
+            return
+        fake.processing_start_time = _now()
+        returncode = self._execute(job, cmd, self._process_env(job, {}), sandbox, logs, None)
+        if job.stop_reason:
+            self._finish(job, "Stopped")
+            return
+        if returncode != 0:
+            error = _error_line(job.tail)
+            self._finish(
+                job,
+                "Failed",
+                f"AlgorithmError: {error} (exit code {returncode}). See job logs for more information"[:1024],
+            )
+            return
+        try:
+            for output in (fake.processing_output_config or {}).get("Outputs", []):
+                s3_output = output.get("S3Output")
+                if s3_output:
+                    upload_tree(self.ctx, Path(map_opt_ml(s3_output["LocalPath"], sandbox)), s3_output["S3Uri"])
+        except Exception as exc:
+            self._finish(job, "Failed", f"ClientError: could not upload processing outputs: {exc}"[:1024])
+            return
+        self._finish(job, "Completed")
+
+    def _prepare_processing(self, job: _Job) -> list[str]:
+        fake, sandbox = job.fake, job.sandbox
+        for item in fake.processing_inputs or []:
+            s3_input = item.get("S3Input")
+            if not s3_input:
+                raise JobFailed(f"ClientError: input {item.get('InputName')}: only S3Input is supported locally")
+            if s3_input.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise JobFailed(
+                    f"ClientError: input {item.get('InputName')}: only S3DataType S3Prefix is supported locally"
+                )
+            dest = Path(map_opt_ml(s3_input["LocalPath"], sandbox))
+            if not download_s3(self.ctx, s3_input["S3Uri"], dest):
+                raise JobFailed(
+                    f'ClientError: No S3 objects found under S3 URL "{s3_input["S3Uri"]}" given in input data source.'
+                )
+        for output in (fake.processing_output_config or {}).get("Outputs", []):
+            if output.get("S3Output"):
+                Path(map_opt_ml(output["S3Output"]["LocalPath"], sandbox)).mkdir(parents=True, exist_ok=True)
+        config_dir = sandbox / "config"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+        app = fake.app_specification or {}
+        entrypoint = list(app.get("ContainerEntrypoint") or [])
+        if not entrypoint:
+            raise JobFailed(
+                "ClientError: the local cloud needs AppSpecification.ContainerEntrypoint to run a processing job"
+            )
+        if entrypoint[0] in ("python3", "python"):
+            entrypoint[0] = sys.executable
+        return [map_opt_ml(part, sandbox) for part in entrypoint + list(app.get("ContainerArguments") or [])]
+
+    # ---- running the process ----------------------------------------------------------------
+
+    def _process_env(self, job: _Job, extra: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_", "MOTO_"))}
+        env.update(
+            {
+                "PYTHONUNBUFFERED": "1",
+                "AWS_ENDPOINT_URL": self.ctx.endpoint_url,
+                "AWS_REGION": self.ctx.region,
+                "AWS_DEFAULT_REGION": self.ctx.region,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "TRAINING_JOB_NAME" if job.kind == "training" else "PROCESSING_JOB_NAME": job.name,
+            }
+        )
+        env.update(extra)
+        env.update({k: map_opt_ml(str(v), job.sandbox) for k, v in job.environment.items()})
+        return env
+
+    def _execute(
+        self,
+        job: _Job,
+        cmd: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        logs: LogStream,
+        sync: _CheckpointSync | None,
+    ) -> int:
+        max_runtime = (job.fake.stopping_condition or {}).get("MaxRuntimeInSeconds")
+        started = time.monotonic()
+        with open(job.sandbox / "job.log", "ab") as log_file:
+            with job.lock:
+                if job.stop_reason:
+                    return -signal.SIGTERM
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=cwd,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                job.process = proc
+
+            def pump() -> None:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    log_file.write(raw)
+                    log_file.flush()
+                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                    job.tail.append(line)
+                    logs.add(line)
+
+            reader = threading.Thread(target=pump, name=f"log-{job.name}", daemon=True)
+            reader.start()
+            last_tick = time.monotonic()
+            while True:
+                try:
+                    proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if max_runtime and not job.stop_reason and time.monotonic() - started > max_runtime:
+                    with job.lock:
+                        job.stop_reason = "MaxRuntimeExceeded"
+                    self._signal(job, signal.SIGTERM)
+                    self._kill_later(job, self.ctx.scaled(STOP_GRACE_SECONDS))
+                if time.monotonic() - last_tick >= 1.0:
+                    last_tick = time.monotonic()
+                    logs.flush()
+                    if sync:
+                        sync.run()
+            reader.join(timeout=5)
+        with job.lock:
+            job.process = None
+        logs.flush()
+        return proc.returncode
+
+
+_FINAL_MESSAGES = {
+    "Completed": "Training job completed",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job stopped: MaxRuntimeInSeconds exceeded",
+    "MaxWaitTimeExceeded": "Training job stopped: spot capacity did not return within MaxWaitTimeInSeconds",
+    "Failed": "Training job failed",
+}
+
+
+class _CheckpointSync:
+    """CheckpointConfig.LocalPath -> S3Uri, uploading new or changed files (SageMaker syncs continuously)."""
+
+    def __init__(self, ctx: LocalCloudContext, local: Path, uri: str) -> None:
+        self.ctx, self.local, self.uri = ctx, local, uri.rstrip("/")
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def run(self) -> None:
+        if not self.local.is_dir():
+            return
+        for path in self.local.rglob("*"):
+            if not path.is_file():
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            rel = path.relative_to(self.local).as_posix()
+            signature = (stat.st_mtime_ns, stat.st_size)
+            if self._seen.get(rel) == signature:
+                continue
+            try:
+                data = path.read_bytes()
+                bucket, key = split_s3_uri(f"{self.uri}/{rel}")
+                client(self.ctx, "s3").upload_fileobj(io.BytesIO(data), bucket, key)
+                self._seen[rel] = signature
+            except FileNotFoundError:
+                continue
+
+
+# ---- moto patches -------------------------------------------------------------------------------
+
+_RUNNER: JobRunner | None = None
+
+
+def runner() -> JobRunner:
+    if _RUNNER is None:
+        raise RuntimeError("driftline_local.sagemaker is not installed")
+    return _RUNNER
+
+
+def interrupt_training_job(name: str, notice_seconds: float = 2.0, outcome: str = "max_wait_exceeded") -> None:
+    """Spot interruption of a running training job (see `JobRunner.interrupt_training`)."""
+    runner().interrupt_training(name, notice_seconds, outcome)
+
+
+def install(ctx: LocalCloudContext) -> JobRunner:
+    global _RUNNER
+    from moto.core.responses import EmptyResult
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    if _RUNNER is not None:
+        _RUNNER.shutdown()
+    job_runner = _RUNNER = JobRunner(ctx)
+    original_create_training = getattr(
+        SageMakerResponse.create_training_job, "__wrapped__", SageMakerResponse.create_training_job
+    )
+    original_create_processing = getattr(
+        SageMakerResponse.create_processing_job, "__wrapped__", SageMakerResponse.create_processing_job
+    )
+
+    def create_training_job(self: Any) -> Any:
+        name = self._get_param("TrainingJobName")
+        existing = self.sagemaker_backend.training_jobs.get(name)
+        if existing is not None:
+            raise ValidationError(
+                message="Training job names must be unique within an AWS account and region, and a training job "
+                f"with this name already exists ({existing.arn})"
+            )
+        result = original_create_training(self)
+        job_runner.submit_training(self.sagemaker_backend.training_jobs[name], self._get_param("Environment"))
+        return result
+
+    def create_processing_job(self: Any) -> Any:
+        name = self._get_param("ProcessingJobName")
+        existing = self.sagemaker_backend.processing_jobs.get(name)
+        if existing is not None:
+            raise ValidationError(
+                message="Job name must be unique within an AWS account and region, and a job with this name "
+                f"already exists ({existing.arn})"
+            )
+        result = original_create_processing(self)
+        job_runner.submit_processing(
+            self.sagemaker_backend.processing_jobs[name],
+            self._get_param("Environment"),
+            self._get_param("ProcessingResources"),
+        )
+        return result
+
+    def stop_training_job(self: Any) -> Any:
+        name = self._get_param("TrainingJobName")
+        describe = self.sagemaker_backend.describe_training_job(name)  # ValidationException if unknown
+        if describe["TrainingJobStatus"] != "InProgress":
+            raise ValidationError(
+                message="The request was rejected because the training job is in status "
+                f"{describe['TrainingJobStatus']}."
+            )
+        job_runner.stop("training", name)
+        return EmptyResult()
+
+    def stop_processing_job(self: Any) -> Any:
+        name = self._get_param("ProcessingJobName")
+        describe = self.sagemaker_backend.describe_processing_job(name)
+        if describe["ProcessingJobStatus"] != "InProgress":
+            raise ValidationError(
+                message="The request was rejected because the processing job is in status "
+                f"{describe['ProcessingJobStatus']}."
+            )
+        job_runner.stop("processing", name)
+        return EmptyResult()
+
+    create_training_job.__wrapped__ = original_create_training  # type: ignore[attr-defined]
+    create_processing_job.__wrapped__ = original_create_processing  # type: ignore[attr-defined]
+    SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
+    SageMakerResponse.create_processing_job = create_processing_job  # type: ignore[method-assign]
+    SageMakerResponse.stop_training_job = stop_training_job  # type: ignore[attr-defined]
+    SageMakerResponse.stop_processing_job = stop_processing_job  # type: ignore[method-assign]
+
+    def on_stop() -> None:
+        ctx.stop_event.wait()
+        job_runner.shutdown()
+
+    threading.Thread(target=on_stop, name="sagemaker-jobs-shutdown", daemon=True).start()
+    return job_runner

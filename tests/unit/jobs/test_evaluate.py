@@ -1,0 +1,58 @@
+"""evaluate.py: candidate, trivial baseline and production scored on the same test set."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import load_job_module, read_json
+
+
+def test_binary_candidate_clearly_beats_the_trivial_baseline(pipelines):
+    evaluation = pipelines.finished.bank.evaluation
+    assert evaluation["problem_type"] == "binary_classification" and evaluation["test_rows"] == 600
+    assert set(evaluation["metrics"]) == {"auc", "accuracy", "f1"}
+    assert evaluation["metrics"]["auc"] > 0.72  # without the leaking duration column
+    assert evaluation["baseline_metrics"]["auc"] == 0.5
+    assert evaluation["baseline_metrics"]["f1"] == 0.0  # the majority class is "no"
+    assert evaluation["baseline_metrics"]["accuracy"] == pytest.approx(0.89, abs=0.02)
+
+
+def test_first_model_has_no_production_metrics(pipelines):
+    assert pipelines.finished.bank.evaluation["production_metrics"] is None
+
+
+def test_multiclass_scores_macro_f1_and_one_vs_rest_auc(pipelines):
+    evaluation = pipelines.finished.segments.evaluation
+    metrics, baseline = evaluation["metrics"], evaluation["baseline_metrics"]
+    assert metrics["auc"] > 0.85 and metrics["accuracy"] > 0.6
+    assert metrics["f1"] > baseline["f1"] + 0.3
+    assert baseline["auc"] == 0.5
+
+
+def test_regression_scores_errors_against_the_training_mean(pipelines):
+    evaluation = pipelines.finished.prices.evaluation
+    metrics, baseline = evaluation["metrics"], evaluation["baseline_metrics"]
+    assert set(metrics) == {"rmse", "mae", "r2"}
+    assert metrics["r2"] > 0.8 and baseline["r2"] <= 0.01
+    assert metrics["rmse"] < 0.5 * baseline["rmse"]
+
+
+def test_production_model_is_scored_on_the_same_test_set(pipelines, tmp_path):
+    bank = pipelines.finished.bank
+    evaluate = load_job_module("evaluate")
+
+    code = evaluate.main(
+        [
+            "--model",
+            str(bank.model_archive),
+            "--test",
+            str(bank.processed / "test"),
+            "--production",
+            str(bank.model_archive),
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
+
+    assert code == 0
+    evaluation = read_json(tmp_path / "evaluation.json")
+    assert evaluation["production_metrics"] == evaluation["metrics"]

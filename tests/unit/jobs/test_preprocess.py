@@ -1,0 +1,136 @@
+"""preprocess.py: raw CSVs in, encoded label-first splits, preprocessor.json and a drift baseline out."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import Job, base_config, load_job_module, read_label_first, run_all
+
+
+def test_splits_are_encoded_label_first_without_header(pipelines):
+    bank = pipelines.preprocessed.bank
+    width = len(bank.preprocessor["encoded_feature_names"])
+    sizes = {}
+    for split in ("train", "validation", "test"):
+        labels, matrix = read_label_first(bank.processed / split / f"{split}.csv")  # a header would not parse
+        assert matrix.shape[1] == width
+        assert set(np.unique(labels)) == {0.0, 1.0}
+        sizes[split] = len(labels)
+    assert sizes == {"train": 2800, "validation": 600, "test": 600}
+
+
+def test_classification_splits_are_stratified(pipelines):
+    bank = pipelines.preprocessed.bank
+    rates = [read_label_first(bank.processed / s / f"{s}.csv")[0].mean() for s in ("train", "validation", "test")]
+    assert max(rates) - min(rates) < 0.01
+
+
+def test_preprocessor_records_features_imputation_categories_and_classes(pipelines):
+    pre = pipelines.preprocessed.bank.preprocessor
+    features = {f["name"]: f for f in pre["features"]}
+    assert "duration" not in features and "y" not in features  # dropped column and target
+    assert pre["feature_names"][:3] == ["age", "job", "marital"]  # the CSV's column order
+    assert features["age"]["type"] == "numeric" and 30 <= features["age"]["impute_value"] <= 50
+    assert features["euribor3m"]["type"] == "numeric"
+    assert features["job"]["type"] == "categorical" and "unknown" in features["job"]["categories"]
+    assert features["month"]["categories"] == sorted(features["month"]["categories"])
+    assert pre["problem_type"] == "binary_classification"
+    assert pre["classes"] == ["no", "yes"] and pre["positive_class"] == "yes"
+    assert "job=admin." in pre["encoded_feature_names"]
+
+
+def test_baseline_holds_the_raw_training_features_with_a_header(pipelines):
+    bank = pipelines.preprocessed.bank
+    baseline = pd.read_csv(bank.processed / "baseline" / "baseline.csv")
+    assert list(baseline.columns) == bank.preprocessor["feature_names"]
+    assert len(baseline) == 2800
+    assert set(baseline["contact"]) == {"cellular", "telephone"}
+
+
+def test_multiclass_labels_index_the_sorted_classes(pipelines):
+    segments = pipelines.preprocessed.segments
+    assert segments.preprocessor["classes"] == ["bronze", "gold", "platinum", "silver"]
+    labels, _ = read_label_first(segments.processed / "train" / "train.csv")
+    assert set(np.unique(labels)) == {0.0, 1.0, 2.0, 3.0}
+
+
+def test_missing_numbers_are_imputed_with_the_training_median(pipelines):
+    prices = pipelines.preprocessed.prices
+    age = next(f for f in prices.preprocessor["features"] if f["name"] == "age_years")
+    baseline = pd.read_csv(prices.processed / "baseline" / "baseline.csv")
+    assert baseline["age_years"].isna().any()
+    assert age["impute_value"] == pytest.approx(baseline["age_years"].median())
+    _, matrix = read_label_first(prices.processed / "train" / "train.csv")
+    assert not np.isnan(matrix).any()
+
+
+def test_messy_values_are_cleaned_and_rows_without_target_dropped(tmp_path):
+    data = tmp_path / "data" / "nested"
+    data.mkdir(parents=True)
+    rows = ["id, size ,colour,label"]
+    for i in range(60):
+        size = "?" if i % 10 == 0 else ("NA" if i % 10 == 1 else f" {i % 7} ")
+        label = "" if i % 20 == 0 else ("Yes" if i % 3 == 0 else "No")
+        rows.append(f"{i}, {size},  {['red', 'blue', 'unknown'][i % 3]} ,{label}")
+    (data / "part1.csv").write_text("\n".join(rows) + "\n")
+    config = base_config("messy", "binary_classification", "label", drop_columns=["id"])
+    config["features"] = [{"name": "size", "type": "numeric"}, {"name": "colour", "type": "categorical"}]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+
+    run_all(
+        [
+            Job(
+                "preprocess.py",
+                [
+                    "--config",
+                    str(tmp_path / "config.json"),
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                    "--output-dir",
+                    str(tmp_path / "out"),
+                ],
+            )
+        ]
+    )
+
+    pre = json.loads((tmp_path / "out" / "preprocessor" / "preprocessor.json").read_text())
+    assert pre["feature_names"] == ["size", "colour"]
+    assert pre["features"][1]["categories"] == ["blue", "red", "unknown"]  # stripped; "unknown" kept
+    assert pre["classes"] == ["No", "Yes"] and pre["positive_class"] == "Yes"
+    assert sum(pre["rows"].values()) == 57  # three rows had no label
+    baseline = pd.read_csv(tmp_path / "out" / "baseline" / "baseline.csv")
+    assert baseline["size"].isna().any()  # "?" and "NA" are missing values
+
+
+def test_encoding_is_reversible_for_scoring_another_model(pipelines):
+    bank = pipelines.preprocessed.bank
+    common = load_job_module("_common")
+    _, matrix = read_label_first(bank.processed / "test" / "test.csv")
+    raw = common.decode_matrix(matrix, bank.preprocessor)
+    assert np.allclose(common.encode_frame(raw, bank.preprocessor), matrix)
+
+
+def test_a_config_feature_missing_from_the_data_fails_naming_it(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.csv").write_text("a,y\n1,x\n2,z\n")
+    config = base_config("bad", "binary_classification", "y", features=[{"name": "b", "type": "numeric"}])
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    preprocess = load_job_module("preprocess")
+
+    code = preprocess.main(
+        [
+            "--config",
+            str(tmp_path / "config.json"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ]
+    )
+
+    assert code == 1
+    with pytest.raises(preprocess.JobInputError, match="no column"):
+        preprocess.resolve_features(preprocess.read_raw(tmp_path / "data"), config)
