@@ -89,7 +89,7 @@ def encode_frame(raw: pd.DataFrame, preprocessor: dict[str, Any]) -> np.ndarray:
     blocks: list[np.ndarray] = []
     for feature in preprocessor["features"]:
         name = feature["name"]
-        values = clean_column(raw[name]) if name in raw.columns else [None] * rows
+        values: list[str | None] = clean_column(raw[name]) if name in raw.columns else [None] * rows
         if feature["type"] == "numeric":
             numbers = to_numbers(values)
             numbers[np.isnan(numbers)] = float(feature["impute_value"])

@@ -42,23 +42,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def open_model(path: Path, workdir: Path) -> LoadedModel:
-    """A model from a model.tar.gz, a directory holding one, or an extracted model directory."""
-    if path.is_dir():
-        archives = sorted(path.rglob("model.tar.gz"))
-        if not archives:
-            return load_model_dir(path)
-        path = archives[0]
-    if not path.is_file():
-        raise JobInputError(f"no model at {path}; expected the training job's model.tar.gz")
-    return load_model_dir(extract_archive(path, workdir))
-
-
-def production_path(path: Path) -> Path | None:
-    """The production model input when it was given (a file, or a non-empty directory), else None."""
+def locate(path: Path) -> Path | None:
+    """The input at `path`; for a missing file, its directory if that holds anything (S3 prefix inputs)."""
     if path.is_file() or (path.is_dir() and any(p.is_file() for p in path.rglob("*"))):
         return path
+    if path.suffix and path.parent.is_dir() and any(p.is_file() for p in path.parent.rglob("*")):
+        return path.parent
     return None
+
+
+def open_model(path: Path, workdir: Path) -> LoadedModel:
+    """A model from a model.tar.gz, a directory holding one, or an extracted model directory."""
+    found = locate(path)
+    if found is None:
+        raise JobInputError(f"no model at {path}; expected the training job's model.tar.gz")
+    if found.is_dir():
+        archives = sorted(found.rglob("model.tar.gz"))
+        if not archives:
+            return load_model_dir(found)
+        found = archives[0]
+    return load_model_dir(extract_archive(found, workdir))
 
 
 def classification_metrics(labels: np.ndarray, scores: np.ndarray, binary: bool) -> dict[str, Any]:
@@ -150,7 +153,7 @@ def production_predictions(production: LoadedModel, candidate: LoadedModel, matr
 
 def evaluate(model_path: Path, test_path: Path, production: Path | None, workdir: Path) -> dict[str, Any]:
     candidate = open_model(model_path, workdir / "candidate")
-    labels, matrix = read_label_first(test_path)
+    labels, matrix = read_label_first(locate(test_path) or test_path)
     if not labels.size:
         raise JobInputError(f"the test set {test_path} has no rows")
     if matrix.shape[1] != candidate.encoded_width:
@@ -179,7 +182,7 @@ def evaluate(model_path: Path, test_path: Path, production: Path | None, workdir
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    production = production_path(Path(args.production))
+    production = locate(Path(args.production))
     if production is None:
         log.info("no production model: first model for this name")
     try:

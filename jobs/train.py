@@ -267,9 +267,12 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
 
     booster_params = xgboost_params(params, preprocessor, seed)
     subsample = float(booster_params.pop("subsample", 1.0))
+    if not 0.0 < subsample <= 1.0:
+        raise JobInputError(f"hyperparameter subsample must be in (0, 1], got {subsample}")
     nthread = int(booster_params["nthread"])
-    # QuantileDMatrix fixes the histogram bins from the data alone, before any subsampling weights.
-    dtrain = xgb.QuantileDMatrix(train_matrix, label=train_labels, nthread=nthread)
+    # With hist, QuantileDMatrix fixes the bins from the data alone, before any subsampling weights.
+    matrix_type = xgb.QuantileDMatrix if booster_params.get("tree_method") == "hist" else xgb.DMatrix
+    dtrain = matrix_type(train_matrix, label=train_labels, nthread=nthread)
     evals = []
     if validation_labels.size:
         evals.append((xgb.DMatrix(validation_matrix, label=validation_labels, nthread=nthread), "validation"))

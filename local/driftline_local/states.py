@@ -2,6 +2,7 @@
 
 - `StartExecution` without a `name`: AWS generates a UUID; moto 5.2.5's interpreter backend names
   the execution "None", so the second unnamed execution fails with `ExecutionAlreadyExists`.
+- `states:startExecution` task parameters keep their ASL casing (see `_install_sfn_parameter_casing`).
 """
 
 from __future__ import annotations
@@ -28,3 +29,48 @@ def install(ctx: LocalCloudContext) -> None:
 
     start_execution._driftline_local = True  # type: ignore[attr-defined]
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    _install_sfn_parameter_casing()
+
+
+def _install_sfn_parameter_casing() -> None:
+    """`arn:aws:states:::states:startExecution[.sync[:2]]` takes `StateMachineArn`, `Name`, `Input`.
+
+    AWS maps those onto the API's lowerCamel members (`stateMachineArn`, ...); moto 5.2.5's
+    interpreter passes them through unchanged and botocore rejects them, so the nested execution
+    never starts. Map them as AWS does.
+    """
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_sfn
+
+    service = state_task_service_sfn.StateTaskServiceSfn
+    original = service._normalise_parameters
+    if getattr(original, "_driftline_local", False):
+        return
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+
+    @functools.wraps(original)
+    def normalise(self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None) -> None:
+        original(self, parameters, boto_service_name, service_action_name)
+        operation = model.operation_model(self.resource.api_action[:1].upper() + self.resource.api_action[1:])
+        members = set(operation.input_shape.members) if operation.input_shape else set()
+        for key in list(parameters):
+            lowered = key[:1].lower() + key[1:]
+            if key not in members and lowered in members:
+                parameters[lowered] = parameters.pop(key)
+
+    original_response = service._normalise_response
+
+    @functools.wraps(original_response)
+    def normalise_response(self: Any, response: Any, boto_service_name: Any = None,
+                           service_action_name: Any = None) -> None:
+        # ... and AWS answers with the ASL casing (`ExecutionArn`, `Output`), which the .sync
+        # resolvers and state machines read.
+        original_response(self, response, boto_service_name, service_action_name)
+        if isinstance(response, dict):
+            for key in list(response):
+                if key[:1].islower():
+                    response[key[:1].upper() + key[1:]] = response.pop(key)
+
+    normalise._driftline_local = True  # type: ignore[attr-defined]
+    service._normalise_parameters = normalise  # type: ignore[method-assign]
+    service._normalise_response = normalise_response  # type: ignore[method-assign]

@@ -164,6 +164,7 @@ def put_run(model: str, run: str, **fields: Any) -> None:
 
 
 def update_run(model: str, run: str, **fields: Any) -> None:
+    fields = {k: v for k, v in fields.items() if v is not None}
     if not fields:
         return
     names = {f"#{k}": k for k in fields}

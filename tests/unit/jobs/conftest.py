@@ -342,3 +342,20 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
 @pytest.fixture(scope="session")
 def inference() -> ModuleType:
     return load_job_module("inference")
+
+
+class Harness:
+    """The helpers above, handed to tests as the `harness` fixture (test modules never import conftest)."""
+
+    Job = Job
+    start = staticmethod(start)
+    run_all = staticmethod(run_all)
+    read_json = staticmethod(read_json)
+    read_label_first = staticmethod(read_label_first)
+    load_job_module = staticmethod(load_job_module)
+    base_config = staticmethod(base_config)
+
+
+@pytest.fixture(scope="session")
+def harness() -> type[Harness]:
+    return Harness

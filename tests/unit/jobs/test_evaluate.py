@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_job_module, read_json
 
 
 def test_binary_candidate_clearly_beats_the_trivial_baseline(pipelines):
@@ -36,9 +35,9 @@ def test_regression_scores_errors_against_the_training_mean(pipelines):
     assert metrics["rmse"] < 0.5 * baseline["rmse"]
 
 
-def test_production_model_is_scored_on_the_same_test_set(pipelines, tmp_path):
+def test_production_model_is_scored_on_the_same_test_set(pipelines, tmp_path, harness):
     bank = pipelines.finished.bank
-    evaluate = load_job_module("evaluate")
+    evaluate = harness.load_job_module("evaluate")
 
     code = evaluate.main(
         [
@@ -54,5 +53,5 @@ def test_production_model_is_scored_on_the_same_test_set(pipelines, tmp_path):
     )
 
     assert code == 0
-    evaluation = read_json(tmp_path / "evaluation.json")
+    evaluation = harness.read_json(tmp_path / "evaluation.json")
     assert evaluation["production_metrics"] == evaluation["metrics"]

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import xgboost as xgb
-from conftest import read_label_first
 from driftline_local.sample_data import generate_bank_marketing
 from sklearn.metrics import roc_auc_score
 
@@ -41,10 +40,10 @@ def test_csv_rows_in_give_label_and_positive_probability_out(bank, inference):
         assert prediction["label"] == ("yes" if prediction["score"] >= 0.5 else "no")
 
 
-def test_serving_encodes_raw_rows_exactly_as_preprocessing_did(bank, inference):
+def test_serving_encodes_raw_rows_exactly_as_preprocessing_did(bank, inference, harness):
     pipeline, model = bank
     rows = pd.read_csv(pipeline.processed / "baseline" / "baseline.csv", dtype=str, keep_default_na=False)
-    _, encoded = read_label_first(pipeline.processed / "train" / "train.csv")
+    _, encoded = harness.read_label_first(pipeline.processed / "train" / "train.csv")
     booster = xgb.Booster(model_file=str(pipeline.model_dir / "xgboost-model.json"))
 
     served = [p["score"] for p in json.loads(invoke(inference, model, csv_body(rows)))["predictions"]]

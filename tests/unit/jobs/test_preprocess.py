@@ -7,24 +7,25 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Job, base_config, load_job_module, read_label_first, run_all
 
 
-def test_splits_are_encoded_label_first_without_header(pipelines):
+def test_splits_are_encoded_label_first_without_header(pipelines, harness):
     bank = pipelines.preprocessed.bank
     width = len(bank.preprocessor["encoded_feature_names"])
     sizes = {}
     for split in ("train", "validation", "test"):
-        labels, matrix = read_label_first(bank.processed / split / f"{split}.csv")  # a header would not parse
+        labels, matrix = harness.read_label_first(bank.processed / split / f"{split}.csv")  # a header would not parse
         assert matrix.shape[1] == width
         assert set(np.unique(labels)) == {0.0, 1.0}
         sizes[split] = len(labels)
     assert sizes == {"train": 2800, "validation": 600, "test": 600}
 
 
-def test_classification_splits_are_stratified(pipelines):
+def test_classification_splits_are_stratified(pipelines, harness):
     bank = pipelines.preprocessed.bank
-    rates = [read_label_first(bank.processed / s / f"{s}.csv")[0].mean() for s in ("train", "validation", "test")]
+    rates = [
+        harness.read_label_first(bank.processed / s / f"{s}.csv")[0].mean() for s in ("train", "validation", "test")
+    ]
     assert max(rates) - min(rates) < 0.01
 
 
@@ -50,24 +51,24 @@ def test_baseline_holds_the_raw_training_features_with_a_header(pipelines):
     assert set(baseline["contact"]) == {"cellular", "telephone"}
 
 
-def test_multiclass_labels_index_the_sorted_classes(pipelines):
+def test_multiclass_labels_index_the_sorted_classes(pipelines, harness):
     segments = pipelines.preprocessed.segments
     assert segments.preprocessor["classes"] == ["bronze", "gold", "platinum", "silver"]
-    labels, _ = read_label_first(segments.processed / "train" / "train.csv")
+    labels, _ = harness.read_label_first(segments.processed / "train" / "train.csv")
     assert set(np.unique(labels)) == {0.0, 1.0, 2.0, 3.0}
 
 
-def test_missing_numbers_are_imputed_with_the_training_median(pipelines):
+def test_missing_numbers_are_imputed_with_the_training_median(pipelines, harness):
     prices = pipelines.preprocessed.prices
     age = next(f for f in prices.preprocessor["features"] if f["name"] == "age_years")
     baseline = pd.read_csv(prices.processed / "baseline" / "baseline.csv")
     assert baseline["age_years"].isna().any()
     assert age["impute_value"] == pytest.approx(baseline["age_years"].median())
-    _, matrix = read_label_first(prices.processed / "train" / "train.csv")
+    _, matrix = harness.read_label_first(prices.processed / "train" / "train.csv")
     assert not np.isnan(matrix).any()
 
 
-def test_messy_values_are_cleaned_and_rows_without_target_dropped(tmp_path):
+def test_messy_values_are_cleaned_and_rows_without_target_dropped(tmp_path, harness):
     data = tmp_path / "data" / "nested"
     data.mkdir(parents=True)
     rows = ["id, size ,colour,label"]
@@ -76,13 +77,13 @@ def test_messy_values_are_cleaned_and_rows_without_target_dropped(tmp_path):
         label = "" if i % 20 == 0 else ("Yes" if i % 3 == 0 else "No")
         rows.append(f"{i}, {size},  {['red', 'blue', 'unknown'][i % 3]} ,{label}")
     (data / "part1.csv").write_text("\n".join(rows) + "\n")
-    config = base_config("messy", "binary_classification", "label", drop_columns=["id"])
+    config = harness.base_config("messy", "binary_classification", "label", drop_columns=["id"])
     config["features"] = [{"name": "size", "type": "numeric"}, {"name": "colour", "type": "categorical"}]
     (tmp_path / "config.json").write_text(json.dumps(config))
 
-    run_all(
+    harness.run_all(
         [
-            Job(
+            harness.Job(
                 "preprocess.py",
                 [
                     "--config",
@@ -105,20 +106,20 @@ def test_messy_values_are_cleaned_and_rows_without_target_dropped(tmp_path):
     assert baseline["size"].isna().any()  # "?" and "NA" are missing values
 
 
-def test_encoding_is_reversible_for_scoring_another_model(pipelines):
+def test_encoding_is_reversible_for_scoring_another_model(pipelines, harness):
     bank = pipelines.preprocessed.bank
-    common = load_job_module("_common")
-    _, matrix = read_label_first(bank.processed / "test" / "test.csv")
+    common = harness.load_job_module("_common")
+    _, matrix = harness.read_label_first(bank.processed / "test" / "test.csv")
     raw = common.decode_matrix(matrix, bank.preprocessor)
     assert np.allclose(common.encode_frame(raw, bank.preprocessor), matrix)
 
 
-def test_a_config_feature_missing_from_the_data_fails_naming_it(tmp_path):
+def test_a_config_feature_missing_from_the_data_fails_naming_it(tmp_path, harness):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "d.csv").write_text("a,y\n1,x\n2,z\n")
-    config = base_config("bad", "binary_classification", "y", features=[{"name": "b", "type": "numeric"}])
+    config = harness.base_config("bad", "binary_classification", "y", features=[{"name": "b", "type": "numeric"}])
     (tmp_path / "config.json").write_text(json.dumps(config))
-    preprocess = load_job_module("preprocess")
+    preprocess = harness.load_job_module("preprocess")
 
     code = preprocess.main(
         [

@@ -9,7 +9,6 @@ import time
 import numpy as np
 import pytest
 import xgboost as xgb
-from conftest import load_job_module, read_json, read_label_first, run_all, start
 
 
 def predict(model_dir, matrix):
@@ -17,10 +16,10 @@ def predict(model_dir, matrix):
     return booster.predict(xgb.DMatrix(matrix))
 
 
-def test_training_writes_the_model_its_preprocessor_and_a_summary(pipelines):
+def test_training_writes_the_model_its_preprocessor_and_a_summary(pipelines, harness):
     bank = pipelines.trained.bank
     assert (bank.model_dir / "xgboost-model.json").is_file()
-    assert read_json(bank.model_dir / "preprocessor.json") == bank.preprocessor
+    assert harness.read_json(bank.model_dir / "preprocessor.json") == bank.preprocessor
     summary = bank.summary
     assert summary["rounds_completed"] == 20 and summary["resumed_from_round"] == 0
     assert summary["samples_per_second"] > 0 and summary["checkpoints_skipped"] == []
@@ -44,25 +43,25 @@ def test_checkpoints_are_written_every_interval_keeping_the_newest(pipelines):
     assert names == ["checkpoint-10.json", "checkpoint-15.json", "checkpoint-20.json"]
 
 
-def test_resumed_training_matches_uninterrupted_run(pipelines):
+def test_resumed_training_matches_uninterrupted_run(pipelines, harness):
     done = pipelines.finished
-    summary = read_json(done.resume_root / "output" / "training_summary.json")
+    summary = harness.read_json(done.resume_root / "output" / "training_summary.json")
     assert summary["resumed_from_round"] == 10 and summary["rounds_completed"] == 20
-    _, matrix = read_label_first(done.bank.processed / "test" / "test.csv")
+    _, matrix = harness.read_label_first(done.bank.processed / "test" / "test.csv")
     uninterrupted = predict(done.bank.model_dir, matrix)
     resumed = predict(done.resume_root / "model", matrix)
     assert np.abs(uninterrupted - resumed).max() < 1e-6
 
 
-def test_a_corrupt_newest_checkpoint_is_skipped(pipelines):
+def test_a_corrupt_newest_checkpoint_is_skipped(pipelines, harness):
     done = pipelines.finished
-    summary = read_json(done.resume_root / "output" / "training_summary.json")
+    summary = harness.read_json(done.resume_root / "output" / "training_summary.json")
     assert summary["checkpoints_skipped"] == ["checkpoint-15.json"]
     assert "skipping unreadable checkpoint checkpoint-15.json" in done.resume_log
     assert (done.resume_root / "checkpoints" / "checkpoint-15.json").is_file()  # rewritten when round 15 came
 
 
-def test_sigterm_checkpoints_the_completed_rounds_and_a_rerun_resumes(pipelines, tmp_path):
+def test_sigterm_checkpoints_the_completed_rounds_and_a_rerun_resumes(pipelines, tmp_path, harness):
     bank = pipelines.preprocessed.bank
     checkpoints = tmp_path / "checkpoints"
     job = bank.train_job(
@@ -73,7 +72,7 @@ def test_sigterm_checkpoints_the_completed_rounds_and_a_rerun_resumes(pipelines,
         log=tmp_path / "train.log",
     )
     job.args[job.args.index("--checkpoint_interval") + 1] = "25"
-    process = start(job)
+    process = harness.start(job)
     try:
         deadline = time.monotonic() + 60
         while not list(checkpoints.glob("checkpoint-*.json")):
@@ -96,14 +95,14 @@ def test_sigterm_checkpoints_the_completed_rounds_and_a_rerun_resumes(pipelines,
     rerun = bank.train_job(
         num_round=stopped_at + 5, checkpoints=checkpoints, model_dir=tmp_path / "model", output_data=tmp_path / "output"
     )
-    run_all([rerun])
-    summary = read_json(tmp_path / "output" / "training_summary.json")
+    harness.run_all([rerun])
+    summary = harness.read_json(tmp_path / "output" / "training_summary.json")
     assert summary["resumed_from_round"] == stopped_at and summary["rounds_completed"] == stopped_at + 5
 
 
 @pytest.fixture(scope="module")
-def train_module():
-    return load_job_module("train")
+def train_module(harness):
+    return harness.load_job_module("train")
 
 
 def test_hyperparameters_split_into_driftline_settings_and_xgboost_params(train_module):
