@@ -33,8 +33,15 @@ $(TOOLS_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/driftline demo
 
+# The local cloud patches moto process-wide, so each suite runs in its own interpreter.
+SUITES := tests/unit tests/template tests/integration/handlers tests/integration/local \
+	tests/integration/sagemaker tests/e2e
+
 test: $(STAMP) $(TOOLS_STAMP)
-	PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest
+	@for suite in $(SUITES); do \
+	  echo "== $$suite"; \
+	  PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest $$suite || exit $$?; \
+	done
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
