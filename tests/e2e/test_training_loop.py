@@ -71,3 +71,19 @@ def test_run_that_fails_in_a_job_pages_on_call_with_the_step(cloud):
     assert result.status == "FAILED"
     pages = [m for m in read_mailbox(cloud.ctx) if "constant: run failed" in (m.get("subject") or "")]
     assert pages and "Step:" in pages[0]["message"]
+
+
+def test_candidate_that_misses_the_gate_is_rejected_and_never_served(cloud):
+    clients = Clients(cloud.endpoint_url)
+    stack = Stack.describe(clients)
+    onboard_model(clients, stack, _config("strict", "regression", "price") + "gate:\n  min_value: 0.001\n", "strict")
+
+    since = upload_frames(clients, stack, "strict", [generate_regression(1500, seed=8)])
+    result = wait_for_run(clients, stack, "strict", since, progress=lambda message: None, timeout=600)
+
+    assert result.status == "FAILED"
+    assert result.gate["passed"] is False and "misses the floor" in " ".join(result.gate["reasons"])
+    endpoints = clients("sagemaker").list_endpoints(NameContains="strict")["Endpoints"]
+    assert endpoints == []
+    pages = [m for m in read_mailbox(cloud.ctx) if "strict: candidate rejected" in (m.get("subject") or "")]
+    assert pages and "misses the floor" in pages[0]["message"]
