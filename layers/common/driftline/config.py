@@ -43,7 +43,8 @@ class Training(_Strict):
     # Spot jobs may wait for capacity up to this long in total (must be >= max_runtime_seconds).
     max_wait_seconds: int = Field(7200, ge=60)
     checkpoint_interval: int = Field(10, ge=1, description="boosting rounds between checkpoints")
-    max_spot_resumes: int = Field(3, ge=0)
+    max_spot_resumes: int = Field(3, ge=0, description="successor spot jobs after capacity loss")
+    fallback_to_on_demand: bool = Field(True, description="after max_spot_resumes, finish on demand")
     hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -73,6 +74,34 @@ class Deployment(_Strict):
     instance_type: str = "ml.m5.large"
     initial_instance_count: int = Field(1, ge=1)
     data_capture_percent: int = Field(100, ge=0, le=100)
+    # canary: Step Functions shifts traffic step by step; guardrails: SageMaker's own blue/green canary.
+    strategy: Literal["canary", "guardrails"] = "canary"
+    traffic_steps_percent: list[int] = Field(default_factory=lambda: [10, 50, 100])
+    bake_seconds: int = Field(300, ge=1, description="watch the candidate this long at each step")
+    max_latency_ms: int = Field(1000, ge=1, description="candidate ModelLatency average that rolls back")
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="candidate 5xx/model-error share that rolls back")
+    extra_alarms: list[str] = Field(default_factory=list, description="more CloudWatch alarms to watch")
+
+    @field_validator("traffic_steps_percent")
+    @classmethod
+    def _increasing_to_100(cls, steps: list[int]) -> list[int]:
+        if not steps or steps[-1] != 100 or any(not 0 < s <= 100 for s in steps) or steps != sorted(set(steps)):
+            raise ValueError("must be strictly increasing percentages between 1 and 100 that end at 100")
+        return steps
+
+
+class Monitoring(_Strict):
+    enabled: bool = True
+    schedule: str = Field("rate(1 hour)", description="EventBridge schedule of the drift monitor")
+    window_seconds: int | None = Field(None, ge=60, description="captured traffic per run (default: the schedule)")
+    # PSI above this marks a feature drifted (0.1 slight, 0.2 significant is the usual reading).
+    drift_threshold: float = Field(0.2, gt=0)
+    feature_thresholds: dict[str, float] = Field(default_factory=dict)
+    min_records: int = Field(100, ge=1, description="fewer captured records: report, but judge no drift")
+    drifted_features_to_alarm: int = Field(1, ge=1)
+    retrain_cooldown_seconds: int = Field(6 * 3600, ge=0, description="no second drift retrain within this")
+    # Accounts with SageMaker Model Monitor: Driftline reads this schedule's outputs instead of its own.
+    model_monitor_schedule: str | None = None
 
 
 class Timings(_Strict):
@@ -80,6 +109,7 @@ class Timings(_Strict):
 
     settle_seconds: int = Field(60, ge=1, description="quiet window after the last upload before a run")
     endpoint_poll_seconds: int = Field(30, ge=1)
+    alarm_poll_seconds: int = Field(30, ge=1, description="how often a bake checks the candidate's alarms")
 
 
 class Limits(_Strict):
@@ -99,6 +129,7 @@ class ModelConfig(_Strict):
     processing: Processing = Processing()
     gate: Gate = Gate()
     deployment: Deployment = Deployment()
+    monitoring: Monitoring = Monitoring()
     timings: Timings = Timings()
     limits: Limits = Limits()
 

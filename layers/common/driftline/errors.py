@@ -35,3 +35,11 @@ class EvaluationMissing(DriftlineError):
 
 class EndpointFailed(DriftlineError):
     """The endpoint went to Failed while deploying."""
+
+
+class SpotResumeExhausted(DriftlineError):
+    """Spot capacity was lost more often than `training.max_spot_resumes` allows, with no on-demand fallback."""
+
+
+class TrainingTimedOut(DriftlineError):
+    """The training job hit MaxRuntimeInSeconds."""

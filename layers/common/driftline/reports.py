@@ -42,6 +42,7 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
             "Model": outcome.model,
             "Run": outcome.run_id,
             "Metrics (test set)": run.get("metrics"),
+            "Training": describe_training(run.get("spot")),
             "Quality gate": (outcome.gate or {}).get("summary"),
             "Model package": outcome.model_package_arn,
             "Endpoint": outcome.endpoint_name,
@@ -67,6 +68,7 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
             "Step": outcome.failed_step,
             "Error": outcome.error,
             "Why": _short(outcome.cause),
+            "Training": describe_training(run.get("spot")),
             "What to do": "read the logs below; see docs/runbook.md, 'Run failed'",
         } | links
         severity = "page"
@@ -78,3 +80,13 @@ def _short(cause: str | None, limit: int = 2000) -> str | None:
     if cause is None:
         return None
     return cause if len(cause) <= limit else cause[:limit] + "…"
+
+
+def describe_training(spot: dict[str, Any] | None) -> str | None:
+    """One line on what the run's training jobs cost: spot savings, interruptions, resumes, fallback."""
+    if not spot:
+        return None
+    text = (f"{spot['jobs']} job(s), {spot['training_seconds']} s training, {spot['billable_seconds']} s billed "
+            f"(spot saved {spot['spot_savings_percent']}%); {spot['interruptions']} spot interruption(s), "
+            f"{spot['resumes']} resume(s) from checkpoints")
+    return text + ("; finished on demand" if spot.get("on_demand_fallback") else "")

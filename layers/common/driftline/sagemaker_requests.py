@@ -114,6 +114,14 @@ def preprocess_request(ctx: RunContext) -> dict[str, Any]:
     )
 
 
+# SageMaker turns these log lines of jobs/train.py into CloudWatch metrics and FinalMetricDataList.
+TRAINING_METRICS = [
+    {"Name": "train:samples_per_second", "Regex": r"training_throughput samples_per_second=([0-9.]+)"},
+    {"Name": "train:rounds_completed", "Regex": r"training_throughput samples_per_second=[0-9.]+ rounds=([0-9]+)"},
+    {"Name": "train:resumed_from_round", "Regex": r"resuming from checkpoint-([0-9]+)\.json"},
+]
+
+
 def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None = None) -> dict[str, Any]:
     training = ctx.config.training
     spot = training.use_spot if use_spot is None else use_spot
@@ -143,7 +151,8 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
     return {
         "TrainingJobName": naming.job_name(ctx.run_id, "train", attempt),
         "RoleArn": ctx.role_arn,
-        "AlgorithmSpecification": {"TrainingImage": ctx.training_image, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": {"TrainingImage": ctx.training_image, "TrainingInputMode": "File",
+                                   "MetricDefinitions": TRAINING_METRICS},
         # Script mode reads JSON-encoded values, as the SageMaker SDK writes them.
         "HyperParameters": {k: json.dumps(v) for k, v in hyperparameters.items()},
         "InputDataConfig": [channel("train", "text/csv"), channel("validation", "text/csv"),

@@ -197,11 +197,25 @@ def put_production(model: str, **fields: Any) -> None:
 # --- training task tokens -----------------------------------------------------------------------
 
 
-def put_training_token(job: str, token: str, model: str, run: str) -> None:
+def put_training_token(job: str, token: str, model: str, run: str, *,
+                       request: dict[str, Any] | None = None, policy: dict[str, Any] | None = None) -> None:
+    """Park the pipeline's token under the job that will complete it (with what a successor needs)."""
     _table().put_item(
-        Item={"pk": f"TRAININGJOB#{job}", "sk": "TOKEN", "task_token": token, "model": model, "run_id": run,
-              "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS}
+        Item=_dynamo({"pk": f"TRAININGJOB#{job}", "sk": "TOKEN", "task_token": token, "model": model, "run_id": run,
+                      "request": request, "policy": policy,
+                      "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS})
     )
+
+
+def append_training_attempt(model: str, run: str, attempt: dict[str, Any]) -> list[dict[str, Any]]:
+    """Add one finished training job to the run; returns every attempt so far, oldest first."""
+    response = _table().update_item(
+        Key={"pk": _model_key(model), "sk": f"RUN#{run}"},
+        UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :one)",
+        ExpressionAttributeValues={":none": [], ":one": [_dynamo(attempt)]},
+        ReturnValues="ALL_NEW",
+    )
+    return list(_plain(response["Attributes"]).get("attempts") or [])
 
 
 def claim_training_token(job: str) -> dict[str, Any] | None:

@@ -130,7 +130,8 @@ def quarantine(upload: UploadedObject, model: str | None, problem: Exception) ->
     s3 = aws.client("s3")
     relative = upload.key[len(INCOMING):]
     stamp = upload.event_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = f"{QUARANTINE}{relative.rsplit('/', 1)[0] + '/' if '/' in relative else ''}{stamp}-{relative.rsplit('/', 1)[-1]}"
+    folder, _, filename = relative.rpartition("/")
+    target = f"{QUARANTINE}{folder + '/' if folder else ''}{stamp}-{filename}"
     reason = {
         "original_key": upload.key,
         "original_version_id": upload.version_id,

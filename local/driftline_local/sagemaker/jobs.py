@@ -64,7 +64,6 @@ STOP_GRACE_SECONDS = 120  # SageMaker sends SIGTERM and kills the container 120 
 CAPACITY_ERROR = (
     "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
 )
-_MOTO_FAKE_METRICS = [{"Name": "test:dcg", "Regex": "#quality_metric: host=\\S+, test dcg <score>=(\\S+)"}]
 _OPT_ML = re.compile(r"/opt/ml(?![\w.-])")
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b")
 
@@ -126,6 +125,9 @@ class _Job:
     stop_reason: str | None = None  # Stopped | MaxRuntimeExceeded | Interrupted
     spot_outcome: str = "max_wait_exceeded"  # what an interruption ends in: resume | max_wait_exceeded | capacity_error
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
+    # AlgorithmSpecification.MetricDefinitions: name -> regex over the job's log, and the last value seen
+    metric_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -141,7 +143,9 @@ class JobRunner:
 
     # ---- submission -------------------------------------------------------------------------
 
-    def submit_training(self, fake: Any, environment: dict[str, str] | None) -> None:
+    def submit_training(
+        self, fake: Any, environment: dict[str, str] | None, metric_definitions: list[dict[str, str]] | None = None
+    ) -> None:
         now = _now()
         fake.training_job_status = "InProgress"
         fake.secondary_status = "Starting"
@@ -154,18 +158,18 @@ class JobRunner:
         fake.secondary_status_transitions = [
             {"Status": "Starting", "StartTime": now, "StatusMessage": "Launching requested ML instances"}
         ]
+        # moto replaces the request's MetricDefinitions with a fake one: restore what was asked for
         algorithm = fake.algorithm_specification or {}
-        if algorithm.get("MetricDefinitions") == _MOTO_FAKE_METRICS:
-            algorithm.pop("MetricDefinitions")
-        self._submit(
-            _Job(
-                "training",
-                fake.training_job_name,
-                fake,
-                self._sandbox(fake.training_job_name),
-                environment or {},
-            )
-        )
+        algorithm.pop("MetricDefinitions", None)
+        if metric_definitions:
+            algorithm["MetricDefinitions"] = metric_definitions
+        job = _Job("training", fake.training_job_name, fake, self._sandbox(fake.training_job_name), environment or {})
+        for definition in metric_definitions or []:
+            try:
+                job.metric_patterns[definition["Name"]] = re.compile(definition["Regex"])
+            except (KeyError, re.error):
+                LOG.warning("training job %s: ignoring metric definition %r", job.name, definition)
+        self._submit(job)
 
     def submit_processing(
         self, fake: Any, environment: dict[str, str] | None, resources: dict[str, Any] | None
@@ -323,6 +327,7 @@ class JobRunner:
             started = fake.training_start_time or now
             seconds = max(1, math.ceil((now - started).total_seconds()))
             fake.training_time_in_seconds = seconds
+            self._publish_metrics(job, now)
             spot = bool(fake.enable_managed_spot_training)
             fake.billable_time_in_seconds = max(1, math.ceil(seconds * SPOT_BILLABLE_FRACTION)) if spot else seconds
         else:
@@ -331,6 +336,33 @@ class JobRunner:
                 fake.exit_message = failure_reason
         self._set_status(job, status)
         self._emit(job)
+
+    @staticmethod
+    def _match_metrics(job: _Job, line: str) -> None:
+        for name, pattern in job.metric_patterns.items():
+            match = pattern.search(line)
+            if match:
+                with contextlib.suppress(ValueError, IndexError):
+                    job.metrics[name] = float(match.group(1))
+
+    def _publish_metrics(self, job: _Job, now: datetime) -> None:
+        """As SageMaker does: FinalMetricDataList, and the values under /aws/sagemaker/TrainingJobs."""
+        if not job.metrics:
+            return
+        job.fake.final_metric_data_list = [
+            {"MetricName": name, "Value": value, "Timestamp": now} for name, value in sorted(job.metrics.items())
+        ]
+        try:
+            client(self.ctx, "cloudwatch").put_metric_data(
+                Namespace="/aws/sagemaker/TrainingJobs",
+                MetricData=[
+                    {"MetricName": name, "Value": value, "Timestamp": now,
+                     "Dimensions": [{"Name": "Host", "Value": f"{job.name}/algo-1"}]}
+                    for name, value in sorted(job.metrics.items())
+                ],
+            )
+        except Exception:
+            LOG.exception("could not publish training metrics of %s", job.name)
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -641,6 +673,7 @@ class JobRunner:
                     log_file.flush()
                     line = raw.decode("utf-8", errors="replace").rstrip("\n")
                     job.tail.append(line)
+                    self._match_metrics(job, line)
                     logs.add(line)
 
             reader = threading.Thread(target=pump, name=f"log-{job.name}", daemon=True)
@@ -748,8 +781,12 @@ def install(ctx: LocalCloudContext) -> JobRunner:
                 message="Training job names must be unique within an AWS account and region, and a training job "
                 f"with this name already exists ({existing.arn})"
             )
+        requested = self._get_param("AlgorithmSpecification") or {}
+        metric_definitions = [dict(d) for d in requested.get("MetricDefinitions") or []]
         result = original_create_training(self)
-        job_runner.submit_training(self.sagemaker_backend.training_jobs[name], self._get_param("Environment"))
+        job_runner.submit_training(
+            self.sagemaker_backend.training_jobs[name], self._get_param("Environment"), metric_definitions
+        )
         return result
 
     def create_processing_job(self: Any) -> Any:

@@ -18,7 +18,8 @@ def test_completed_job_completes_the_stored_token_once(stack):
     assert first["action"] == "completed"
     assert duplicate["action"] == "ignored"
     run = state.get_run("bank-marketing", "bank-marketing-upload-20261128T050000")
-    assert run["last_training_attempt"]["billable_seconds"] == 162
+    assert [a["billable_seconds"] for a in run["attempts"]] == [162]
+    assert run["spot"]["spot_savings_percent"] == 70.0
 
 
 def test_failed_job_fails_the_token_with_its_reason(stack):
