@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class RunResult:
     gate: dict[str, Any] = field(default_factory=dict)
     model_package_arn: str | None = None
     error: str | None = None
+    spot: dict[str, Any] = field(default_factory=dict)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -97,7 +100,9 @@ def onboard_model(clients: Clients, stack: Stack, config_yaml: str, model: str, 
     raise TimeoutError(f"model.yaml for {model} was not accepted within {timeout:.0f}s (see the mailbox)")
 
 
-def upload_frames(clients: Clients, stack: Stack, model: str, frames: list[pd.DataFrame], prefix: str = "part") -> float:
+def upload_frames(
+    clients: Clients, stack: Stack, model: str, frames: list[pd.DataFrame], prefix: str = "part"
+) -> float:
     """Upload each frame as incoming/<model>/<prefix>-<i>.csv; returns the time of the first upload."""
     started = time.time()
     for i, frame in enumerate(frames):
@@ -136,6 +141,8 @@ def wait_for_run(clients: Clients, stack: Stack, model: str, since: float, progr
     result.gate = run.get("gate") or {}
     result.endpoint_name = run.get("endpoint_name")
     result.model_package_arn = run.get("model_package_arn")
+    result.spot = run.get("spot") or {}
+    result.attempts = run.get("attempts") or []
     if described["status"] != "SUCCEEDED":
         result.error = f"{run.get('failed_step') or ''} {run.get('error') or ''} {run.get('cause') or ''}".strip()
     return result
@@ -177,7 +184,8 @@ def _step_timings(sfn: Any, arn: str, machine: str) -> list[StepTiming]:
         elif details := event.get("stateExitedEventDetails"):
             start = entered_at.pop(details["name"], None)
             if start is not None:
-                totals[details["name"]] = totals.get(details["name"], 0.0) + (event["timestamp"] - start).total_seconds()
+                seconds = (event["timestamp"] - start).total_seconds()
+                totals[details["name"]] = totals.get(details["name"], 0.0) + seconds
     return [StepTiming(machine, name, seconds) for name, seconds in totals.items()]
 
 
@@ -208,9 +216,67 @@ def sagemaker_job_seconds(clients: Clients, run_id: str) -> dict[str, float]:
     for job in sagemaker.list_processing_jobs(NameContains=run_id)["ProcessingJobSummaries"]:
         described = sagemaker.describe_processing_job(ProcessingJobName=job["ProcessingJobName"])
         if described.get("ProcessingEndTime"):
-            seconds[job["ProcessingJobName"]] = (described["ProcessingEndTime"] - described["CreationTime"]).total_seconds()
+            ran = described["ProcessingEndTime"] - described["CreationTime"]
+            seconds[job["ProcessingJobName"]] = ran.total_seconds()
     for job in sagemaker.list_training_jobs(NameContains=run_id)["TrainingJobSummaries"]:
         described = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
         if described.get("TrainingEndTime"):
             seconds[job["TrainingJobName"]] = (described["TrainingEndTime"] - described["CreationTime"]).total_seconds()
     return seconds
+
+
+# --- spot interruptions -----------------------------------------------------------------------------
+
+Interrupt = Callable[[str, str], None]  # (training job name, outcome) -> reclaim its spot capacity
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """Reclaim the spot capacity of the run's `attempt`-th training job after it trained `after_seconds`."""
+
+    attempt: int
+    after_seconds: float
+    outcome: str = "max_wait_exceeded"  # or "resume" (capacity returns, the job restarts in place)
+
+
+def interrupt_training(clients: Clients, model: str, since: float, plan: list[Interruption], interrupt: Interrupt,
+                       progress: Progress, timeout: float = 600) -> threading.Thread:
+    """Carry out `plan` in the background while the model's next run trains; returns the thread."""
+
+    def carry_out() -> None:
+        trained_phases: dict[str, int] = {}
+        for step in plan:
+            try:
+                name = wait_for_training_phase(clients, model, since, step.attempt, trained_phases, timeout)
+                time.sleep(step.after_seconds)
+                interrupt(name, step.outcome)
+                progress(f"spot capacity reclaimed from {name} after {step.after_seconds:.1f}s of training "
+                         f"({step.outcome.replace('_', ' ')})")
+            except (TimeoutError, ValueError) as exc:  # the job finished first: nothing left to interrupt
+                progress(f"interruption of training job {step.attempt} skipped: {exc}")
+
+    thread = threading.Thread(target=carry_out, name="spot-interruptions", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_for_training_phase(clients: Clients, model: str, since: float, attempt: int, phases: dict[str, int],
+                             timeout: float) -> str:
+    """The name of the run's `attempt`-th training job once it enters a Training phase not yet interrupted."""
+    sagemaker = clients("sagemaker")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = sagemaker.list_training_jobs(NameContains=f"{model}-")["TrainingJobSummaries"]
+        for summary in jobs:
+            name = summary["TrainingJobName"]
+            if not name.endswith(f"-train-{attempt}") or summary["CreationTime"].timestamp() < since - 1:
+                continue
+            described = sagemaker.describe_training_job(TrainingJobName=name)
+            if described["TrainingJobStatus"] != "InProgress":
+                raise ValueError(f"{name} ended {described['TrainingJobStatus']}")
+            training = sum(1 for t in described.get("SecondaryStatusTransitions", []) if t["Status"] == "Training")
+            if described.get("SecondaryStatus") == "Training" and training > phases.get(name, 0):
+                phases[name] = training
+                return str(name)
+        time.sleep(0.1)
+    raise TimeoutError(f"training job {attempt} of {model} did not start training within {timeout:.0f}s")

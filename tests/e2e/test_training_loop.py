@@ -2,21 +2,11 @@
 
 import pytest
 
-from driftline_local.cli import deploy_local_stack
-from driftline_local.cloud import LocalCloud
-from driftline_local.context import REPO_ROOT
 from driftline_local.loop import FAST_TIMINGS, Clients, Stack, onboard_model, predict, upload_frames, wait_for_run
 from driftline_local.sample_data import generate_multiclass, generate_regression
 from driftline_local.sns import read_mailbox
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    with LocalCloud(port=0, workdir=tmp_path_factory.mktemp("cloud")) as running:
-        deploy_local_stack(running, REPO_ROOT / "template.yaml")
-        yield running
 
 
 def _config(name: str, problem: str, target: str) -> str:

@@ -43,3 +43,11 @@ class SpotResumeExhausted(DriftlineError):
 
 class TrainingTimedOut(DriftlineError):
     """The training job hit MaxRuntimeInSeconds."""
+
+
+class RolloutInProgress(DriftlineError):
+    """Another rollout of the same model is running; this candidate is refused, not queued."""
+
+
+class EndpointNotSettled(DriftlineError):
+    """The endpoint is not in a state a rollout can start from (e.g. it still serves two variants)."""

@@ -46,3 +46,9 @@ def model_package_group(model: str) -> str:
 
 def alarm_name(model: str, what: str) -> str:
     return f"driftline-{model}-{what}"
+
+
+def variant_name(model: str, run: str) -> str:
+    """A production variant per model version: the run id without the model prefix (`upload-20261128T050000`)."""
+    short = run.removeprefix(f"{model}-") or run
+    return sanitise(short)[:SAGEMAKER_NAME_LIMIT].strip("-")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,6 +29,13 @@ class RunOutcome(BaseModel):
 
 def report_run(outcome: RunOutcome) -> dict[str, Any]:
     region = settings().region
+    outcome = _with_child_error(outcome)
+    if outcome.error == "CandidateRolledBack":
+        # CanaryRollout already paged with the step, the alarm and its reason; one incident, one page.
+        state.update_run(outcome.model, outcome.run_id, status="ROLLED_BACK")
+        metrics.add_dimension(name="Model", value=outcome.model)
+        metrics.add_metric(name="RunsRolledBack", unit="Count", value=1)
+        return {"status": "ROLLED_BACK", "message_id": None}
     status = {"succeeded": "SUCCEEDED", "rejected": "REJECTED"}.get(outcome.outcome, "FAILED")
     state.update_run(outcome.model, outcome.run_id, status=status, failed_step=outcome.failed_step,
                      error=outcome.error, cause=outcome.cause)
@@ -74,6 +82,24 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         severity = "page"
     message_id = page(subject, facts, severity=severity)
     return {"status": status, "message_id": message_id}
+
+
+def _with_child_error(outcome: RunOutcome) -> RunOutcome:
+    """A failed child execution (the rollout) reaches the pipeline as States.TaskFailed with the child's
+    DescribeExecution as JSON cause: report the child's own error and cause instead."""
+    if outcome.error != "States.TaskFailed" or not outcome.cause:
+        return outcome
+    try:
+        child = json.loads(outcome.cause)
+    except ValueError:
+        return outcome
+    if not isinstance(child, dict):
+        return outcome
+    error = child.get("Error") or child.get("error")
+    cause = child.get("Cause") or child.get("cause")
+    if not error:
+        return outcome
+    return outcome.model_copy(update={"error": error, "cause": cause or outcome.cause})
 
 
 def _short(cause: str | None, limit: int = 2000) -> str | None:

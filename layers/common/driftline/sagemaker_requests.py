@@ -206,19 +206,23 @@ def model_request(ctx: RunContext, model_data_url: str) -> dict[str, Any]:
     }
 
 
-def endpoint_config_request(ctx: RunContext, model_name: str) -> dict[str, Any]:
+def production_variant(ctx: RunContext, variant: str, model_name: str, weight: float) -> dict[str, Any]:
     deployment = ctx.config.deployment
     return {
-        "EndpointConfigName": naming.job_name(ctx.run_id, "config"),
-        "ProductionVariants": [
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model_name,
-                "InitialInstanceCount": deployment.initial_instance_count,
-                "InstanceType": deployment.instance_type,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
+        "VariantName": variant,
+        "ModelName": model_name,
+        "InitialInstanceCount": deployment.initial_instance_count,
+        "InstanceType": deployment.instance_type,
+        "InitialVariantWeight": weight,
+    }
+
+
+def endpoint_config_request(ctx: RunContext, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """An endpoint config with data capture; `name` is a step of the run (`config`, `canary`)."""
+    deployment = ctx.config.deployment
+    return {
+        "EndpointConfigName": naming.job_name(ctx.run_id, name),
+        "ProductionVariants": variants,
         "DataCaptureConfig": {
             "EnableCapture": deployment.data_capture_percent > 0,
             "InitialSamplingPercentage": max(deployment.data_capture_percent, 1),

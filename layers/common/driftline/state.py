@@ -6,6 +6,7 @@
 | MODEL#<model>       | OPENRUN      | the run still collecting uploads (its quiet window)    |
 | MODEL#<model>       | RUN#<run>    | a run: trigger, status, steps, results                 |
 | MODEL#<model>       | PRODUCTION   | the model serving traffic                              |
+| MODEL#<model>       | ROLLOUT      | lock: the one rollout of this model now running        |
 | TRAININGJOB#<job>   | TOKEN        | the task token a training job's end completes          |
 | EVENT#<id>          | SEEN         | dedupe record of a processed event (expires)           |
 """
@@ -192,6 +193,37 @@ def get_production(model: str) -> dict[str, Any] | None:
 
 def put_production(model: str, **fields: Any) -> None:
     _table().put_item(Item={"pk": _model_key(model), "sk": "PRODUCTION", "model": model} | _dynamo(fields))
+
+
+# --- rollout lock -------------------------------------------------------------------------------
+
+ROLLOUT_LOCK_SECONDS = 24 * 3600  # a rollout that died without releasing its lock stops blocking after this
+
+
+def acquire_rollout_lock(model: str, holder: str, now: int | None = None) -> str | None:
+    """Take the model's rollout lock for `holder` (re-entrant); returns the other holder if it is taken."""
+    now = int(time.time()) if now is None else now
+    key = {"pk": _model_key(model), "sk": "ROLLOUT"}
+    try:
+        _table().put_item(
+            Item=key | {"holder": holder, "acquired_at": now, "expires_at": now + ROLLOUT_LOCK_SECONDS},
+            ConditionExpression=Attr("pk").not_exists() | Attr("holder").eq(holder) | Attr("expires_at").lt(now),
+        )
+        return None
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    item = _table().get_item(Key=key, ConsistentRead=True).get("Item") or {}
+    return str(item.get("holder") or "another rollout")
+
+
+def release_rollout_lock(model: str, holder: str) -> None:
+    try:
+        _table().delete_item(Key={"pk": _model_key(model), "sk": "ROLLOUT"},
+                             ConditionExpression=Attr("holder").eq(holder))
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
 
 
 # --- training task tokens -----------------------------------------------------------------------

@@ -150,13 +150,18 @@ def spot_summary(attempts: list[dict[str, Any]]) -> dict[str, Any]:
     """What managed spot saved a run, and what it cost in interruptions."""
     training = sum(int(a.get("training_seconds") or 0) for a in attempts)
     billable = sum(int(a.get("billable_seconds") or 0) for a in attempts)
-    capacity_losses = sum(1 for a in attempts if a.get("outcome") == JobOutcome.SPOT_CAPACITY_LOST)
+
+    def interruptions(attempt: dict[str, Any]) -> int:
+        # A job that ends through capacity loss was interrupted at least once (its transitions may not say).
+        lost = attempt.get("outcome") == JobOutcome.SPOT_CAPACITY_LOST
+        return max(int(attempt.get("interruptions") or 0), int(lost))
+
     return {
         "jobs": len(attempts),
         "training_seconds": training,
         "billable_seconds": billable,
         "spot_savings_percent": round(100 * (1 - billable / training), 1) if training else 0.0,
-        "interruptions": capacity_losses + sum(int(a.get("interruptions") or 0) for a in attempts),
+        "interruptions": sum(interruptions(a) for a in attempts),
         "resumes": max(0, len(attempts) - 1),
         "on_demand_fallback": any(not a.get("spot") for a in attempts) and any(a.get("spot") for a in attempts),
     }

@@ -1,0 +1,215 @@
+"""Spot interruptions: rounds redone, training time and model quality against an uninterrupted run.
+
+Run: `.venv/bin/python bench/spot.py [--rows 30000] [--rounds 600] [--seed 1]`. Starts a fresh local cloud
+(no stack: the real preprocess job once, then one real training job per k), and for k = 0, 1, 2, 3
+reclaims the job's spot capacity k times at random points. Capacity comes back each time, so SageMaker
+(here the local cloud) restarts the job in place and jobs/train.py resumes from the newest checkpoint.
+k = 0 is the uninterrupted baseline of the same run.
+
+Printed per k:
+- rounds redone per interruption (aim: <= the checkpoint interval): rounds done when the job was
+  stopped minus the round it resumed from;
+- training time (TrainingStartTime -> TrainingEndTime) against k = 0, and the same without the restart
+  overhead (from the interruption to training again: the notice period, new instance, checkpoint
+  download), aim <= 1.2x plus that overhead;
+- test AUC against k = 0 (aim: the same to the reported precision) and the largest prediction difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import re
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from driftline.config import ModelConfig
+from driftline.sagemaker_requests import RunContext, preprocess_request, training_request
+from driftline_local.cloud import LocalCloud
+from driftline_local.context import REPO_ROOT
+from driftline_local.images import resolve_image_uris
+from driftline_local.loop import Clients, wait_for_training_phase
+from driftline_local.publish import publish_jobs
+from driftline_local.sagemaker.jobs import interrupt_training_job, runner
+from driftline_local.sample_data import generate_bank_marketing
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(REPO_ROOT / "jobs"))
+from _common import read_label_first  # noqa: E402  (job code, imported as the container would)
+
+MODEL = "bench-spot"
+DATA_BUCKET, ARTIFACT_BUCKET = "bench-data", "bench-artifacts"
+NOTICE_SECONDS = 2.0  # SageMaker gives two minutes; the local cloud scales it down
+SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
+RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
+ROUND_LINE = re.compile(r"round=(\d+)")
+
+
+@dataclass
+class Outcome:
+    k: int
+    seconds: float
+    overhead: float
+    redone: list[int]
+    auc: float
+    predictions: np.ndarray
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=30000)
+    parser.add_argument("--rounds", type=int, default=600)
+    parser.add_argument("--interval", type=int, default=10, help="checkpoint interval (rounds)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    config = ModelConfig.model_validate({
+        "name": MODEL, "problem_type": "binary_classification", "target": "y", "drop_columns": ["duration"],
+        "training": {"checkpoint_interval": args.interval, "hyperparameters": {"num_round": args.rounds}},
+    })
+    with tempfile.TemporaryDirectory() as workdir, LocalCloud(port=0, workdir=workdir) as cloud:
+        clients = Clients(cloud.endpoint_url)
+        prepared = prepare(clients, config, args.rows)
+        outcomes: list[Outcome] = []
+        for k in range(4):
+            points = sorted(rng.uniform(0.1, 0.9) for _ in range(k))
+            baseline_seconds = outcomes[0].seconds if outcomes else 0.0
+            outcomes.append(train(clients, prepared, config, k, [p * baseline_seconds for p in points]))
+            print(f"k={k} done in {outcomes[-1].seconds:.1f}s", file=sys.stderr)
+        report(outcomes, args)
+
+
+def context(config: ModelConfig, run: str) -> RunContext:
+    images = resolve_image_uris("us-east-1")
+    return RunContext(config=config, run_id=run, data_bucket=DATA_BUCKET, artifact_bucket=ARTIFACT_BUCKET,
+                      role_arn="arn:aws:iam::123456789012:role/bench", training_image=images["TrainingImageUri"],
+                      processing_image=images["ProcessingImageUri"])
+
+
+def prepare(clients: Clients, config: ModelConfig, rows: int) -> RunContext:
+    """The real preprocessing job once; every k trains on its outputs."""
+    s3 = clients("s3")
+    for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    publish_jobs(s3, ARTIFACT_BUCKET, REPO_ROOT / "jobs")
+    buffer = io.StringIO()
+    generate_bank_marketing(rows, seed=5).to_csv(buffer, index=False)
+    s3.put_object(Bucket=DATA_BUCKET, Key=f"incoming/{MODEL}/data.csv", Body=buffer.getvalue().encode())
+    ctx = context(config, "prepared")
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=ctx.config_uri.split("/", 3)[3], Body=config.model_dump_json().encode())
+    request = preprocess_request(ctx)
+    clients("sagemaker").create_processing_job(**request)
+    runner().wait("processing", request["ProcessingJobName"], timeout=600)
+    status = clients("sagemaker").describe_processing_job(ProcessingJobName=request["ProcessingJobName"])
+    if status["ProcessingJobStatus"] != "Completed":
+        raise SystemExit(f"preprocessing failed: {status.get('FailureReason')}")
+    return ctx
+
+
+def train(clients: Clients, prepared: RunContext, config: ModelConfig, k: int, points: list[float]) -> Outcome:
+    ctx = context(config, f"k{k}")
+    s3 = clients("s3")
+    source_prefix = prepared.artifacts().split("/", 3)[3]
+    for item in s3.list_objects_v2(Bucket=ARTIFACT_BUCKET, Prefix=source_prefix).get("Contents", []):
+        s3.copy_object(Bucket=ARTIFACT_BUCKET, CopySource={"Bucket": ARTIFACT_BUCKET, "Key": item["Key"]},
+                       Key=item["Key"].replace(f"/runs/{prepared.run_id}/", f"/runs/{ctx.run_id}/", 1))
+    request = training_request(ctx)
+    name = request["TrainingJobName"]
+    started = time.time()
+    clients("sagemaker").create_training_job(**request)
+    phases: dict[str, int] = {}
+    progress = 0.0
+    for point in points:
+        wait_for_training_phase(clients, MODEL, started, 1, phases, timeout=600)
+        time.sleep(max(0.0, point - progress))
+        progress = point
+        interrupt_training_job(name, notice_seconds=NOTICE_SECONDS, outcome="resume")
+    runner().wait("training", name, timeout=1800)
+    described = clients("sagemaker").describe_training_job(TrainingJobName=name)
+    if described["TrainingJobStatus"] != "Completed":
+        raise SystemExit(f"{name} ended {described['TrainingJobStatus']}: {described.get('FailureReason')}")
+    seconds = (described["TrainingEndTime"] - described["TrainingStartTime"]).total_seconds()
+    auc, predictions = score(clients, ctx, described["ModelArtifacts"]["S3ModelArtifacts"])
+    return Outcome(k, seconds, restart_overhead(described), rounds_redone(clients, name), auc, predictions)
+
+
+def restart_overhead(described: dict[str, Any]) -> float:
+    """Seconds from each interruption until the job trains again."""
+    transitions = described.get("SecondaryStatusTransitions", [])
+    total, interrupted_at = 0.0, None
+    for transition in transitions:
+        if transition["Status"] == "Interrupted":
+            interrupted_at = transition["StartTime"]
+        elif transition["Status"] == "Training" and interrupted_at is not None:
+            total += (transition["StartTime"] - interrupted_at).total_seconds()
+            interrupted_at = None
+    return total
+
+
+def rounds_redone(clients: Clients, job: str) -> list[int]:
+    """Per interruption: rounds done when it was stopped minus the round the restart resumed from."""
+    logs = clients("logs")
+    lines: list[str] = []
+    for stream in logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                            logStreamNamePrefix=job)["logStreams"]:
+        events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
+                                     logStreamName=stream["logStreamName"], startFromHead=True)["events"]
+        lines += [event["message"] for event in events]
+    redone, done_at_stop, last_round = [], None, 0
+    for line in lines:
+        if match := ROUND_LINE.search(line):
+            last_round = int(match.group(1))
+        if match := SIGTERM_LINE.search(line):
+            done_at_stop = int(match.group(1))
+        if match := RESUME_LINE.search(line):
+            stopped = done_at_stop if done_at_stop is not None else last_round
+            redone.append(max(0, stopped - int(match.group(1))))
+            done_at_stop = None
+    return redone
+
+
+def score(clients: Clients, ctx: RunContext, model_uri: str) -> tuple[float, np.ndarray]:
+    s3 = clients("s3")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        bucket, key = model_uri.removeprefix("s3://").split("/", 1)
+        with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as tar:
+            tar.extractall(work / "model", filter="data")
+        prefix = ctx.artifacts("test/").split("/", 3)[3]
+        for item in s3.list_objects_v2(Bucket=ARTIFACT_BUCKET, Prefix=prefix)["Contents"]:
+            target = work / "test" / Path(item["Key"]).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(s3.get_object(Bucket=ARTIFACT_BUCKET, Key=item["Key"])["Body"].read())
+        labels, features = read_label_first(work / "test")
+        booster = xgb.Booster(model_file=str(next((work / "model").rglob("xgboost-model.json"))))
+        predictions = booster.predict(xgb.DMatrix(features))
+    return float(roc_auc_score(labels, predictions)), predictions
+
+
+def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
+    base = outcomes[0]
+    print(f"spot interruptions: {args.rows} rows, {args.rounds} rounds, checkpoint every {args.interval} rounds, "
+          f"notice {NOTICE_SECONDS:.0f}s, seed {args.seed}")
+    print(f"{'k':>2} {'rounds redone per interruption':>32} {'training s':>11} {'x k=0':>6} "
+          f"{'restart s':>10} {'x k=0 w/o restart':>18} {'test AUC':>9} {'max |pred diff|':>16}")
+    for o in outcomes:
+        redone = ",".join(str(r) for r in o.redone) or "-"
+        print(f"{o.k:>2} {redone:>32} {o.seconds:>11.1f} {o.seconds / base.seconds:>6.2f} {o.overhead:>10.1f} "
+              f"{(o.seconds - o.overhead) / base.seconds:>18.2f} {o.auc:>9.4f} "
+              f"{float(np.max(np.abs(o.predictions - base.predictions))):>16.2e}")
+    worst = max((r for o in outcomes for r in o.redone), default=0)
+    print(json.dumps({"max_rounds_redone": worst, "aim_rounds_redone": args.interval,
+                      "same_auc": all(f"{o.auc:.4f}" == f"{base.auc:.4f}" for o in outcomes)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""CanaryRollout's way back: put the previous model back on all traffic, remove the candidate, tell on-call.
+
+`roll_back` is called in a loop: each call does the next thing that is still needed and says whether
+to wait for the endpoint (`done: false`) or that the rollback is finished. It is safe to repeat.
+1. the endpoint is changing: wait for it;
+2. the candidate still takes traffic: all weight to the production variant (instant, no new instances);
+3. the endpoint config is not production's: restore it (UpdateEndpoint; production serves throughout);
+4. clean up: delete the candidate's model and endpoint configs, mark its package Rejected, release the
+   model's rollout lock, record the run and page on-call with the step, the alarm and its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from driftline import aws, naming, state
+from driftline.deployment import delete_quietly
+from driftline.notifications import console_links, page
+from driftline.observability import logger, metrics
+from driftline.registry import set_approval
+from driftline.settings import settings
+
+BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed"}
+
+
+class RollbackRequest(BaseModel):
+    model: str
+    run_id: str
+    execution: str | None = None
+    execution_arn: str | None = None
+    model_package_arn: str | None = None
+    plan: dict[str, Any] | None = None  # plan_deployment's answer; None if planning itself failed
+    failed_step: str | None = None
+    alarm: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+def roll_back(request: RollbackRequest) -> dict[str, Any]:
+    plan = request.plan or {}
+    endpoint = plan.get("endpoint_name")
+    if endpoint:
+        waiting = _restore_endpoint(request, endpoint, plan)
+        if waiting:
+            return {"done": False, "doing": waiting, "wait_seconds": int(plan.get("poll_seconds") or 30)}
+    _remove_candidate(request)
+    state.update_run(request.model, request.run_id, status="ROLLED_BACK", failed_step=request.failed_step,
+                     error=(request.error or {}).get("Error"), alarm=(request.alarm or {}).get("name"))
+    state.release_rollout_lock(request.model, request.execution or request.run_id)
+    metrics.add_dimension(name="Model", value=request.model)
+    metrics.add_metric(name="RolloutsRolledBack", unit="Count", value=1)
+    message_id = _page(request, plan)
+    return {"done": True, "message_id": message_id}
+
+
+def _restore_endpoint(request: RollbackRequest, endpoint: str, plan: dict[str, Any]) -> str | None:
+    """One step towards production serving alone; what is being waited for, or None when it does."""
+    sagemaker = aws.client("sagemaker")
+    try:
+        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+    except Exception as exc:
+        if aws.error_code(exc) in {"ValidationException", "ResourceNotFound"}:
+            return None
+        raise
+    status = described["EndpointStatus"]
+    if status in BUSY:
+        return f"endpoint {endpoint} is {status}"
+    production = plan.get("production") or {}
+    if not production.get("variant"):
+        # First deployment (or a failed endpoint being replaced): nothing served before the candidate.
+        if described.get("EndpointConfigName") == plan["endpoint_config"]["EndpointConfigName"]:
+            sagemaker.delete_endpoint(EndpointName=endpoint)
+            return f"deleting endpoint {endpoint}"
+        return None
+    if described.get("EndpointConfigName") == production["endpoint_config"]:
+        return None
+    variants = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
+    candidate = variants.get(plan["candidate_variant"])
+    if status == "InService" and candidate and production["variant"] in variants and candidate.get("CurrentWeight"):
+        sagemaker.update_endpoint_weights_and_capacities(EndpointName=endpoint, DesiredWeightsAndCapacities=[
+            {"VariantName": production["variant"], "DesiredWeight": 1.0},
+            {"VariantName": plan["candidate_variant"], "DesiredWeight": 0.0},
+        ])
+        return f"shifting all traffic back to {production['variant']}"
+    sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=production["endpoint_config"])
+    return f"restoring endpoint config {production['endpoint_config']}"
+
+
+def _remove_candidate(request: RollbackRequest) -> None:
+    plan = request.plan or {}
+    for step in ("canary", "config"):
+        delete_quietly("endpoint_config", naming.job_name(request.run_id, step))
+    if plan.get("model"):
+        delete_quietly("model", plan["model"]["ModelName"])
+    if request.model_package_arn:
+        why = (request.alarm or {}).get("name") or (request.error or {}).get("Error") or "rollout failed"
+        set_approval(request.model_package_arn, "Rejected", f"rolled back at {request.failed_step}: {why}")
+
+
+def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
+    production = plan.get("production") or {}
+    alarm, error = request.alarm or {}, request.error or {}
+    if production.get("variant"):
+        now = (f"all traffic is back on the production variant {production['variant']} "
+               f"(endpoint config {production['endpoint_config']})")
+    elif plan.get("endpoint_name"):
+        now = "nothing served before this candidate, so its endpoint was removed"
+    else:
+        now = "the endpoint was not touched"
+    facts = {
+        "What happened": f"The candidate from run {request.run_id} was withdrawn during its rollout; {now}.",
+        "Model": request.model,
+        "Endpoint": plan.get("endpoint_name"),
+        "Candidate variant": plan.get("candidate_variant"),
+        "Failed at": request.failed_step,
+        "Alarm": alarm.get("name"),
+        "Alarm reason": alarm.get("reason"),
+        "Error": error.get("Error"),
+        "Cause": error.get("Cause"),
+        "What Driftline did": ("shifted traffic back, restored the previous endpoint config, deleted the candidate's "
+                               "model and endpoint configs, marked its model package Rejected"),
+        "What to do": "read the alarm's metric or the error below; see docs/runbook.md, 'Candidate rolled back'",
+    } | console_links(settings().region, execution_arn=request.execution_arn)
+    variant = plan.get("candidate_variant") or request.run_id
+    logger.warning("rollout rolled back", extra={"model": request.model, "run_id": request.run_id})
+    return page(f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})", facts)
