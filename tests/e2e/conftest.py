@@ -1,7 +1,6 @@
 """One local cloud with the stack deployed, shared by every e2e test in this process."""
 
 import pytest
-
 from driftline_local.cli import deploy_local_stack
 from driftline_local.cloud import LocalCloud
 from driftline_local.context import REPO_ROOT

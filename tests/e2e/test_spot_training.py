@@ -1,7 +1,6 @@
 """Managed spot on the local cloud: a run whose capacity is reclaimed twice still finishes, from checkpoints."""
 
 import pytest
-
 from driftline_local.loop import (
     FAST_TIMINGS,
     Clients,

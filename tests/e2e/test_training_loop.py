@@ -1,7 +1,6 @@
 """The whole loop on the local cloud: model.yaml + CSVs in S3 -> a served model answering predictions."""
 
 import pytest
-
 from driftline_local.loop import FAST_TIMINGS, Clients, Stack, onboard_model, predict, upload_frames, wait_for_run
 from driftline_local.sample_data import generate_multiclass, generate_regression
 from driftline_local.sns import read_mailbox
