@@ -15,6 +15,8 @@ EXPECTED = {
     "config_uploaded.json": ("OnConfigUploadedFunction", "ConfigUploaded"),
     "training_job_completed.json": ("OnTrainingStateChangeFunction", "TrainingJobStateChange"),
     "training_job_failed.json": ("OnTrainingStateChangeFunction", "TrainingJobStateChange"),
+    "monitoring_job_completed.json": ("OnMonitoringCompletedFunction", "ProcessingJobStateChange"),
+    "alarm_drift.json": ("OnAlarmFunction", "AlarmStateChange"),
 }
 
 

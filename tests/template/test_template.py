@@ -49,8 +49,8 @@ def test_every_scan_suppression_has_a_written_reason(template):
 @pytest.mark.parametrize("path", ASL_FILES, ids=lambda p: p.name)
 def test_every_definition_substitution_is_provided_and_used(template, path):
     placeholders = set(re.findall(r"\$\{(\w+)\}", path.read_text()))
-    machine = next(r for r in template["Resources"].values()
-                   if r["Type"] == "AWS::Serverless::StateMachine" and r["Properties"]["DefinitionUri"].endswith(path.name))
+    machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::StateMachine"]
+    machine = next(r for r in machines if r["Properties"]["DefinitionUri"].endswith(path.name))
 
     assert placeholders == set(machine["Properties"]["DefinitionSubstitutions"])
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from driftline import aws, naming, state
 from driftline.alarms import candidate_alarms, put_candidate_alarms, put_production_alarms
 from driftline.errors import EndpointFailed, EndpointNotSettled, RolloutInProgress
+from driftline.monitoring import schedule_monitoring
 from driftline.observability import logger
 from driftline.pipeline import run_context
 from driftline.registry import set_approval
@@ -162,6 +163,7 @@ def record_deployment(request: DeployRequest, endpoint_name: str, endpoint_confi
     if request.model_package_arn:
         set_approval(request.model_package_arn, "Approved", f"serving on {endpoint_name}")
     put_production_alarms(ctx, endpoint_name, variant)
+    schedule_monitoring(ctx.config)
     delete_quietly("endpoint_config", naming.job_name(request.run_id, "canary"))
     state.update_run(request.model, request.run_id, status="DEPLOYED", endpoint_name=endpoint_name)
     state.release_rollout_lock(request.model, request.execution or request.run_id)

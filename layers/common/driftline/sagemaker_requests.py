@@ -54,12 +54,12 @@ class RunContext:
         return [{"Key": "driftline:model", "Value": self.model}, {"Key": "driftline:run", "Value": self.run_id}]
 
 
-def _input(name: str, s3_uri: str) -> dict[str, Any]:
+def _input(name: str, s3_uri: str, local_path: str | None = None) -> dict[str, Any]:
     return {
         "InputName": name,
         "S3Input": {
             "S3Uri": s3_uri,
-            "LocalPath": f"{INPUT_DIR}/{name}",
+            "LocalPath": local_path or f"{INPUT_DIR}/{name}",
             "S3DataType": "S3Prefix",
             "S3InputMode": "File",
             "S3DataDistributionType": "FullyReplicated",
@@ -232,3 +232,30 @@ def endpoint_config_request(ctx: RunContext, name: str, variants: list[dict[str,
         },
         "Tags": ctx.tags(),
     }
+
+
+def monitor_request(ctx: RunContext, job_name: str, report_uri: str, capture_prefixes: list[str],
+                    window: tuple[str, str]) -> dict[str, Any]:
+    """The drift monitor over one window of captured traffic, against the production run's baseline.
+
+    `ctx` is the production model's run (its baseline and preprocessor); `report_uri` receives the
+    Model-Monitor-format reports and holds `config/config.json`, the model's current config.
+    An empty window has no capture inputs: the monitor still reports (no traffic).
+    """
+    inputs = [
+        _input("baseline", ctx.artifacts("baseline/"), f"{INPUT_DIR}/baseline/training"),
+        _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/baseline/preprocessor"),
+        _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
+    ]
+    inputs += [_input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}")
+               for i, prefix in enumerate(capture_prefixes)]
+    request = _processing_job(
+        ctx, "monitor", "monitor.py", inputs=inputs,
+        outputs=[_output("report", report_uri.rstrip("/"))],
+        arguments=["--baseline-dir", f"{INPUT_DIR}/baseline", "--capture-dir", f"{INPUT_DIR}/endpoint",
+                   "--config", f"{INPUT_DIR}/config/config.json", "--output-dir", f"{OUTPUT_DIR}/report",
+                   "--window-start", window[0], "--window-end", window[1]],
+    )
+    request["ProcessingJobName"] = job_name
+    request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "true"}]
+    return request

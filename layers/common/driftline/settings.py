@@ -20,6 +20,7 @@ class Settings(BaseModel):
     processing_image_uri: str = ""
     training_pipeline_arn: str = ""
     canary_rollout_arn: str = ""
+    start_monitoring_function_arn: str = ""
     region: str = "us-east-1"
 
 
@@ -33,6 +34,7 @@ _ENVIRONMENT = {
     "processing_image_uri": "PROCESSING_IMAGE_URI",
     "training_pipeline_arn": "TRAINING_PIPELINE_ARN",
     "canary_rollout_arn": "CANARY_ROLLOUT_ARN",
+    "start_monitoring_function_arn": "START_MONITORING_FUNCTION_ARN",
     "region": "AWS_REGION",
 }
 

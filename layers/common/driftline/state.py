@@ -7,6 +7,10 @@
 | MODEL#<model>       | RUN#<run>    | a run: trigger, status, steps, results                 |
 | MODEL#<model>       | PRODUCTION   | the model serving traffic                              |
 | MODEL#<model>       | ROLLOUT      | lock: the one rollout of this model now running        |
+| MODEL#<model>       | MONITOR      | the last drift report (job, location, drifted features) |
+| MODEL#<model>       | RETRAIN      | the last drift retrain (cooldown)                      |
+| ALARM#<alarm>       | INCIDENT     | the alarm's incident: open/closed, flaps (one page each) |
+| MONITORSCHEDULE#<s> | MODEL        | which model a SageMaker Model Monitor schedule watches |
 | TRAININGJOB#<job>   | TOKEN        | the task token a training job's end completes          |
 | EVENT#<id>          | SEEN         | dedupe record of a processed event (expires)           |
 """
@@ -73,6 +77,15 @@ def save_config(config: ModelConfig) -> None:
             "updated_at": int(time.time()),
         }
     )
+    if config.monitoring.model_monitor_schedule:
+        _table().put_item(Item={"pk": f"MONITORSCHEDULE#{config.monitoring.model_monitor_schedule}", "sk": "MODEL",
+                                "model": config.name})
+
+
+def model_for_monitoring_schedule(schedule: str) -> str | None:
+    """The model whose config points Driftline at this SageMaker Model Monitor schedule."""
+    item = _table().get_item(Key={"pk": f"MONITORSCHEDULE#{schedule}", "sk": "MODEL"}).get("Item")
+    return str(item["model"]) if item else None
 
 
 def load_config(model: str) -> ModelConfig | None:
@@ -193,6 +206,88 @@ def get_production(model: str) -> dict[str, Any] | None:
 
 def put_production(model: str, **fields: Any) -> None:
     _table().put_item(Item={"pk": _model_key(model), "sk": "PRODUCTION", "model": model} | _dynamo(fields))
+
+
+# --- monitoring and incidents ---------------------------------------------------------------------
+
+
+def put_monitoring_report(model: str, **fields: Any) -> None:
+    _table().put_item(Item={"pk": _model_key(model), "sk": "MONITOR", "at": int(time.time())} | _dynamo(fields))
+
+
+def get_monitoring_report(model: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "MONITOR"}, ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
+def get_incident(alarm: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"}, ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
+def open_incident(alarm: str, now: int, reopen_within: int, **fields: Any) -> tuple[bool, dict[str, Any]]:
+    """Open the alarm's incident, or reopen the last one if it closed less than `reopen_within` s ago.
+
+    Returns (whether this is a new incident, the incident). A duplicate ALARM (incident already open)
+    returns (False, incident) and changes nothing: one page per incident, however the alarm flaps.
+    """
+    key = {"pk": f"ALARM#{alarm}", "sk": "INCIDENT"}
+    try:
+        _table().put_item(
+            Item=key | {"status": "OPEN", "opened_at": now, "flaps": 0} | _dynamo(fields),
+            ConditionExpression=Attr("pk").not_exists()
+            | (Attr("status").eq("CLOSED") & Attr("closed_at").lte(now - reopen_within)),
+        )
+        return True, get_incident(alarm) or {}
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    try:
+        _table().update_item(
+            Key=key, UpdateExpression="SET #s = :open ADD flaps :one",
+            ConditionExpression=Attr("status").eq("CLOSED"),
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":open": "OPEN", ":one": 1},
+        )
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    return False, get_incident(alarm) or {}
+
+
+def close_incident(alarm: str, now: int) -> dict[str, Any] | None:
+    """Close the alarm's open incident; None if none was open (a duplicate or stray OK)."""
+    try:
+        response = _table().update_item(
+            Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"},
+            UpdateExpression="SET #s = :closed, closed_at = :now",
+            ConditionExpression=Attr("status").eq("OPEN"),
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":closed": "CLOSED", ":now": now},
+            ReturnValues="ALL_NEW",
+        )
+    except Exception as exc:
+        if _is_conditional_failure(exc):
+            return None
+        raise
+    return _plain(response["Attributes"])
+
+
+def mark_resolution_sent(alarm: str) -> None:
+    _table().update_item(Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"}, UpdateExpression="SET resolution_sent = :t",
+                         ExpressionAttributeValues={":t": True})
+
+
+def claim_retrain(model: str, run: str, now: int, cooldown: int) -> str | None:
+    """Record a drift retrain unless one started within `cooldown` s; returns the earlier run if refused."""
+    key = {"pk": _model_key(model), "sk": "RETRAIN"}
+    try:
+        _table().put_item(Item=key | {"run_id": run, "started_at": now},
+                          ConditionExpression=Attr("pk").not_exists() | Attr("started_at").lte(now - cooldown))
+        return None
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    item = _table().get_item(Key=key, ConsistentRead=True).get("Item") or {}
+    return str(item.get("run_id") or "an earlier run")
 
 
 # --- rollout lock -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class UploadedObject(BaseModel):
 
 
 class UploadOutcome(BaseModel):
-    outcome: Literal["started", "joined", "quarantined", "duplicate", "ignored"]
+    outcome: Literal["started", "joined", "quarantined", "duplicate", "ignored", "kept"]
     key: str
     model: str | None = None
     run_id: str | None = None
@@ -51,6 +51,10 @@ def handle_upload(upload: UploadedObject) -> UploadOutcome:
         config = _validated_config(upload, model)
     except (InvalidDataset, UnknownModel) as problem:
         return quarantine(upload, model, problem)
+    if not config.training.start_on_upload:
+        # Labelled data keeps arriving; training starts on drift (or by hand) and uses all of it.
+        logger.info("upload kept for the next run", extra={"key": upload.key})
+        return UploadOutcome(outcome="kept", key=upload.key, model=config.name)
     return _start_or_join_run(upload, config)
 
 

@@ -85,8 +85,10 @@ def stack(monkeypatch) -> Stack:
         boto3.client("dynamodb", region_name=REGION).create_table(
             TableName="driftline-state",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         sns = boto3.client("sns", region_name=REGION)
@@ -94,13 +96,13 @@ def stack(monkeypatch) -> Stack:
         sqs = boto3.client("sqs", region_name=REGION)
         pager = sqs.create_queue(QueueName="pager")["QueueUrl"]
         pager_arn = sqs.get_queue_attributes(QueueUrl=pager, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pager_arn,
-                      Attributes={"RawMessageDelivery": "false"})
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=pager_arn, Attributes={"RawMessageDelivery": "false"})
         sfn = boto3.client("stepfunctions", region_name=REGION)
         pipeline = sfn.create_state_machine(
             name="driftline-training-pipeline",
-            definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600,
-                                                                           "End": True}}}),
+            definition=json.dumps(
+                {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+            ),
             roleArn="arn:aws:iam::123456789012:role/sfn",
         )["stateMachineArn"]
         env = {
@@ -116,8 +118,7 @@ def stack(monkeypatch) -> Stack:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         _reset_cached_clients()
-        yield Stack("driftline-data-example", "driftline-artifacts-example", "driftline-state", topic, pager,
-                    pipeline)
+        yield Stack("driftline-data-example", "driftline-artifacts-example", "driftline-state", topic, pager, pipeline)
         _reset_cached_clients()
 
 

@@ -34,12 +34,26 @@ def start_run(stack, resumes: int = 3, fallback: bool = True) -> dict:
     return request
 
 
-def ended(attempt: int, status: str, secondary: str, reason: str | None = None, spot: bool = True,
-          training: int = 100, billable: int = 30, interrupted_in_place: int = 0) -> dict:
+def ended(
+    attempt: int,
+    status: str,
+    secondary: str,
+    reason: str | None = None,
+    spot: bool = True,
+    training: int = 100,
+    billable: int = 30,
+    interrupted_in_place: int = 0,
+) -> dict:
     event = sample("training_job_completed.json")
     detail = event["detail"]
-    detail.update(TrainingJobName=job(attempt), TrainingJobStatus=status, SecondaryStatus=secondary,
-                  EnableManagedSpotTraining=spot, TrainingTimeInSeconds=training, BillableTimeInSeconds=billable)
+    detail.update(
+        TrainingJobName=job(attempt),
+        TrainingJobStatus=status,
+        SecondaryStatus=secondary,
+        EnableManagedSpotTraining=spot,
+        TrainingTimeInSeconds=training,
+        BillableTimeInSeconds=billable,
+    )
     detail["SecondaryStatusTransitions"] = [{"Status": "Interrupted"}] * interrupted_in_place + [{"Status": secondary}]
     if reason:
         detail["FailureReason"] = reason
@@ -94,8 +108,9 @@ def test_stale_event_of_an_earlier_job_changes_nothing_after_its_successor_start
 
 def test_capacity_error_failure_of_a_spot_job_is_resumed(stack):
     start_run(stack)
-    event = ended(1, "Failed", "Failed",
-                  reason="CapacityError: Unable to provision requested ML compute capacity. Please retry.")
+    event = ended(
+        1, "Failed", "Failed", reason="CapacityError: Unable to provision requested ML compute capacity. Please retry."
+    )
 
     assert invoke("on_training_state_change", event)["successor"] == job(2)
 
@@ -105,13 +120,21 @@ def test_several_interruptions_then_completion_reports_savings_resumes_and_inter
     invoke("on_training_state_change", capacity_lost(1))
     invoke("on_training_state_change", capacity_lost(2))
 
-    done = invoke("on_training_state_change",
-                  ended(3, "Completed", "Completed", training=200, billable=60, interrupted_in_place=1))
+    done = invoke(
+        "on_training_state_change",
+        ended(3, "Completed", "Completed", training=200, billable=60, interrupted_in_place=1),
+    )
 
     assert done["action"] == "completed"
-    assert done["spot"] == {"jobs": 3, "training_seconds": 400, "billable_seconds": 120,
-                            "spot_savings_percent": 70.0, "interruptions": 3, "resumes": 2,
-                            "on_demand_fallback": False}
+    assert done["spot"] == {
+        "jobs": 3,
+        "training_seconds": 400,
+        "billable_seconds": 120,
+        "spot_savings_percent": 70.0,
+        "interruptions": 3,
+        "resumes": 2,
+        "on_demand_fallback": False,
+    }
     run = state.get_run(MODEL, RUN)
     assert [a["job_name"] for a in run["attempts"]] == [job(1), job(2), job(3)]
     assert run["spot"]["resumes"] == 2

@@ -30,16 +30,26 @@ def test_valid_upload_starts_one_run_named_after_model_and_time(stack):
     assert outcome["run_id"] == "bank-marketing-upload-20261128T050000"
     [execution] = _executions(stack)
     assert execution["name"] == outcome["run_id"]
-    assert json.loads(boto3.client("stepfunctions", region_name=REGION).describe_execution(
-        executionArn=execution["executionArn"])["input"])["model"] == "bank-marketing"
+    assert (
+        json.loads(
+            boto3.client("stepfunctions", region_name=REGION).describe_execution(
+                executionArn=execution["executionArn"]
+            )["input"]
+        )["model"]
+        == "bank-marketing"
+    )
 
 
 def test_burst_of_uploads_gives_exactly_one_run(stack):
     put_config(stack, CONFIG)
 
     outcomes = [
-        invoke("on_data_uploaded", upload(stack, f"incoming/bank-marketing/part-{i}.csv", GOOD,
-                                          sequencer=f"0{i}", time=f"2026-11-28T05:00:0{i}Z"))
+        invoke(
+            "on_data_uploaded",
+            upload(
+                stack, f"incoming/bank-marketing/part-{i}.csv", GOOD, sequencer=f"0{i}", time=f"2026-11-28T05:00:0{i}Z"
+            ),
+        )
         for i in range(5)
     ]
 
@@ -80,8 +90,9 @@ def test_bad_upload_is_quarantined_with_reason_and_paged_and_the_original_kept(s
     s3 = boto3.client("s3", region_name=REGION)
     kept = s3.get_object(Bucket=stack.data_bucket, Key=outcome["quarantine_key"])["Body"].read()
     assert kept == body
-    reason = json.loads(s3.get_object(Bucket=stack.data_bucket,
-                                      Key=outcome["quarantine_key"] + ".reason.json")["Body"].read())
+    reason = json.loads(
+        s3.get_object(Bucket=stack.data_bucket, Key=outcome["quarantine_key"] + ".reason.json")["Body"].read()
+    )
     assert words in reason["reason"]
     assert _keys(stack, "incoming/") == []
     assert _executions(stack) == []
@@ -94,8 +105,10 @@ def test_columns_contradicting_the_inferred_schema_are_quarantined(stack):
     put_config(stack, CONFIG)
     invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
 
-    outcome = invoke("on_data_uploaded", upload(
-        stack, "incoming/bank-marketing/b.csv", b"age,balance,y\n41,100,no\n", sequencer="02"))
+    outcome = invoke(
+        "on_data_uploaded",
+        upload(stack, "incoming/bank-marketing/b.csv", b"age,balance,y\n41,100,no\n", sequencer="02"),
+    )
 
     assert outcome["outcome"] == "quarantined"
     assert "missing feature column(s) job" in outcome["reason"]

@@ -1,0 +1,169 @@
+"""`CloudWatch Alarm State Change` for Driftline's alarms: act, and tell on-call once per incident.
+
+A drift alarm starts a retraining run (trigger `drift`) unless one is running or a drift retrain
+started within `monitoring.retrain_cooldown_seconds`; every other alarm pages with its own context.
+An incident opens on ALARM and closes on OK (one resolution message). An alarm that flaps back to
+ALARM within the cooldown reopens the same incident: no second page, no second retrain.
+Candidate alarms belong to a running CanaryRollout, which pages on rollback itself.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from driftline import aws, naming, state
+from driftline.config import ModelConfig
+from driftline.notifications import console_links, page
+from driftline.observability import logger, metrics
+from driftline.settings import settings
+from driftline.uploads import start_pipeline
+
+RUNBOOK = "docs/runbook.md"
+DEFAULT_REOPEN_SECONDS = 3600
+# Alarm name suffixes, longest first: driftline-<model>-<kind>, or driftline-<kind> for stack-wide alarms.
+KINDS = ("candidate-model-errors", "candidate-latency", "candidate-5xx", "model-errors", "latency", "5xx", "drift")
+STACK_ALARMS = {"failed-events", "pipeline-failures"}
+WHAT_IT_MEANS = {
+    "drift": "live traffic no longer looks like the data the model was trained on",
+    "5xx": "the production model's container fails requests (5xx)",
+    "model-errors": "the production model rejects requests (4xx), e.g. inputs it cannot read",
+    "latency": "the production model answers more slowly than deployment.max_latency_ms",
+    "failed-events": "a Driftline trigger gave up on an event after its retries (kept in FailedEventsQueue)",
+    "pipeline-failures": "a TrainingPipeline execution failed, timed out or was aborted",
+}
+
+
+class AlarmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str
+    reason: str | None = None
+    timestamp: str | None = None
+
+
+class AlarmStateChange(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    alarmName: str
+    state: AlarmState
+    previousState: AlarmState | None = None
+
+
+def parse_alarm_name(name: str) -> tuple[str | None, str | None]:
+    """(model, kind) of a Driftline alarm name; (None, kind) for stack-wide alarms; (None, None) if not ours."""
+    if not name.startswith("driftline-"):
+        return None, None
+    rest = name.removeprefix("driftline-")
+    if rest in STACK_ALARMS:
+        return None, rest
+    for kind in KINDS:
+        if rest.endswith(f"-{kind}"):
+            return rest.removesuffix(f"-{kind}"), kind
+    return None, None
+
+
+def handle_alarm(change: AlarmStateChange, now: float | None = None) -> dict[str, Any]:
+    name, value = change.alarmName, change.state.value
+    model, kind = parse_alarm_name(name)
+    if kind is None or kind.startswith("candidate-"):
+        return {"alarm": name, "action": "ignored"}
+    config = state.load_config(model) if model else None
+    at = int(time.time() if now is None else now)
+    if value == "ALARM":
+        reopen = config.monitoring.retrain_cooldown_seconds if config else DEFAULT_REOPEN_SECONDS
+        new, incident = state.open_incident(name, at, reopen, reason=change.state.reason, model=model)
+        if not new:
+            logger.info("alarm already has an incident", extra={"alarm": name, "flaps": incident.get("flaps")})
+            return {"alarm": name, "action": "none", "incident": "already open or reopened within the cooldown"}
+        outcome = _retrain(model, config, at) if kind == "drift" and model and config else None
+        _page_alarm(change, model, kind, outcome)
+        if model:
+            metrics.add_dimension(name="Model", value=model)
+        metrics.add_metric(name="IncidentsOpened", unit="Count", value=1)
+        return {"alarm": name, "action": "paged"} | ({"retrain": outcome} if outcome else {})
+    if value == "OK":
+        incident = state.close_incident(name, at)
+        if incident is None or incident.get("resolution_sent"):
+            return {"alarm": name, "action": "none"}
+        state.mark_resolution_sent(name)
+        _page_resolution(change, model, kind, incident, at)
+        return {"alarm": name, "action": "resolved"}
+    return {"alarm": name, "action": "none"}
+
+
+def _retrain(model: str, config: ModelConfig, at: int) -> dict[str, Any]:
+    """Start a drift retraining run unless that would be a duplicate or a storm."""
+    running = _running_run(model)
+    if running:
+        return {"started": False, "why": f"run {running} is already running; it trains on the newest data"}
+    run = naming.run_id(model, "drift", _utc(at))
+    cooldown = config.monitoring.retrain_cooldown_seconds
+    earlier = state.claim_retrain(model, run, at, cooldown)
+    if earlier:
+        return {"started": False, "why": (f"drift retrain {earlier} started less than {cooldown} s ago "
+                                          "(monitoring.retrain_cooldown_seconds)")}
+    state.put_run(model, run, trigger="drift", status="COLLECTING", started_at=_utc(at).isoformat())
+    execution = start_pipeline(config, run, trigger="drift")
+    state.update_run(model, run, execution_arn=execution)
+    metrics.add_metric(name="DriftRetrainsStarted", unit="Count", value=1)
+    return {"started": True, "run_id": run, "execution_arn": execution}
+
+
+def _running_run(model: str) -> str | None:
+    sfn = aws.client("stepfunctions")
+    paginator = sfn.get_paginator("list_executions")
+    for page_ in paginator.paginate(stateMachineArn=settings().training_pipeline_arn, statusFilter="RUNNING"):
+        for execution in page_["executions"]:
+            if execution["name"].startswith(f"{model}-"):
+                return str(execution["name"])
+    return None
+
+
+def _utc(at: int) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain: dict[str, Any] | None) -> str:
+    name = change.alarmName
+    facts: dict[str, Any] = {
+        "What happened": f"{name} is ALARM: {WHAT_IT_MEANS.get(kind, kind)}.",
+        "Model": model,
+        "Endpoint": naming.endpoint_name(model) if model else None,
+        "Alarm reason": change.state.reason,
+    }
+    if kind == "drift" and model:
+        report = state.get_monitoring_report(model) or {}
+        facts["Drifted features"] = [
+            f"{f['feature']}: {f['distance']:.3f} > threshold {f['threshold']}" if f.get("distance") is not None
+            else str(f["feature"]) for f in report.get("drifted", [])
+        ] or None
+        facts["Captured records in the window"] = report.get("records")
+        facts["Drift report"] = report.get("report_uri")
+        if retrain:
+            facts["What Driftline did"] = (f"started retraining run {retrain['run_id']} on the newest data"
+                                           if retrain["started"] else f"did not retrain: {retrain['why']}")
+    facts["Runbook"] = f"{RUNBOOK}, '{_runbook_entry(kind)}'"
+    facts |= console_links(settings().region)
+    subject = (f"{model}: {kind} alarm" if model else f"Driftline: {kind} alarm")
+    if kind == "drift" and retrain and retrain.get("started"):
+        subject += ", retraining started"
+    return page(subject, facts)
+
+
+def _page_resolution(change: AlarmStateChange, model: str | None, kind: str | None, incident: dict[str, Any],
+                     at: int) -> str:
+    minutes = max(0, at - int(incident.get("opened_at") or at)) / 60
+    return page(f"{model or 'Driftline'}: {kind} alarm resolved", {
+        "What happened": f"{change.alarmName} is back to OK after {minutes:.0f} min.",
+        "Model": model,
+        "Reason": change.state.reason,
+        "Times it flapped back to ALARM": incident.get("flaps") or 0,
+    }, severity="info")
+
+
+def _runbook_entry(kind: str) -> str:
+    return f"driftline-<model>-{kind}" if kind not in STACK_ALARMS else f"driftline-{kind}"

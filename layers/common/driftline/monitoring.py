@@ -1,0 +1,282 @@
+"""Drift monitoring: start the monitor on each production endpoint's schedule, publish what it found.
+
+One path for two sources: Driftline's own monitor (jobs/monitor.py, a processing job tagged
+`driftline:monitor`) and, where an account has it, a SageMaker Model Monitor schedule named in the
+model's config. Both write Model-Monitor-format `constraint_violations.json`; `publish_monitoring`
+turns it into CloudWatch metrics (namespace `Driftline/Monitoring`) that the drift alarm watches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from driftline import aws, naming, state
+from driftline.config import ModelConfig
+from driftline.errors import UnknownModel
+from driftline.notifications import console_links, page
+from driftline.observability import logger
+from driftline.pipeline import run_context
+from driftline.sagemaker_requests import monitor_request
+from driftline.settings import settings
+
+NAMESPACE = "Driftline/Monitoring"
+MAX_CAPTURE_INPUTS = 6  # SageMaker allows 10 processing inputs; code, baseline, preprocessor and config take 4
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+# "Baseline drift distance 0.41 (PSI) exceeds threshold 0.2" (Driftline) or
+# "Baseline drift distance: 0.7 exceeds threshold: 0.1" (SageMaker Model Monitor)
+_DRIFT_TEXT = re.compile(r"distance:?\s*([-+0-9.eE]+).*?threshold:?\s*([-+0-9.eE]+)", re.IGNORECASE)
+
+
+def interval_seconds(schedule: str) -> int:
+    """The period of a `rate(...)` schedule; cron schedules are taken as hourly."""
+    match = _RATE.match(schedule.strip())
+    if not match:
+        return 3600
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+
+
+def schedule_rule_name(model: str) -> str:
+    return naming.alarm_name(model, "monitor")
+
+
+# --- scheduling (at promotion) ----------------------------------------------------------------------
+
+
+def schedule_monitoring(config: ModelConfig) -> str:
+    """Create or update the model's monitoring rule and its drift alarm; returns the rule name."""
+    monitoring = config.monitoring
+    rule = schedule_rule_name(config.name)
+    own_monitor = monitoring.enabled and not monitoring.model_monitor_schedule
+    events = aws.client("events")
+    events.put_rule(
+        Name=rule,
+        ScheduleExpression=monitoring.schedule,
+        State="ENABLED" if own_monitor else "DISABLED",
+        Description=f"Driftline: drift monitor of {config.name}'s endpoint",
+    )
+    events.put_targets(Rule=rule, Targets=[{
+        "Id": "start-monitoring",
+        "Arn": settings().start_monitoring_function_arn,
+        # The scheduled time names the window, so a repeated delivery maps to the same job.
+        "InputTransformer": {
+            "InputPathsMap": {"time": "$.time"},
+            "InputTemplate": json.dumps({"model": config.name, "scheduled_time": "<time>"}),
+        },
+    }])
+    put_drift_alarm(config)
+    return rule
+
+
+def put_drift_alarm(config: ModelConfig) -> str:
+    monitoring = config.monitoring
+    name = naming.alarm_name(config.name, "drift")
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=(f"Driftline {config.name}: at least {monitoring.drifted_features_to_alarm} feature(s) of "
+                          f"live traffic drifted from the training baseline. See docs/runbook.md, '{name}'."),
+        Namespace=NAMESPACE,
+        MetricName="DriftedFeatures",
+        Dimensions=[{"Name": "Model", "Value": config.name}],
+        Statistic="Maximum",
+        Period=max(60, interval_seconds(monitoring.schedule)),
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=float(monitoring.drifted_features_to_alarm),
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        # Between monitor runs there is no data: keep the verdict of the last run (no flapping).
+        TreatMissingData="ignore",
+        Tags=[{"Key": "driftline:model", "Value": config.name}],
+    )
+    return name
+
+
+# --- starting a monitor run (schedule) --------------------------------------------------------------
+
+
+class MonitorTick(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str
+    scheduled_time: str | None = None
+
+
+def start_monitoring(tick: MonitorTick, now: datetime | None = None) -> dict[str, Any]:
+    config = state.load_config(tick.model)
+    if config is None:
+        raise UnknownModel(f"model '{tick.model}' has no valid config")
+    production = state.get_production(tick.model)
+    if not production:
+        return {"model": tick.model, "action": "skipped", "why": "no production endpoint yet"}
+    if not config.monitoring.enabled or config.monitoring.model_monitor_schedule:
+        return {"model": tick.model, "action": "skipped", "why": "monitoring is off or done by Model Monitor"}
+    end = _window_end(tick.scheduled_time, now)
+    window = timedelta(seconds=config.monitoring.window_seconds or interval_seconds(config.monitoring.schedule))
+    start = end - window
+    ctx = run_context(tick.model, production["run_id"])
+    job = naming.job_name(f"{tick.model}-{end:%Y%m%dT%H%M%S}", "monitor")
+    report_uri = f"s3://{ctx.artifact_bucket}/{tick.model}/monitoring/{job}/"
+    s3 = aws.client("s3")
+    s3.put_object(Bucket=ctx.artifact_bucket, Key=f"{tick.model}/monitoring/{job}/config/config.json",
+                  Body=config.model_dump_json(indent=2).encode(), ContentType="application/json")
+    captures = capture_prefixes(ctx.artifact_bucket, tick.model, production["endpoint_name"], start, end)
+    request = monitor_request(ctx, job, report_uri, captures, (_iso(start), _iso(end)))
+    try:
+        aws.client("sagemaker").create_processing_job(**request)
+    except Exception as exc:
+        if "already" not in str(exc).lower() and aws.error_code(exc) != "ResourceInUse":
+            raise
+        return {"model": tick.model, "action": "duplicate", "job": job}
+    logger.info("drift monitor started", extra={"job": job, "window": [_iso(start), _iso(end)]})
+    return {"model": tick.model, "action": "started", "job": job, "captures": len(captures)}
+
+
+def _window_end(scheduled_time: str | None, now: datetime | None) -> datetime:
+    if scheduled_time:
+        return datetime.fromisoformat(scheduled_time.replace("Z", "+00:00")).astimezone(UTC)
+    return (now or datetime.now(UTC)).replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def capture_prefixes(bucket: str, model: str, endpoint: str, start: datetime, end: datetime) -> list[str]:
+    """The data-capture hour folders (per variant) that hold records of [start, end]; the monitor filters by time."""
+    s3 = aws.client("s3")
+    root = f"{model}/datacapture/{endpoint}/"
+    variants = [p["Prefix"] for p in s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/")
+                .get("CommonPrefixes", [])]
+    hours = []
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    while hour <= end:
+        hours.append(hour.strftime("%Y/%m/%d/%H/"))
+        hour += timedelta(hours=1)
+    found = [f"{variant}{h}" for variant in variants for h in hours
+             if s3.list_objects_v2(Bucket=bucket, Prefix=f"{variant}{h}", MaxKeys=1).get("KeyCount", 0)]
+    if len(found) > MAX_CAPTURE_INPUTS:
+        found = [root]  # a long window: read the whole capture, the monitor keeps only the window
+    return [f"s3://{bucket}/{prefix}" for prefix in found]
+
+
+# --- publishing what a monitor found -------------------------------------------------------------------
+
+
+class ProcessingJobStateChange(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ProcessingJobName: str
+    ProcessingJobStatus: str
+    FailureReason: str | None = None
+    ExitMessage: str | None = None
+    MonitoringScheduleArn: str | None = None
+    ProcessingOutputConfig: dict[str, Any] | None = None
+    Tags: dict[str, str] | list[dict[str, str]] | None = None
+
+    def tag(self, key: str) -> str | None:
+        if isinstance(self.Tags, dict):
+            return self.Tags.get(key)
+        return next((t.get("Value") for t in self.Tags or [] if t.get("Key") == key), None)
+
+
+def publish_monitoring(change: ProcessingJobStateChange) -> dict[str, Any]:
+    job, status = change.ProcessingJobName, change.ProcessingJobStatus
+    model = _monitored_model(change)
+    if model is None:
+        return {"job": job, "action": "ignored"}
+    if status not in {"Completed", "Failed", "Stopped"}:
+        return {"job": job, "action": "none"}
+    if not state.first_sighting(f"MONITOR#{job}#{status}"):
+        return {"job": job, "action": "duplicate"}
+    report_uri = _report_uri(change)
+    if status != "Completed":
+        page(f"{model}: drift monitor {status.lower()}", {
+            "What happened": "The drift monitor did not finish; drift is not being checked for this window.",
+            "Model": model,
+            "Job": job,
+            "Why": change.FailureReason or change.ExitMessage,
+            "What to do": "read the job's logs; see docs/runbook.md, 'Drift monitor failed'",
+        } | console_links(settings().region, job=job, job_kind="ProcessingJobs"))
+        return {"job": job, "action": "paged", "status": status}
+    report = read_report(report_uri)
+    _put_metrics(model, report)
+    state.put_monitoring_report(model, job=job, report_uri=report_uri, drifted=report["drifted"],
+                                records=report.get("records"), max_drift=report["max_drift"])
+    logger.info("monitoring published", extra={"job": job, "drifted": len(report["drifted"])})
+    return {"job": job, "action": "published", "drifted_features": len(report["drifted"]),
+            "max_drift": report["max_drift"], "report_uri": report_uri}
+
+
+def _monitored_model(change: ProcessingJobStateChange) -> str | None:
+    if change.tag("driftline:monitor") == "true":
+        return change.tag("driftline:model")
+    if change.MonitoringScheduleArn:
+        return state.model_for_monitoring_schedule(change.MonitoringScheduleArn.rsplit("/", 1)[-1])
+    return None
+
+
+def _report_uri(change: ProcessingJobStateChange) -> str:
+    outputs = (change.ProcessingOutputConfig or {}).get("Outputs") or []
+    for output in outputs:
+        uri = (output.get("S3Output") or {}).get("S3Uri")
+        if uri:
+            return uri.rstrip("/") + "/"
+    return ""
+
+
+def read_report(report_uri: str) -> dict[str, Any]:
+    """Drifted features (with distance and threshold) from constraint_violations.json, plus
+    Driftline's drift_summary.json (every feature's distance) when the monitor wrote one."""
+    violations = _read_json(report_uri + "constraint_violations.json") or {}
+    summary = _read_json(report_uri + "drift_summary.json") or {}
+    drifted: dict[str, dict[str, Any]] = {}
+    for violation in violations.get("violations", []):
+        if violation.get("constraint_check_type") != "baseline_drift_check":
+            continue
+        match = _DRIFT_TEXT.search(violation.get("description") or "")
+        distance, threshold = (float(match.group(1)), float(match.group(2))) if match else (None, None)
+        drifted[violation["feature_name"]] = {"feature": violation["feature_name"], "distance": distance,
+                                              "threshold": threshold}
+    distances = {name: f.get("distance") for name, f in (summary.get("features") or {}).items()
+                 if isinstance(f, dict) and f.get("distance") is not None}
+    for name, found in drifted.items():
+        if found["distance"] is not None:
+            distances.setdefault(name, found["distance"])
+    other = [v for v in violations.get("violations", []) if v.get("constraint_check_type") != "baseline_drift_check"]
+    return {
+        "drifted": sorted(drifted.values(), key=lambda f: -(f["distance"] or 0)),
+        "distances": distances,
+        "max_drift": max(distances.values(), default=0.0),
+        "records": summary.get("records"),
+        "other_violations": [{"feature": v.get("feature_name"), "check": v.get("constraint_check_type")}
+                             for v in other][:20],
+    }
+
+
+def _read_json(uri: str) -> Any:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        if aws.error_code(exc) in {"NoSuchKey", "404"}:
+            return None
+        raise
+    return json.loads(body)
+
+
+def _put_metrics(model: str, report: dict[str, Any]) -> None:
+    base = [{"Name": "Model", "Value": model}]
+    data = [
+        {"MetricName": "DriftedFeatures", "Dimensions": base, "Value": len(report["drifted"]), "Unit": "Count"},
+        {"MetricName": "MaxDrift", "Dimensions": base, "Value": float(report["max_drift"]), "Unit": "None"},
+    ]
+    data += [{"MetricName": "FeatureDrift", "Dimensions": base + [{"Name": "Feature", "Value": name}],
+              "Value": float(distance), "Unit": "None"} for name, distance in sorted(report["distances"].items())]
+    cloudwatch = aws.client("cloudwatch")
+    for first in range(0, len(data), 500):  # PutMetricData takes at most 1000 values per call
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[first:first + 500])
