@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline_local.context import REGION, REPO_ROOT
+from driftline_local.control import DEFAULT_ENDPOINT_URL
 
 STACK_NAME = "driftline"
 DEFAULT_ONCALL_EMAIL = "oncall@example.com"
@@ -86,6 +87,96 @@ def _add_local(subparsers: Any) -> None:
     up.add_argument("--template", default=str(REPO_ROOT / "template.yaml"))
     up.add_argument("--oncall-email", default=DEFAULT_ONCALL_EMAIL)
     up.set_defaults(func=cmd_local_up)
+
+    interrupt = local_sub.add_parser(
+        "interrupt",
+        help="reclaim a running spot training job's instance, as managed spot does",
+        description="Spot-interrupt a training job on a running local cloud. "
+        "Exit status: 0 done, 1 refused (unknown or finished job), 2 no local cloud.",
+    )
+    interrupt.add_argument("training_job_name", metavar="TRAINING_JOB_NAME")
+    interrupt.add_argument(
+        "--notice-seconds", type=float, default=2.0, help="SIGTERM now, SIGKILL this much later (default 2)"
+    )
+    interrupt.add_argument(
+        "--outcome",
+        choices=["resume", "max_wait_exceeded", "capacity_error"],
+        default="max_wait_exceeded",
+        help="what follows: capacity returns and the job resumes, MaxWaitTimeInSeconds runs out, or a "
+        "CapacityError (default max_wait_exceeded)",
+    )
+    interrupt.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL, help="the running local cloud")
+    interrupt.set_defaults(func=cmd_local_interrupt)
+
+    fault = local_sub.add_parser(
+        "fault",
+        help="make an endpoint variant fail a share of its invocations and/or answer slower",
+        description="Set (replacing any earlier one) or --clear the fault of an endpoint variant on a running "
+        "local cloud; it lasts until cleared or the endpoint is deleted. "
+        "Exit status: 0 done, 1 refused (unknown endpoint or variant, bad value), 2 no local cloud.",
+    )
+    fault.add_argument("endpoint", metavar="ENDPOINT")
+    fault.add_argument("variant", metavar="VARIANT")
+    fault.add_argument("--error-rate", type=float, help="share of invocations that fail with a model error, 0..1")
+    fault.add_argument("--latency-ms", type=float, help="milliseconds added to every invocation")
+    fault.add_argument("--clear", action="store_true", help="remove the variant's fault")
+    fault.add_argument("--endpoint-url", default=DEFAULT_ENDPOINT_URL, help="the running local cloud")
+    fault.set_defaults(func=cmd_local_fault)
+
+
+# --- driftline local interrupt / fault (act on a running local cloud) -------------------------------
+def _control(endpoint_url: str, action: str, payload: dict[str, Any]) -> Any:
+    from driftline_local.control import call
+
+    return call(endpoint_url, action, payload)
+
+
+def _run_control(endpoint_url: str, action: str, payload: dict[str, Any]) -> tuple[int, Any]:
+    """(exit code, result); a refused action or an unreachable cloud is reported on stderr."""
+    from driftline_local.control import ControlActionFailed, LocalCloudNotRunning
+
+    try:
+        return 0, _control(endpoint_url, action, payload)
+    except LocalCloudNotRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2, None
+    except ControlActionFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1, None
+
+
+def cmd_local_interrupt(args: argparse.Namespace) -> int:
+    payload = {"name": args.training_job_name, "notice_seconds": args.notice_seconds, "outcome": args.outcome}
+    code, result = _run_control(args.endpoint_url, "interrupt_training_job", payload)
+    if code == 0:
+        print(
+            f"Interrupted training job {result['training_job']}: SIGTERM now, SIGKILL in "
+            f"{result['notice_seconds']:g}s; outcome {result['outcome']}."
+        )
+    return code
+
+
+def cmd_local_fault(args: argparse.Namespace) -> int:
+    target = {"endpoint": args.endpoint, "variant": args.variant}
+    if args.clear:
+        if args.error_rate is not None or args.latency_ms is not None:
+            print("error: --clear takes no --error-rate or --latency-ms", file=sys.stderr)
+            return 2
+        code, result = _run_control(args.endpoint_url, "clear_endpoint_fault", target)
+        if code == 0:
+            print(f"Cleared the fault on {args.endpoint}/{args.variant}.")
+        return code
+    if args.error_rate is None and args.latency_ms is None:
+        print("error: give --error-rate and/or --latency-ms (or --clear)", file=sys.stderr)
+        return 2
+    payload = {**target, "error_rate": args.error_rate or 0.0, "latency_ms": args.latency_ms or 0.0}
+    code, result = _run_control(args.endpoint_url, "set_endpoint_fault", payload)
+    if code == 0:
+        print(
+            f"{args.endpoint}/{args.variant}: {result['error_rate']:.0%} of invocations fail, "
+            f"+{result['latency_ms']:g} ms each (until `driftline local fault {args.endpoint} {args.variant} --clear`)."
+        )
+    return code
 
 
 # --- driftline publish-jobs -----------------------------------------------------------------------

@@ -5,6 +5,8 @@
         boto3.client("s3", endpoint_url=cloud.endpoint_url, ...)
 
 Every extension module has ``install(ctx)``; they are installed in order after the server starts.
+The server also answers the control API (`control`), through which `driftline local interrupt` and
+`driftline local fault` reach a running cloud.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ class LocalCloud:
 
     def start(self) -> LocalCloud:
         from moto.core.config import default_user_config
-        from moto.server import ThreadedMotoServer
+
+        from driftline_local import control
 
         self.ctx.workdir.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
@@ -66,7 +69,7 @@ class LocalCloud:
         self._set_env("MOTO_PORT", str(self.ctx.port))
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
         self._reset_moto()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.ctx.port, verbose=False)
+        self._server = control.moto_server(self.ctx, ip_address="127.0.0.1", port=self.ctx.port)
         self._server.start()
         for install in self._extensions():
             install(self.ctx)
@@ -75,7 +78,7 @@ class LocalCloud:
 
     @staticmethod
     def _extensions() -> list[Any]:
-        from driftline_local import eventbridge, lambda_runtime, sagemaker, sns, stack, states
+        from driftline_local import alarms, eventbridge, lambda_runtime, sagemaker, sns, stack, states
 
         return [
             stack.install,
@@ -84,6 +87,7 @@ class LocalCloud:
             eventbridge.install,
             sns.install,
             sagemaker.install,
+            alarms.install,
         ]
 
     @staticmethod
@@ -104,9 +108,10 @@ class LocalCloud:
         return stack.deploy(self.ctx, Path(template_path), stack_name, parameters)
 
     def stop(self) -> None:
-        from driftline_local import eventbridge, lambda_runtime, sns
+        from driftline_local import alarms, eventbridge, lambda_runtime, sns
 
         self.ctx.stop_event.set()
+        alarms.uninstall()
         eventbridge.uninstall()
         sns.uninstall()
         lambda_runtime.uninstall()

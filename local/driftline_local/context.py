@@ -8,6 +8,7 @@ process. They share only this context.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ class LocalCloudContext:
     stop_event: threading.Event = field(default_factory=threading.Event)
     # Lambda code registry, filled by `stack` on deploy: function name -> lambda_runtime.FunctionCode
     functions: dict[str, Any] = field(default_factory=dict)
+    # control API actions (`control.register`): name -> handler(payload dict) -> JSON-able result
+    control_actions: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
 
     @property
     def endpoint_url(self) -> str:

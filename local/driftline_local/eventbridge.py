@@ -13,13 +13,17 @@ rule's `State`; its events carry an epoch-number `time`; and S3's events share o
 - S3 → EventBridge notifications are rebuilt in the AWS shape with a unique `id`, `request-id` and an
   increasing `sequencer`;
 - rules with a `ScheduleExpression` and EventBridge Scheduler schedules fire on a cloud clock that
-  runs `ctx.time_scale` times faster than the wall clock.
+  runs `ctx.time_scale` times faster than the wall clock (rate(1 hour) at time_scale 60: every real
+  minute). cron(...) takes AWS's six fields with `L`, `W` and `#`; PutRule rejects what AWS rejects
+  (moto accepts any `cron(...)` and `rate(1 hours)`) with AWS's "Parameter ScheduleExpression is not
+  valid."; a Scheduler schedule the local cloud cannot run is logged once and never fires.
 
 Other local-cloud modules put events on the bus with `emit(...)`.
 """
 
 from __future__ import annotations
 
+import calendar
 import copy
 import datetime as dt
 import json
@@ -40,6 +44,7 @@ _ctx: LocalCloudContext | None = None
 _executor: ThreadPoolExecutor | None = None
 _scheduler: Scheduler | None = None
 _original_send_to_targets: Callable[..., Any] | None = None
+_original_put_rule: Callable[..., Any] | None = None
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -150,11 +155,7 @@ def _transform(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
         if quoted:  # "<name>" inside a JSON string: the raw text
             text = value if isinstance(value, str) else json.dumps(value)
             return '"' + json.dumps(text)[1:-1] + '"'
-        return (
-            value
-            if isinstance(value, str) and not template.lstrip().startswith(("{", "["))
-            else (json.dumps(value))
-        )
+        return value if isinstance(value, str) and not template.lstrip().startswith(("{", "[")) else (json.dumps(value))
 
     filled = re.sub(r'(")?<([A-Za-z0-9_.\-]+)>(?(1)")', fill, template)
     try:
@@ -197,9 +198,7 @@ def deliver(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
         proxy = copy.copy(rule)
         proxy.targets = [target]
         raw = dict(event)
-        raw["time"] = (
-            dt.datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
-        )
+        raw["time"] = dt.datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
         _original_send_to_targets(proxy, raw, transform_input=True)
 
 
@@ -208,9 +207,7 @@ def start_execution(ctx: LocalCloudContext, state_machine_arn: str, payload: Any
     from moto.stepfunctions.responses import get_backend
 
     backend = get_backend(ctx.account_id, ctx.region)
-    execution = backend.start_execution(
-        state_machine_arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload)
-    )
+    execution = backend.start_execution(state_machine_arn, name=str(uuid.uuid4()), execution_input=json.dumps(payload))
     return str(execution.execution_arn)
 
 
@@ -283,20 +280,18 @@ def _send_s3_event_to_eventbridge(account_id: str, bucket: Any, event_name: str,
         if bus is None:
             return
         for rule in list(bus.rules.values()):
-            rule.send_to_targets(event, transform_input=True)
+            rule.send_to_targets(event, transform_input=True)  # type: ignore[arg-type]
     except Exception:
         log.exception("S3 event %s for %s not delivered", event_name, getattr(key, "name", key))
 
 
 # --- schedules ----------------------------------------------------------------------------------
 _MONTHS = {
-    m: i + 1
-    for i, m in enumerate(
-        ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-    )
+    m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])
 }
 _DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}  # 1 = Sunday
-_RATE_UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+_RATE = re.compile(r"rate\((\d+) +(minute|minutes|hour|hours|day|days)\)")
+_RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 def _cron_field(spec: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int] | None:
@@ -308,7 +303,9 @@ def _cron_field(spec: str, low: int, high: int, names: dict[str, int] | None = N
         step = 1
         if "/" in part:
             part, step_text = part.split("/")
-            step = int(step_text)
+            step = int(step_text) if step_text.isdigit() else 0
+            if step < 1:
+                raise ValueError(f"bad step in cron field {spec!r}")
         if part in ("*", ""):
             start, end = low, high
         elif "-" in part:
@@ -317,6 +314,8 @@ def _cron_field(spec: str, low: int, high: int, names: dict[str, int] | None = N
         else:
             start = _cron_value(part, names)
             end = high if step > 1 else start
+        if not (low <= start <= high and low <= end <= high):
+            raise ValueError(f"cron field {spec!r} is outside {low}-{high}")
         allowed.update(range(start, end + 1, step))
     return allowed
 
@@ -326,36 +325,98 @@ def _cron_value(text: str, names: dict[str, int] | None) -> int:
     if names and text in names:
         return names[text]
     if not text.isdigit():
-        raise ValueError(f"unsupported cron value {text!r} (L, W and # are not supported locally)")
+        raise ValueError(f"bad cron value {text!r}")
     return int(text)
 
 
+def _last_day(day: dt.datetime) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def _weekday(day: dt.datetime) -> int:
+    return (day.isoweekday() % 7) + 1  # Sunday = 1 ... Saturday = 7
+
+
+def _nearest_weekday(year: int, month: int, target: int) -> int:
+    """The `W` rule: the weekday nearest day `target`, never leaving the month."""
+    last = calendar.monthrange(year, month)[1]
+    target = min(target, last)
+    weekday = dt.date(year, month, target).isoweekday()  # Monday = 1 ... Sunday = 7
+    if weekday == 6:  # Saturday: Friday before, or Monday after when the 1st
+        return target + 2 if target == 1 else target - 1
+    if weekday == 7:  # Sunday: Monday after, or Friday before when the month's last day
+        return target - 2 if target == last else target + 1
+    return target
+
+
+def _day_of_month(spec: str) -> Callable[[dt.datetime], bool]:
+    """Day-of-month field: values, ranges, steps, `L` (last day), `LW`, `<n>W` (nearest weekday)."""
+    upper = spec.upper()
+    if upper == "L":
+        return lambda day: day.day == _last_day(day)
+    if upper == "LW":
+        return lambda day: day.day == _last_weekday(day)
+    if upper.endswith("W"):
+        target = _cron_value(upper[:-1], None)
+        if not 1 <= target <= 31:
+            raise ValueError(f"bad day-of-month {spec!r}")
+        return lambda day: day.day == _nearest_weekday(day.year, day.month, target)
+    allowed = _cron_field(spec, 1, 31)
+    return lambda day: allowed is None or day.day in allowed
+
+
+def _last_weekday(day: dt.datetime) -> int:
+    last = _last_day(day)
+    weekday = dt.date(day.year, day.month, last).isoweekday()
+    return last - max(0, weekday - 5)
+
+
+def _day_of_week(spec: str) -> Callable[[dt.datetime], bool]:
+    """Day-of-week field (1 = SUN): values, ranges, `L` (Saturday), `<d>L` (last <d>), `<d>#<n>` (n-th <d>)."""
+    upper = spec.upper()
+    if upper == "L":
+        return lambda day: _weekday(day) == 7
+    if "#" in upper:
+        name, nth_text = upper.split("#")
+        weekday, nth = _cron_value(name, _DAYS), _cron_value(nth_text, None)
+        if not (1 <= weekday <= 7 and 1 <= nth <= 5):
+            raise ValueError(f"bad day-of-week {spec!r}")
+        return lambda day: _weekday(day) == weekday and (day.day - 1) // 7 + 1 == nth
+    if upper.endswith("L"):
+        weekday = _cron_value(upper[:-1], _DAYS)
+        if not 1 <= weekday <= 7:
+            raise ValueError(f"bad day-of-week {spec!r}")
+        return lambda day: _weekday(day) == weekday and day.day + 7 > _last_day(day)
+    allowed = _cron_field(spec, 1, 7, _DAYS)
+    return lambda day: allowed is None or _weekday(day) in allowed
+
+
 class CronSchedule:
-    """AWS's six-field cron: minutes hours day-of-month month day-of-week year (UTC)."""
+    """AWS's six-field cron: minutes hours day-of-month month day-of-week year, with L, W and #.
+
+    As on AWS, exactly one of day-of-month and day-of-week is `?`. Times are in the schedule's zone
+    (UTC for rules).
+    """
 
     def __init__(self, expression: str) -> None:
         fields = expression.split()
         if len(fields) != 6:
             raise ValueError(f"cron needs 6 fields: {expression!r}")
-        self.minutes = _cron_field(fields[0], 0, 59)
-        self.hours = _cron_field(fields[1], 0, 23)
-        self.days = _cron_field(fields[2], 1, 31)
-        self.months = _cron_field(fields[3], 1, 12, _MONTHS)
-        self.weekdays = _cron_field(fields[4], 1, 7, _DAYS)
-        self.years = _cron_field(fields[5], 1970, 2199)
+        minutes, hours, day_of_month, month, day_of_week, year = fields
+        if (day_of_month == "?") == (day_of_week == "?"):
+            raise ValueError(f"one of day-of-month and day-of-week must be '?': {expression!r}")
+        self.minutes = _cron_field(minutes, 0, 59)
+        self.hours = _cron_field(hours, 0, 23)
+        self.months = _cron_field(month, 1, 12, _MONTHS)
+        self.years = _cron_field(year, 1970, 2199)
+        self._day = _day_of_month(day_of_month) if day_of_week == "?" else _day_of_week(day_of_week)
 
     @staticmethod
     def _ok(allowed: set[int] | None, value: int) -> bool:
         return allowed is None or value in allowed
 
     def _day_ok(self, day: dt.datetime) -> bool:
-        weekday = (day.isoweekday() % 7) + 1  # Sunday = 1
-        return (
-            self._ok(self.years, day.year)
-            and self._ok(self.months, day.month)
-            and self._ok(self.days, day.day)
-            and self._ok(self.weekdays, weekday)
-        )
+        return self._ok(self.years, day.year) and self._ok(self.months, day.month) and self._day(day)
 
     def next_after(self, moment: dt.datetime) -> dt.datetime | None:
         candidate = moment.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
@@ -374,19 +435,53 @@ class CronSchedule:
         return None
 
 
-def next_fire(expression: str, after: dt.datetime, created: dt.datetime) -> dt.datetime | None:
-    """The next time (cloud clock) a `rate(...)`, `cron(...)` or `at(...)` expression fires."""
+def _rate_period(body: str) -> dt.timedelta:
+    match = _RATE.fullmatch(f"rate({body})")
+    if not match:
+        raise ValueError(f"rate needs '<value> <unit>': rate({body})")
+    amount, unit = int(match.group(1)), match.group(2)
+    if amount < 1 or (amount == 1) == unit.endswith("s"):  # AWS: rate(1 hour), rate(5 hours)
+        raise ValueError(f"rate(1 <unit>) or rate(<n> <units>): rate({body})")
+    return dt.timedelta(seconds=amount * _RATE_UNITS[unit.rstrip("s")])
+
+
+def _zone(timezone: str | None) -> dt.tzinfo:
+    if not timezone or timezone.upper() == "UTC":
+        return dt.UTC
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(timezone)
+
+
+def validate_schedule(expression: str, allow_at: bool = False) -> None:
+    """ValueError unless `expression` is a schedule the local cloud can run (rules: rate/cron)."""
+    expression = expression.strip()
+    kinds = ("rate(", "cron(", "at(") if allow_at else ("rate(", "cron(")
+    if not expression.startswith(kinds) or not expression.endswith(")"):
+        raise ValueError(f"unsupported schedule expression {expression!r}")
+    now = dt.datetime.now(dt.UTC)
+    next_fire(expression, now, now)
+
+
+def next_fire(
+    expression: str, after: dt.datetime, created: dt.datetime, timezone: str | None = None
+) -> dt.datetime | None:
+    """The next time (cloud clock, UTC) a `rate(...)`, `cron(...)` or `at(...)` expression fires.
+
+    cron and at are read in `timezone` (EventBridge Scheduler's ScheduleExpressionTimezone; rules: UTC).
+    """
     expression = expression.strip()
     body = expression[expression.index("(") + 1 : expression.rindex(")")].strip()
     if expression.startswith("rate("):
-        amount, unit = body.split()
-        period = dt.timedelta(seconds=int(amount) * _RATE_UNITS[unit.lower()])
+        period = _rate_period(body)
         elapsed = after - created
         return created + period * (elapsed // period + 1)
+    zone = _zone(timezone)
     if expression.startswith("cron("):
-        return CronSchedule(body).next_after(after)
+        local = CronSchedule(body).next_after(after.astimezone(zone))
+        return local.astimezone(dt.UTC) if local else None
     if expression.startswith("at("):
-        when = dt.datetime.fromisoformat(body).replace(tzinfo=dt.UTC)
+        when = dt.datetime.fromisoformat(body).replace(tzinfo=zone).astimezone(dt.UTC)
         return when if when > after else None
     raise ValueError(f"unsupported schedule expression {expression!r}")
 
@@ -420,17 +515,24 @@ class Scheduler(threading.Thread):
                 log.exception("scheduler tick failed")
             self._stop.wait(self.TICK_SECONDS)
 
-    def _due(self, arn: str, expression: str, now: dt.datetime) -> bool:
-        known = self._next.get(arn)
-        if known is None or known[0] != expression:
-            self._next[arn] = (expression, next_fire(expression, now, now))
-            return False
-        when = known[1]
-        if when is None or when > now:
-            return False
-        created = when  # rate() keeps its phase from the first fire
-        self._next[arn] = (expression, next_fire(expression, now, created))
-        return True
+    def _due(self, arn: str, expression: str, now: dt.datetime, timezone: str | None = None) -> dt.datetime | None:
+        """The scheduled time (cloud clock) when `arn` is due now, else None."""
+        try:
+            known = self._next.get(arn)
+            if known is None or known[0] != expression:
+                self._next[arn] = (expression, next_fire(expression, now, now, timezone))
+                return None
+            when = known[1]
+            if when is None or when > now:
+                return None
+            # rate() keeps its phase from the first fire; a tick that came late fires once
+            self._next[arn] = (expression, next_fire(expression, now, when, timezone))
+            return when
+        except (ValueError, KeyError) as exc:  # one bad schedule must not stop the others
+            if self._next.get(arn) != (expression, None):
+                log.error("schedule %s: %s is not supported locally (%s); it will not fire", arn, expression, exc)
+            self._next[arn] = (expression, None)
+            return None
 
     def tick(self) -> None:
         from moto.events.models import events_backends
@@ -442,13 +544,16 @@ class Scheduler(threading.Thread):
                 expression = getattr(rule, "scheduled_expression", None)
                 if not expression or rule.state != "ENABLED":
                     continue
-                if self._due(rule.arn, expression, now):
-                    self._fire_rule(rule, now)
+                when = self._due(rule.arn, expression, now)
+                if when is not None:
+                    self._fire_rule(rule, when)  # the event's time is the scheduled time, as on AWS
         for schedule in self._schedules():
             if schedule.state != "ENABLED":
                 continue
-            if self._due(schedule.arn, schedule.schedule_expression, now):
-                self._fire_schedule(schedule, now)
+            zone = getattr(schedule, "schedule_expression_timezone", None)
+            when = self._due(schedule.arn, schedule.schedule_expression, now, zone)
+            if when is not None:
+                self._fire_schedule(schedule, when)
 
     def _schedules(self) -> list[Any]:
         try:
@@ -491,20 +596,37 @@ def cloud_now() -> dt.datetime:
     return _scheduler.now()
 
 
+def _put_rule(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Replacement for moto's `EventsBackend.put_rule`: a schedule expression is validated as AWS does."""
+    expression = kwargs.get("scheduled_expression")
+    if expression:
+        try:
+            validate_schedule(expression)
+        except (ValueError, KeyError):
+            from moto.events.exceptions import ValidationException
+
+            raise ValidationException("Parameter ScheduleExpression is not valid.") from None
+    assert _original_put_rule is not None
+    return _original_put_rule(self, name, *args, **kwargs)
+
+
 # --- installation -------------------------------------------------------------------------------
 def install(ctx: LocalCloudContext) -> None:
     """Patch moto's EventBridge and S3 notifications and start the scheduler for `ctx`."""
-    global _ctx, _executor, _scheduler, _original_send_to_targets
+    global _ctx, _executor, _scheduler, _original_send_to_targets, _original_put_rule
     import moto.s3.notifications as s3_notifications
-    from moto.events.models import Rule
+    from moto.events.models import EventsBackend, Rule
 
     uninstall()
     _ctx = ctx
     _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="eventbridge-delivery")
     if _original_send_to_targets is None:
         _original_send_to_targets = Rule.send_to_targets
-        Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+        Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign,assignment]
         s3_notifications._send_event_bridge_message = _send_s3_event_to_eventbridge
+    if _original_put_rule is None:
+        _original_put_rule = EventsBackend.put_rule
+        EventsBackend.put_rule = _put_rule  # type: ignore[method-assign]
     _scheduler = Scheduler(ctx)
     _scheduler.start()
 

@@ -8,9 +8,13 @@ SAGEMAKER_PROGRAM and answers requests through its model_fn / input_fn / predict
 
 - CreateEndpoint: Creating -> InService, or Failed with FailureReason when a model cannot load.
 - UpdateEndpoint: Updating; the old variants serve until the new ones are loaded, then traffic
-  switches; if the new config cannot load, the endpoint returns to InService on the old config with
-  FailureReason set (SageMaker rolls back the same way).
-- UpdateEndpointWeightsAndCapacities: weights change; Updating briefly, then InService.
+  switches; DescribeEndpoint shows the old config with the new one under PendingDeploymentSummary
+  until then. If the new config cannot load, the endpoint returns to InService on the old config with
+  FailureReason set (SageMaker rolls back the same way). RetainAllVariantProperties keeps the current
+  weights, instance counts and data capture of same-named variants (minus ExcludeRetainedVariantProperties).
+- UpdateEndpointWeightsAndCapacities: Updating with the new DesiredWeight/DesiredInstanceCount while
+  traffic still follows CurrentWeight; after `WEIGHTS_UPDATE_SECONDS` the current values become the
+  desired ones and the endpoint is InService (moto switches at once and blanks omitted capacities).
 - DeleteEndpoint: workers stop, buffered capture is flushed.
 - InvokeEndpoint: traffic is split by CurrentWeight (seeded RNG) unless TargetVariant is given;
   handler errors come back as ModelError (HTTP 424) with OriginalStatusCode/OriginalMessage;
@@ -24,6 +28,15 @@ SAGEMAKER_PROGRAM and answers requests through its model_fn / input_fn / predict
 - A `SageMaker Endpoint State Change` event goes onto the default bus at every status change, with
   EndpointStatus spelled as AWS's published sample spells it (CREATING, IN_SERVICE, UPDATING, FAILED,
   DELETING).
+- Invocation metrics go to CloudWatch as SageMaker publishes them: namespace AWS/SageMaker, dimensions
+  EndpointName + VariantName; Invocations, InvocationsPerInstance, Invocation4XXErrors and
+  Invocation5XXErrors (1 or 0 per request, by the model's status code), ModelLatency and
+  OverheadLatency (microseconds). They are aggregated per variant over `metrics_interval(ctx)` (one
+  cloud minute, at most one real second) and put into moto's CloudWatch as statistic sets; the latency
+  sets also carry their raw values so percentile alarms can be evaluated (`driftline_local.alarms`).
+- Faults (`set_fault` / `clear_fault`, `driftline local fault`): a faulted variant answers a share
+  `error_rate` of its invocations with a container error (ModelError, OriginalStatusCode 500, counted in
+  Invocation5XXErrors) and adds `latency_ms` to every invocation (counted in ModelLatency).
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import os
 import random
 import shutil
@@ -55,6 +69,8 @@ CAPTURE_FLUSH_SECONDS = 2.0
 CAPTURE_MAX_RECORDS = 500
 MODEL_LOAD_TIMEOUT_SECONDS = 120.0
 WEIGHTS_UPDATE_SECONDS = 0.5
+METRICS_NAMESPACE = "AWS/SageMaker"
+FAULT_STATUS = 500  # what a faulted container answers
 _WORKER = Path(__file__).with_name("_inference_worker.py")
 _EVENT_STATUS = {
     "Creating": "CREATING",
@@ -293,6 +309,131 @@ class DataCapture:
 
 
 @dataclass
+class Fault:
+    """What `set_fault` injects into one variant: a share of failed invocations and added latency."""
+
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+
+    def fails(self) -> bool:
+        return self.error_rate > 0 and self.rng.random() < self.error_rate
+
+    def describe(self) -> dict[str, float]:
+        return {"error_rate": self.error_rate, "latency_ms": self.latency_ms}
+
+
+def metrics_interval(ctx: LocalCloudContext) -> float:
+    """Real seconds each invocation datapoint aggregates: one cloud minute (SageMaker's resolution), at most 1 s."""
+    return min(1.0, 60.0 / ctx.time_scale)
+
+
+class _Series:
+    """One metric's statistic set over one interval (and its raw values, for percentiles)."""
+
+    def __init__(self, keep_values: bool) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.low = math.inf
+        self.high = -math.inf
+        self.values: list[float] | None = [] if keep_values else None
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        self.low = min(self.low, value)
+        self.high = max(self.high, value)
+        if self.values is not None:
+            self.values.append(value)
+
+
+_UNITS = {
+    "Invocations": "None",
+    "InvocationsPerInstance": "None",
+    "Invocation4XXErrors": "None",
+    "Invocation5XXErrors": "None",
+    "ModelLatency": "Microseconds",
+    "OverheadLatency": "Microseconds",
+}
+_LATENCIES = ("ModelLatency", "OverheadLatency")
+
+
+class InvocationMetrics:
+    """Aggregates invocation metrics per variant and interval; puts them into moto's CloudWatch."""
+
+    def __init__(self, ctx: LocalCloudContext, stopped: threading.Event) -> None:
+        self.ctx = ctx
+        self.interval = metrics_interval(ctx)
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[str, str, str, str, int], dict[str, _Series]] = {}
+        self._stopped = stopped
+        threading.Thread(target=self._flush_loop, name="sagemaker-endpoint-metrics", daemon=True).start()
+
+    def record(
+        self,
+        account: str,
+        region: str,
+        endpoint: str,
+        variant: str,
+        model_status: int,
+        model_us: float,
+        overhead_us: float,
+        instances: int,
+    ) -> None:
+        key = (account, region, endpoint, variant, math.floor(time.time() / self.interval))
+        with self._lock:
+            series = self._buckets.get(key)
+            if series is None:
+                series = self._buckets[key] = {name: _Series(name in _LATENCIES) for name in _UNITS}
+            series["Invocations"].add(1.0)
+            series["InvocationsPerInstance"].add(1.0 / max(1, instances))
+            series["Invocation4XXErrors"].add(1.0 if 400 <= model_status < 500 else 0.0)
+            series["Invocation5XXErrors"].add(1.0 if model_status >= 500 else 0.0)
+            series["ModelLatency"].add(model_us)
+            series["OverheadLatency"].add(overhead_us)
+
+    def flush(self, everything: bool = False) -> None:
+        """Publish every finished interval (`everything`: the current one too)."""
+        current = math.floor(time.time() / self.interval)
+        with self._lock:
+            due = [key for key in self._buckets if everything or key[4] < current]
+            ready = [(key, self._buckets.pop(key)) for key in due]
+        for key, series in ready:
+            try:
+                self._publish(key, series)
+            except Exception:
+                LOG.exception("could not publish invocation metrics of %s/%s", key[2], key[3])
+
+    def _publish(self, key: tuple[str, str, str, str, int], series: dict[str, _Series]) -> None:
+        from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
+
+        account, region, endpoint, variant, index = key
+        # naive UTC, as moto stores timestamps that arrive over the wire
+        timestamp = datetime.fromtimestamp(index * self.interval, UTC).replace(tzinfo=None)
+        dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+        backend = cloudwatch_backends[account][region]
+        for name, data in series.items():
+            datum = MetricAggregatedDatum(
+                namespace=METRICS_NAMESPACE,
+                name=name,
+                min_stat=data.low,
+                max_stat=data.high,
+                sample_count=float(data.count),
+                sum_stat=data.total,
+                dimensions=dimensions,
+                timestamp=timestamp,
+                unit=_UNITS[name],
+            )
+            if data.values is not None:
+                datum.values = data.values  # type: ignore[attr-defined]  # read by driftline_local.alarms for pNN
+            backend.metric_data.append(datum)
+
+    def _flush_loop(self) -> None:
+        while not self._stopped.wait(max(0.05, self.interval / 4)):
+            self.flush()
+
+
+@dataclass
 class LiveEndpoint:
     name: str
     fake: Any  # moto's FakeEndpoint, updated in place so DescribeEndpoint is live
@@ -322,6 +463,8 @@ class EndpointHost:
         self._live: dict[tuple[str, str, str], LiveEndpoint] = {}
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._faults: dict[tuple[str, str, str, str], Fault] = {}
+        self.metrics = InvocationMetrics(ctx, self._stopped)
         threading.Thread(target=self._flush_loop, name="sagemaker-data-capture", daemon=True).start()
 
     def get(self, account: str, region: str, name: str) -> LiveEndpoint | None:
@@ -339,23 +482,90 @@ class EndpointHost:
             target=self._deploy, args=(backend, live, fake.endpoint_config_name, False), daemon=True
         ).start()
 
-    def update(self, backend: Any, fake: Any, config_name: str) -> None:
+    def update(self, backend: Any, fake: Any, config_name: str, retain: set[str] | None = None) -> None:
+        """UpdateEndpoint; `retain`: the variant properties kept from same-named current variants."""
         live = self._live.get((backend.account_id, backend.region_name, fake.endpoint_name))
         if live is None:
             live = LiveEndpoint(fake.endpoint_name, fake)
             self._live[(backend.account_id, backend.region_name, fake.endpoint_name)] = live
+        now = _now()
+        config = backend.endpoint_configs[config_name]
+        fake.pending_deployment_summary = {
+            "EndpointConfigName": config_name,
+            "ProductionVariants": [
+                {
+                    "VariantName": variant["VariantName"],
+                    "DesiredWeight": float(variant.get("InitialVariantWeight", 1.0)),
+                    "DesiredInstanceCount": int(variant.get("InitialInstanceCount", 1)),
+                    "VariantStatus": [{"Status": "Creating", "StartTime": now}],
+                }
+                for variant in config.production_variants
+            ],
+            "StartTime": now,
+        }
         self._set_status(live, "Updating")
-        threading.Thread(target=self._deploy, args=(backend, live, config_name, True), daemon=True).start()
+        threading.Thread(
+            target=self._deploy, args=(backend, live, config_name, True, retain or set()), daemon=True
+        ).start()
 
-    def update_weights(self, live: LiveEndpoint) -> None:
+    def update_weights(self, live: LiveEndpoint, desired: list[dict[str, Any]]) -> None:
+        """UpdateEndpointWeightsAndCapacities: desired values now, current ones (and traffic) after Updating."""
+        by_name = {v["VariantName"]: v for v in live.fake.production_variants}
+        for change in desired:
+            variant = by_name[change["VariantName"]]
+            if change.get("DesiredWeight") is not None:
+                variant["DesiredWeight"] = float(change["DesiredWeight"])
+            if change.get("DesiredInstanceCount") is not None:
+                variant["DesiredInstanceCount"] = int(change["DesiredInstanceCount"])
         self._set_status(live, "Updating")
 
         def settle() -> None:
             time.sleep(WEIGHTS_UPDATE_SECONDS)
-            if not live.deleted:
-                self._set_status(live, "InService")
+            if live.deleted:
+                return
+            for variant in live.fake.production_variants:
+                for current, wanted in (
+                    ("CurrentWeight", "DesiredWeight"),
+                    ("CurrentInstanceCount", "DesiredInstanceCount"),
+                ):
+                    if variant.get(wanted) is not None:
+                        variant[current] = variant[wanted]
+            self._set_status(live, "InService")
 
         threading.Thread(target=settle, daemon=True).start()
+
+    # ---- faults -------------------------------------------------------------------------------
+
+    def set_fault(
+        self, account: str, region: str, endpoint: str, variant: str, error_rate: float, latency_ms: float
+    ) -> dict[str, float]:
+        if not 0.0 <= error_rate <= 1.0:
+            raise ValueError(f"error_rate must be between 0 and 1, not {error_rate}")
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must not be negative, not {latency_ms}")
+        self._known_variant(account, region, endpoint, variant)
+        fault = Fault(error_rate=float(error_rate), latency_ms=float(latency_ms))
+        self._faults[(account, region, endpoint, variant)] = fault
+        LOG.info("endpoint %s variant %s: fault %s", endpoint, variant, fault.describe())
+        return fault.describe()
+
+    def clear_fault(self, account: str, region: str, endpoint: str, variant: str) -> None:
+        self._known_variant(account, region, endpoint, variant)
+        self._faults.pop((account, region, endpoint, variant), None)
+
+    def _known_variant(self, account: str, region: str, endpoint: str, variant: str) -> None:
+        from moto.sagemaker.models import FakeEndpoint, sagemaker_backends
+
+        fake = sagemaker_backends[account][region].endpoints.get(endpoint)
+        if fake is None:
+            arn = FakeEndpoint.arn_formatter(endpoint, account, region)
+            raise ValueError(f'Could not find endpoint "{arn}".')
+        live = self._live.get((account, region, endpoint))
+        names = {v["VariantName"] for v in fake.production_variants} | set(live.variants if live else ())
+        if variant not in names:
+            raise ValueError(
+                f'Endpoint "{endpoint}" has no variant "{variant}" (its variants: {", ".join(sorted(names))}).'
+            )
 
     def delete(self, backend: Any, name: str) -> None:
         with self._lock:
@@ -363,6 +573,8 @@ class EndpointHost:
         if live is None:
             return
         live.deleted = True
+        for key in [k for k in self._faults if k[:3] == (backend.account_id, backend.region_name, name)]:
+            self._faults.pop(key, None)
         put_event(self.ctx, ENDPOINT_EVENT, live.fake.arn, self._detail(live, "Deleting"))
         self._retire(live.variants, live.capture)
         live.variants = {}
@@ -375,6 +587,7 @@ class EndpointHost:
         for live in lives:
             live.deleted = True
             self._retire(live.variants, live.capture)
+        self.metrics.flush(everything=True)
 
     def flush(self) -> None:
         for live in list(self._live.values()):
@@ -385,7 +598,9 @@ class EndpointHost:
         while not self._stopped.wait(CAPTURE_FLUSH_SECONDS):
             self.flush()
 
-    def _deploy(self, backend: Any, live: LiveEndpoint, config_name: str, is_update: bool) -> None:
+    def _deploy(
+        self, backend: Any, live: LiveEndpoint, config_name: str, is_update: bool, retain: set[str] | None = None
+    ) -> None:
         live.generation += 1
         generation = live.generation
         started: dict[str, VariantWorker] = {}
@@ -408,25 +623,40 @@ class EndpointHost:
             if live.deleted or generation != live.generation:
                 return
             live.fake.failure_reason = reason[:1024]
+            live.fake.pending_deployment_summary = None
             self._set_status(live, "InService" if is_update and live.variants else "Failed")
             return
         if live.deleted or generation != live.generation:
             self._retire(started, None)
             return
         old_variants, old_capture = live.variants, live.capture
+        retain = retain or set()
+        fake = live.fake
         capture_config = config.data_capture_config or {}
+        if "DataCaptureConfig" in retain:
+            capture_config = fake.data_capture_config or {}
         live.capture = (
             DataCapture(self.ctx, live.name, capture_config, random.Random(1))
             if capture_config.get("EnableCapture") and capture_config.get("DestinationS3Uri")
             else None
         )
         live.variants = started
-        fake = live.fake
+        current = {v["VariantName"]: v for v in fake.production_variants or []}
+        summaries = []
+        for variant in config.production_variants:
+            summary = self._variant_summary(variant, started[variant["VariantName"]])
+            kept = current.get(variant["VariantName"])
+            if kept is not None and "DesiredWeight" in retain:
+                summary["CurrentWeight"] = kept.get("CurrentWeight", summary["CurrentWeight"])
+                summary["DesiredWeight"] = kept.get("DesiredWeight", summary["DesiredWeight"])
+            if kept is not None and "DesiredInstanceCount" in retain:
+                summary["CurrentInstanceCount"] = kept.get("CurrentInstanceCount", summary["CurrentInstanceCount"])
+                summary["DesiredInstanceCount"] = kept.get("DesiredInstanceCount", summary["DesiredInstanceCount"])
+            summaries.append(summary)
         fake.endpoint_config_name = config_name
         fake.data_capture_config = capture_config
-        fake.production_variants = [
-            self._variant_summary(v, started[v["VariantName"]]) for v in config.production_variants
-        ]
+        fake.production_variants = summaries
+        fake.pending_deployment_summary = None
         fake.failure_reason = None
         self._set_status(live, "InService")
         self._retire(old_variants, old_capture)
@@ -461,6 +691,7 @@ class EndpointHost:
     def _detail(live: LiveEndpoint, status: str) -> dict[str, Any]:
         detail = event_detail(live.fake.response_object)
         detail.pop("DataCaptureConfig", None)
+        detail.pop("PendingDeploymentSummary", None)
         detail["EndpointStatus"] = _EVENT_STATUS.get(status, status.upper())
         return detail
 
@@ -469,6 +700,7 @@ class EndpointHost:
     def invoke(
         self, account: str, region: str, name: str, body: bytes, headers: Any
     ) -> tuple[int, dict[str, str], bytes | str]:
+        received = time.perf_counter()
         live = self.get(account, region, name)
         if live is None:
             return _client_error(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
@@ -480,7 +712,51 @@ class EndpointHost:
         accept = headers.get("Accept") or ""
         if accept in ("", "*/*"):
             accept = worker.environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
-        result, output = worker.invoke(body, content_type, accept)
+        fault = self._faults.get((account, region, name, worker.name))
+        model_started = time.perf_counter()
+        if fault is not None and fault.latency_ms > 0:
+            time.sleep(fault.latency_ms / 1000.0)
+        if fault is not None and fault.fails():
+            result: dict[str, Any] = {
+                "ok": False,
+                "status": FAULT_STATUS,
+                "error": "Internal Server Error (fault injected with `driftline local fault`)",
+            }
+            output = b""
+        else:
+            result, output = worker.invoke(body, content_type, accept)
+        model_us = (time.perf_counter() - model_started) * 1e6
+        model_status = 200 if result.get("ok") else int(result.get("status") or 500)
+        response = self._respond(
+            live, worker, region, account, name, body, headers, content_type, accept, result, output
+        )
+        overhead_us = max(0.0, (time.perf_counter() - received) * 1e6 - model_us)
+        self.metrics.record(
+            account, region, name, worker.name, model_status, model_us, overhead_us, self._instances(live, worker.name)
+        )
+        return response
+
+    @staticmethod
+    def _instances(live: LiveEndpoint, variant: str) -> int:
+        for summary in live.fake.production_variants or []:
+            if summary.get("VariantName") == variant:
+                return int(summary.get("CurrentInstanceCount") or 1)
+        return 1
+
+    def _respond(
+        self,
+        live: LiveEndpoint,
+        worker: VariantWorker,
+        region: str,
+        account: str,
+        name: str,
+        body: bytes,
+        headers: Any,
+        content_type: str,
+        accept: str,
+        result: dict[str, Any],
+        output: bytes,
+    ) -> tuple[int, dict[str, str], bytes | str]:
         variant_header = {"x-Amzn-Invoked-Production-Variant": worker.name}
         if not result.get("ok"):
             status = int(result.get("status") or 500)
@@ -540,6 +816,29 @@ def flush_data_capture() -> None:
     host().flush()
 
 
+def flush_metrics() -> None:
+    """Put every aggregated invocation metric into CloudWatch now, the current interval included."""
+    host().metrics.flush(everything=True)
+
+
+def set_fault(endpoint: str, variant: str, error_rate: float = 0.0, latency_ms: float = 0.0) -> dict[str, float]:
+    """Make `variant` of `endpoint` fail a share `error_rate` of invocations and answer `latency_ms` later.
+
+    Replaces any earlier fault on that variant and lasts until `clear_fault` (or DeleteEndpoint), across
+    UpdateEndpoint to a config with a variant of the same name. ValueError for an unknown endpoint or
+    variant, or values out of range. Returns the fault now in force.
+    """
+    endpoint_host = host()
+    ctx = endpoint_host.ctx
+    return endpoint_host.set_fault(ctx.account_id, ctx.region, endpoint, variant, error_rate, latency_ms)
+
+
+def clear_fault(endpoint: str, variant: str) -> None:
+    """Remove the fault on `variant` of `endpoint` (no-op when there is none)."""
+    endpoint_host = host()
+    endpoint_host.clear_fault(endpoint_host.ctx.account_id, endpoint_host.ctx.region, endpoint, variant)
+
+
 def install(ctx: LocalCloudContext) -> EndpointHost:
     global _HOST
     from moto.core.responses import ActionResult
@@ -558,7 +857,6 @@ def install(ctx: LocalCloudContext) -> EndpointHost:
 
     create_original = original(SageMakerResponse, "create_endpoint")
     delete_original = original(SageMakerResponse, "delete_endpoint")
-    weights_original = original(SageMakerResponse, "update_endpoint_weights_and_capacities")
 
     def create_endpoint(self: Any) -> Any:
         backend = self.sagemaker_backend
@@ -587,7 +885,17 @@ def install(ctx: LocalCloudContext) -> EndpointHost:
             raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
         if fake.endpoint_status != "InService":
             raise ValidationError(message=f'Cannot update in-progress endpoint "{fake.arn}".')
-        endpoint_host.update(backend, fake, config_name)
+        if self._get_param("DeploymentConfig"):
+            LOG.warning(
+                "endpoint %s: DeploymentConfig (blue/green traffic shifting, auto-rollback alarms) is not "
+                "simulated locally; the update switches all traffic once the new variants are up",
+                name,
+            )
+        retain: set[str] = set()
+        if self._get_param("RetainAllVariantProperties"):
+            excluded = {p.get("VariantPropertyType") for p in self._get_param("ExcludeRetainedVariantProperties") or []}
+            retain = {"DesiredWeight", "DesiredInstanceCount", "DataCaptureConfig"} - excluded
+        endpoint_host.update(backend, fake, config_name, retain)
         return ActionResult({"EndpointArn": fake.arn})
 
     def delete_endpoint(self: Any) -> Any:
@@ -598,14 +906,31 @@ def install(ctx: LocalCloudContext) -> EndpointHost:
 
     def update_endpoint_weights_and_capacities(self: Any) -> Any:
         backend = self.sagemaker_backend
-        fake = backend.endpoints.get(self._get_param("EndpointName"))
-        if fake is not None and fake.endpoint_status != "InService":
+        name = self._get_param("EndpointName")
+        desired = self._get_param("DesiredWeightsAndCapacities") or []
+        fake = backend.endpoints.get(name)
+        if fake is None:
+            arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+            raise AWSValidationException(f'Could not find endpoint "{arn}".')
+        if fake.endpoint_status != "InService":
             raise AWSValidationException(f'Cannot update in-progress endpoint "{fake.arn}".')
-        result = weights_original(self)
-        live = endpoint_host._live.get((backend.account_id, backend.region_name, fake.endpoint_name)) if fake else None
-        if live is not None:
-            endpoint_host.update_weights(live)
-        return result
+        present = {v["VariantName"] for v in fake.production_variants}
+        seen: set[str] = set()
+        for change in desired:  # moto's messages
+            variant = change.get("VariantName")
+            if variant in seen:
+                raise AWSValidationException(f'The variant name "{variant}" was non-unique within the request.')
+            if variant not in present:
+                raise AWSValidationException(
+                    f'The variant name(s) "{variant}" is/are not present within endpoint configuration '
+                    f'"{fake.endpoint_config_name}".'
+                )
+            seen.add(variant)
+        live = endpoint_host._live.get((backend.account_id, backend.region_name, name))
+        if live is None:
+            live = LiveEndpoint(name, fake)
+        endpoint_host.update_weights(live, desired)
+        return ActionResult({"EndpointArn": fake.arn})
 
     def invoke_endpoint(self: Any) -> Any:
         name = self._get_params().get("EndpointName") or self.path.split("/")[2]
