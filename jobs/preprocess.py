@@ -161,14 +161,17 @@ def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray
 
 
 def carve(
-    indices: np.ndarray, size: int, strata: np.ndarray | None, rng: np.random.Generator
+    indices: np.ndarray, size: int, strata: np.ndarray | None, keys: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Take `size` of `indices` at random: (kept, taken). With strata, each class gives its share."""
+    """Take the `size` rows of `indices` with the smallest keys: (kept, taken). With strata, each class
+    gives its share. Keys are hashes of the rows' content, so as data accumulates run after run a row
+    stays on its side of the split (only rows at the boundary can move): a later run never tests the
+    production model on rows it was trained on."""
     if size == 0:
         return indices, indices[:0]
     if strata is None:
-        shuffled = rng.permutation(indices)
-        return shuffled[size:], shuffled[:size]
+        ordered = indices[np.argsort(keys[indices], kind="stable")]
+        return ordered[size:], ordered[:size]
     classes, counts = np.unique(strata[indices], return_counts=True)
     exact = counts * size / len(indices)
     shares = np.floor(exact).astype(int)
@@ -176,14 +179,22 @@ def carve(
         shares[k] += 1  # largest remainders, so the shares add up to `size`
     kept, taken = [], []
     for value, share in zip(classes, shares):  # noqa: B905 - same length by construction
-        members = rng.permutation(indices[strata[indices] == value])
+        members = indices[strata[indices] == value]
+        members = members[np.argsort(keys[members], kind="stable")]
         taken.append(members[:share])
         kept.append(members[share:])
-    return rng.permutation(np.concatenate(kept)), rng.permutation(np.concatenate(taken))
+    return np.concatenate(kept), np.concatenate(taken)
 
 
-def split_indices(labels: np.ndarray, config: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, validation, test) row indices; stratified by class for classification."""
+def row_keys(data: pd.DataFrame, seed: int) -> np.ndarray:
+    """A stable pseudo-random key per row from its content and the seed (equal rows get equal keys)."""
+    return pd.util.hash_pandas_object(data, index=False, hash_key=f"{seed:016d}"[-16:]).to_numpy()
+
+
+def split_indices(
+    labels: np.ndarray, config: dict[str, Any], seed: int, keys: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(train, validation, test) row indices chosen by row key; stratified by class for classification."""
     split = config.get("split") or {}
     rows = len(labels)
     test_rows = int(round(rows * float(split.get("test_fraction", 0.15))))
@@ -191,10 +202,11 @@ def split_indices(labels: np.ndarray, config: dict[str, Any], seed: int) -> tupl
     if rows - test_rows - validation_rows < 1:
         raise JobInputError(f"only {rows} labelled rows: too few to split into train, validation and test")
     strata = labels if config["problem_type"] != REGRESSION else None
-    rng = np.random.default_rng(seed)
-    rest, test = carve(np.arange(rows), test_rows, strata, rng)
-    train, validation = carve(rest, validation_rows, strata, rng)
-    return train, validation, test
+    rest, test = carve(np.arange(rows), test_rows, strata, keys)
+    # validation comes from the other end of the key order, so it never eats into test's side
+    train, validation = carve(rest, validation_rows, strata, np.iinfo(np.uint64).max - keys)
+    rng = np.random.default_rng(seed)  # training order only: membership is fixed by the keys
+    return rng.permutation(train), rng.permutation(validation), rng.permutation(test)
 
 
 def fit_features(train: pd.DataFrame, specs: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -240,7 +252,7 @@ def preprocess(config: dict[str, Any], data_dir: Path, output_dir: Path, seed: i
     specs = resolve_features(data, config)
     if not specs:
         raise JobInputError("no feature columns are left after removing the target and drop_columns")
-    train_idx, validation_idx, test_idx = split_indices(labels, config, seed)
+    train_idx, validation_idx, test_idx = split_indices(labels, config, seed, row_keys(data, seed))
     features = fit_features(data.iloc[train_idx], specs)
     problem = config["problem_type"]
     classes = target_info["classes"]

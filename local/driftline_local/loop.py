@@ -22,7 +22,10 @@ import pandas as pd
 Progress = Callable[[str], None]
 
 # Local runs shorten the waits through the config, never through the state machines.
-FAST_TIMINGS = "timings:\n  settle_seconds: 2\n  endpoint_poll_seconds: 1\n"
+FAST_TIMINGS = (
+    "timings:\n  settle_seconds: 2\n  endpoint_poll_seconds: 1\n  alarm_poll_seconds: 1\n"
+    "deployment:\n  bake_seconds: 3\n"
+)
 
 
 @dataclass

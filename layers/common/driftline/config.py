@@ -90,6 +90,13 @@ class Deployment(_Strict):
             raise ValueError("must be strictly increasing percentages between 1 and 100 that end at 100")
         return steps
 
+    @model_validator(mode="after")
+    def _guardrails_canary_size(self) -> Deployment:
+        # SageMaker's blue/green canary takes at most half of the new fleet in its first step.
+        if self.strategy == "guardrails" and self.traffic_steps_percent[0] > 50:
+            raise ValueError("with strategy guardrails, the first traffic step must be at most 50 (SageMaker's limit)")
+        return self
+
 
 class Monitoring(_Strict):
     enabled: bool = True

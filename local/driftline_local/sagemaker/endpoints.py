@@ -12,13 +12,25 @@ SAGEMAKER_PROGRAM and answers requests through its model_fn / input_fn / predict
   until then. If the new config cannot load, the endpoint returns to InService on the old config with
   FailureReason set (SageMaker rolls back the same way). RetainAllVariantProperties keeps the current
   weights, instance counts and data capture of same-named variants (minus ExcludeRetainedVariantProperties).
+- UpdateEndpoint with a DeploymentConfig (deployment guardrails): the new config's variants (the green
+  fleet) start beside the old ones (blue) and take a growing share of requests: ALL_AT_ONCE (100 %),
+  CANARY (CanarySize of the green capacity, then 100 %) or LINEAR (LinearStepSize more per step). Each
+  step bakes WaitIntervalInSeconds (cloud time) while the AutoRollbackConfiguration alarms are watched;
+  any in ALARM, or MaximumExecutionTimeoutInSeconds passing, rolls back: RollingBack, all requests to
+  blue, green retired, InService on the old config with FailureReason. Otherwise blue is retired
+  TerminationWaitInSeconds after the last bake and the endpoint is InService on the new config.
+  PendingDeploymentSummary shows the green variants' VariantStatus (Creating, ActivatingTraffic,
+  Baking with the step in StatusMessage, Deleting); LastDeploymentConfig the DeploymentConfig
+  (RetainDeploymentConfig reuses it). RollingUpdatePolicy is not simulated (logged, then all at once).
 - UpdateEndpointWeightsAndCapacities: Updating with the new DesiredWeight/DesiredInstanceCount while
   traffic still follows CurrentWeight; after `WEIGHTS_UPDATE_SECONDS` the current values become the
   desired ones and the endpoint is InService (moto switches at once and blanks omitted capacities).
 - DeleteEndpoint: workers stop, buffered capture is flushed.
 - InvokeEndpoint: traffic is split by CurrentWeight (seeded RNG) unless TargetVariant is given;
   handler errors come back as ModelError (HTTP 424) with OriginalStatusCode/OriginalMessage;
-  `x-Amzn-Invoked-Production-Variant` names the variant.
+  `x-Amzn-Invoked-Production-Variant` names the variant. During a blue/green update the green fleet's
+  share is chosen first, then a variant of that fleet by weight. A request routed to a variant being
+  retired is routed again, so an update never fails a request by itself.
 - Data capture (EnableCapture): SageMaker's JSON Lines records (captureData.endpointInput/
   endpointOutput with observedContentType, mode, data, encoding; eventMetadata.eventId/inferenceTime
   [/inferenceId]; eventVersion "0") at `<DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/
@@ -27,7 +39,7 @@ SAGEMAKER_PROGRAM and answers requests through its model_fn / input_fn / predict
   CaptureContentTypeHeader; everything else is BASE64.
 - A `SageMaker Endpoint State Change` event goes onto the default bus at every status change, with
   EndpointStatus spelled as AWS's published sample spells it (CREATING, IN_SERVICE, UPDATING, FAILED,
-  DELETING).
+  DELETING; ROLLING_BACK is our guess).
 - Invocation metrics go to CloudWatch as SageMaker publishes them: namespace AWS/SageMaker, dimensions
   EndpointName + VariantName; Invocations, InvocationsPerInstance, Invocation4XXErrors and
   Invocation5XXErrors (1 or 0 per request, by the model's status code), ModelLatency and
@@ -69,6 +81,9 @@ CAPTURE_FLUSH_SECONDS = 2.0
 CAPTURE_MAX_RECORDS = 500
 MODEL_LOAD_TIMEOUT_SECONDS = 120.0
 WEIGHTS_UPDATE_SECONDS = 0.5
+ALARM_POLL_SECONDS = 0.1  # real seconds between looks at the auto-rollback alarms while baking
+DRAIN_SECONDS = 5.0  # how long retiring a variant waits for the request it is answering
+ROUTING_ATTEMPTS = 3  # routings of one request that found its variant retired by an update
 METRICS_NAMESPACE = "AWS/SageMaker"
 FAULT_STATUS = 500  # what a faulted container answers
 _WORKER = Path(__file__).with_name("_inference_worker.py")
@@ -78,6 +93,7 @@ _EVENT_STATUS = {
     "Updating": "UPDATING",
     "Failed": "FAILED",
     "Deleting": "DELETING",
+    "RollingBack": "ROLLING_BACK",
 }
 
 
@@ -101,6 +117,7 @@ class VariantWorker:
         self.environment: dict[str, str] = dict((model.primary_container or {}).get("Environment") or {})
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self.retired = False  # closed by an update or delete: a request that finds it so is routed again
 
     def start(self) -> None:
         container = self.model.primary_container or {}
@@ -194,7 +211,12 @@ class VariantWorker:
         with self._lock:
             proc = self._proc
             if proc is None or proc.poll() is not None or proc.stdin is None:
-                return {"ok": False, "status": 500, "error": "the model server is not running"}, b""
+                return {
+                    "ok": False,
+                    "status": 500,
+                    "error": "the model server is not running",
+                    "retired": self.retired,
+                }, b""
             try:
                 request = {"content_type": content_type, "accept": accept, "length": len(body)}
                 proc.stdin.write(json.dumps(request).encode() + b"\n" + body)
@@ -204,7 +226,13 @@ class VariantWorker:
             return self._read()
 
     def close(self) -> None:
-        proc, self._proc = self._proc, None
+        self.retired = True
+        drained = self._lock.acquire(timeout=DRAIN_SECONDS)  # the request being answered finishes first
+        try:
+            proc, self._proc = self._proc, None
+        finally:
+            if drained:
+                self._lock.release()
         if proc is None:
             return
         try:
@@ -433,6 +461,98 @@ class InvocationMetrics:
             self.flush()
 
 
+@dataclass(frozen=True)
+class BlueGreenPlan:
+    """What a DeploymentConfig asks of one UpdateEndpoint: the green fleet's traffic steps and the guardrails."""
+
+    mode: str  # ALL_AT_ONCE | CANARY | LINEAR
+    steps: tuple[float, ...]  # the green fleet's share of requests at each step; the last is 1.0
+    wait_seconds: float  # WaitIntervalInSeconds: the bake after every step (cloud time)
+    termination_wait_seconds: float  # TerminationWaitInSeconds: blue stays up this long after the last bake
+    timeout_seconds: float | None  # MaximumExecutionTimeoutInSeconds
+    alarms: tuple[str, ...]  # AutoRollbackConfiguration.Alarms
+
+
+def blue_green_plan(deployment: dict[str, Any], green_instances: int) -> BlueGreenPlan:
+    """The plan for a DeploymentConfig without RollingUpdatePolicy; ValueError says what AWS would refuse.
+
+    A capacity share is of the new fleet (`green_instances` instances): CAPACITY_PERCENT directly,
+    INSTANCE_COUNT as a fraction of it. Local variants have no instances to round to, so the share is the
+    share of requests. Without BlueGreenUpdatePolicy SageMaker shifts all at once.
+    """
+    policy = deployment.get("BlueGreenUpdatePolicy") or {}
+    routing = policy.get("TrafficRoutingConfiguration") or {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+    mode = routing.get("Type")
+    if mode == "ALL_AT_ONCE":
+        steps: tuple[float, ...] = (1.0,)
+    elif mode == "CANARY":
+        canary = _capacity_share(routing.get("CanarySize"), "CanarySize", green_instances, 0.0, 0.5)
+        steps = (canary, 1.0)
+    elif mode == "LINEAR":
+        step = _capacity_share(routing.get("LinearStepSize"), "LinearStepSize", green_instances, 0.1, 0.5)
+        count = math.ceil(1.0 / step - 1e-9)
+        steps = tuple(min(1.0, round(step * (index + 1), 6)) for index in range(count))
+    else:
+        raise ValueError(f"TrafficRoutingConfiguration.Type must be one of ALL_AT_ONCE, CANARY, LINEAR, not {mode!r}.")
+    timeout = policy.get("MaximumExecutionTimeoutInSeconds")
+    alarms = (deployment.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+    return BlueGreenPlan(
+        mode=mode,
+        steps=steps,
+        wait_seconds=float(routing.get("WaitIntervalInSeconds") or 0),
+        termination_wait_seconds=float(policy.get("TerminationWaitInSeconds") or 0),
+        timeout_seconds=float(timeout) if timeout else None,
+        alarms=tuple(alarm["AlarmName"] for alarm in alarms if alarm.get("AlarmName")),
+    )
+
+
+def _capacity_share(size: dict[str, Any] | None, what: str, instances: int, least: float, most: float) -> float:
+    if not size:
+        raise ValueError(f"TrafficRoutingConfiguration.{what} is required for this traffic routing type.")
+    value = float(size.get("Value") or 0)
+    if size.get("Type") == "CAPACITY_PERCENT":
+        share = value / 100.0
+    elif size.get("Type") == "INSTANCE_COUNT":
+        share = value / max(1, instances)
+    else:
+        raise ValueError(f"{what}.Type must be INSTANCE_COUNT or CAPACITY_PERCENT, not {size.get('Type')!r}.")
+    if share <= 0 or not least <= share <= most:
+        bounds = f"at most {most:.0%}" if least == 0 else f"{least:.0%}-{most:.0%}"
+        raise ValueError(
+            f"{what} {size.get('Value')} {size.get('Type')} is {share:.0%} of the new fleet's {instances} "
+            f"instance(s); it must be {bounds} of the new fleet's capacity."
+        )
+    return share
+
+
+def _alarms_in_alarm(account: str, region: str, names: tuple[str, ...]) -> list[str]:
+    """The alarms among `names` that are in ALARM in moto's CloudWatch (an unknown name is never in ALARM)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarms = cloudwatch_backends[account][region].alarms
+    return [name for name in names if getattr(alarms.get(name), "state_value", None) == "ALARM"]
+
+
+def _evaluate_alarms() -> None:
+    """Have the local alarm evaluator judge every alarm now, when it runs (`driftline_local.alarms`)."""
+    from driftline_local import alarms
+
+    try:
+        alarms.evaluate_now()
+    except RuntimeError:  # not installed: alarm states change only through SetAlarmState
+        return
+    except Exception:  # a bad alarm must not roll an update back; the evaluator's own loop logs it too
+        LOG.exception("could not evaluate the alarms")
+
+
+class _RollBack(Exception):
+    """A blue/green update must roll back; the message becomes the endpoint's FailureReason."""
+
+
+class _Abandoned(Exception):
+    """The endpoint was deleted (or the cloud stopped) during a blue/green update."""
+
+
 @dataclass
 class LiveEndpoint:
     name: str
@@ -442,17 +562,40 @@ class LiveEndpoint:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     deleted: bool = False
     generation: int = 0
+    # a blue/green update's new fleet, its capture, its variants' weights and its share of requests
+    green: dict[str, VariantWorker] = field(default_factory=dict)
+    green_capture: DataCapture | None = None
+    green_weights: dict[str, float] = field(default_factory=dict)
+    green_share: float = 0.0
 
     def choose(self, target: str | None) -> VariantWorker | None:
         if target:
             return self.variants.get(target)
         weights = {v["VariantName"]: float(v.get("CurrentWeight", 1.0)) for v in self.fake.production_variants}
-        names = [n for n in self.variants if weights.get(n, 1.0) > 0]
-        if not names:
-            names = list(self.variants)
-        if len(names) == 1:
-            return self.variants[names[0]]
-        return self.variants[self.rng.choices(names, weights=[weights.get(n, 1.0) or 1e-9 for n in names])[0]]
+        return self._pick(self.variants, weights)
+
+    def route(self, target: str | None) -> tuple[VariantWorker, DataCapture | None] | None:
+        """The variant (and its fleet's capture) that answers a request; None for an unknown TargetVariant."""
+        green, share = self.green, self.green_share
+        fleets = [(self.variants, self.capture), (green, self.green_capture)]
+        if share >= 1.0:
+            fleets.reverse()
+        if target:
+            for variants, capture in fleets:
+                if target in variants and (variants is not green or share > 0):
+                    return variants[target], capture
+            return None
+        if green and share > 0 and (share >= 1.0 or self.rng.random() < share):
+            worker = self._pick(green, self.green_weights)
+            return (worker, self.green_capture) if worker else None
+        worker = self.choose(None)
+        return (worker, self.capture) if worker else None
+
+    def _pick(self, variants: dict[str, VariantWorker], weights: dict[str, float]) -> VariantWorker | None:
+        names = [n for n in variants if weights.get(n, 1.0) > 0] or list(variants)
+        if len(names) <= 1:
+            return variants[names[0]] if names else None
+        return variants[self.rng.choices(names, weights=[weights.get(n, 1.0) or 1e-9 for n in names])[0]]
 
 
 class EndpointHost:
@@ -482,8 +625,16 @@ class EndpointHost:
             target=self._deploy, args=(backend, live, fake.endpoint_config_name, False), daemon=True
         ).start()
 
-    def update(self, backend: Any, fake: Any, config_name: str, retain: set[str] | None = None) -> None:
-        """UpdateEndpoint; `retain`: the variant properties kept from same-named current variants."""
+    def update(
+        self,
+        backend: Any,
+        fake: Any,
+        config_name: str,
+        retain: set[str] | None = None,
+        plan: BlueGreenPlan | None = None,
+    ) -> None:
+        """UpdateEndpoint; `retain`: the variant properties kept from same-named current variants; `plan`: the
+        DeploymentConfig's blue/green traffic shifting and guardrails (None: switch once the new variants serve)."""
         live = self._live.get((backend.account_id, backend.region_name, fake.endpoint_name))
         if live is None:
             live = LiveEndpoint(fake.endpoint_name, fake)
@@ -504,9 +655,12 @@ class EndpointHost:
             "StartTime": now,
         }
         self._set_status(live, "Updating")
-        threading.Thread(
-            target=self._deploy, args=(backend, live, config_name, True, retain or set()), daemon=True
-        ).start()
+        if plan is not None:
+            args: tuple[Any, ...] = (backend, live, config_name, retain or set(), plan)
+            threading.Thread(target=self._blue_green, args=args, daemon=True).start()
+        else:
+            args = (backend, live, config_name, True, retain or set())
+            threading.Thread(target=self._deploy, args=args, daemon=True).start()
 
     def update_weights(self, live: LiveEndpoint, desired: list[dict[str, Any]]) -> None:
         """UpdateEndpointWeightsAndCapacities: desired values now, current ones (and traffic) after Updating."""
@@ -561,7 +715,9 @@ class EndpointHost:
             arn = FakeEndpoint.arn_formatter(endpoint, account, region)
             raise ValueError(f'Could not find endpoint "{arn}".')
         live = self._live.get((account, region, endpoint))
-        names = {v["VariantName"] for v in fake.production_variants} | set(live.variants if live else ())
+        pending = (getattr(fake, "pending_deployment_summary", None) or {}).get("ProductionVariants") or []
+        names = {v["VariantName"] for v in [*fake.production_variants, *pending]}
+        names |= set(live.variants if live else ()) | set(live.green if live else ())
         if variant not in names:
             raise ValueError(
                 f'Endpoint "{endpoint}" has no variant "{variant}" (its variants: {", ".join(sorted(names))}).'
@@ -577,7 +733,8 @@ class EndpointHost:
             self._faults.pop(key, None)
         put_event(self.ctx, ENDPOINT_EVENT, live.fake.arn, self._detail(live, "Deleting"))
         self._retire(live.variants, live.capture)
-        live.variants = {}
+        self._retire(live.green, live.green_capture)
+        live.variants, live.green = {}, {}
 
     def shutdown(self) -> None:
         self._stopped.set()
@@ -587,12 +744,14 @@ class EndpointHost:
         for live in lives:
             live.deleted = True
             self._retire(live.variants, live.capture)
+            self._retire(live.green, live.green_capture)
         self.metrics.flush(everything=True)
 
     def flush(self) -> None:
         for live in list(self._live.values()):
-            if live.capture:
-                live.capture.flush()
+            for capture in (live.capture, live.green_capture):
+                if capture:
+                    capture.flush()
 
     def _flush_loop(self) -> None:
         while not self._stopped.wait(CAPTURE_FLUSH_SECONDS):
@@ -603,6 +762,18 @@ class EndpointHost:
     ) -> None:
         live.generation += 1
         generation = live.generation
+        started = self._start_fleet(backend, live, config_name, is_update, generation)
+        if started is None:
+            return
+        config = backend.endpoint_configs[config_name]
+        capture_config, capture = self._capture(live, config, retain or set())
+        self._switch(live, config_name, config, started, retain or set(), capture_config, capture)
+
+    def _start_fleet(
+        self, backend: Any, live: LiveEndpoint, config_name: str, is_update: bool, generation: int
+    ) -> dict[str, VariantWorker] | None:
+        """Start a worker for every variant of `config_name`; None when they cannot all serve (the endpoint is
+        then InService on its current variants with FailureReason, or Failed) or the endpoint went away."""
         started: dict[str, VariantWorker] = {}
         try:
             config = backend.endpoint_configs[config_name]
@@ -621,26 +792,44 @@ class EndpointHost:
             LOG.warning("endpoint %s: %s", live.name, reason)
             self._retire(started, None)
             if live.deleted or generation != live.generation:
-                return
+                return None
             live.fake.failure_reason = reason[:1024]
             live.fake.pending_deployment_summary = None
             self._set_status(live, "InService" if is_update and live.variants else "Failed")
-            return
+            return None
         if live.deleted or generation != live.generation:
             self._retire(started, None)
-            return
-        old_variants, old_capture = live.variants, live.capture
-        retain = retain or set()
-        fake = live.fake
+            return None
+        return started
+
+    def _capture(self, live: LiveEndpoint, config: Any, retain: set[str]) -> tuple[dict[str, Any], DataCapture | None]:
+        """The data capture config a new fleet runs with, and its capture (None when capture is off)."""
         capture_config = config.data_capture_config or {}
         if "DataCaptureConfig" in retain:
-            capture_config = fake.data_capture_config or {}
-        live.capture = (
+            capture_config = live.fake.data_capture_config or {}
+        capture = (
             DataCapture(self.ctx, live.name, capture_config, random.Random(1))
             if capture_config.get("EnableCapture") and capture_config.get("DestinationS3Uri")
             else None
         )
+        return capture_config, capture
+
+    def _switch(
+        self,
+        live: LiveEndpoint,
+        config_name: str,
+        config: Any,
+        started: dict[str, VariantWorker],
+        retain: set[str],
+        capture_config: dict[str, Any],
+        capture: DataCapture | None,
+    ) -> None:
+        """Make `started` the endpoint's variants (InService on `config_name`) and retire the old ones."""
+        old_variants, old_capture = live.variants, live.capture
+        fake = live.fake
+        live.capture = capture
         live.variants = started
+        live.green, live.green_capture, live.green_share = {}, None, 0.0
         current = {v["VariantName"]: v for v in fake.production_variants or []}
         summaries = []
         for variant in config.production_variants:
@@ -660,6 +849,126 @@ class EndpointHost:
         fake.failure_reason = None
         self._set_status(live, "InService")
         self._retire(old_variants, old_capture)
+
+    # ---- blue/green deployments (DeploymentConfig) ----------------------------------------------------
+
+    def _blue_green(
+        self, backend: Any, live: LiveEndpoint, config_name: str, retain: set[str], plan: BlueGreenPlan
+    ) -> None:
+        """Start the green fleet beside blue, shift traffic step by step while the alarms stay quiet, then retire
+        blue; an alarm in ALARM (or the timeout) rolls everything back to blue."""
+        live.generation += 1
+        generation = live.generation
+        began = time.monotonic()
+        deadline = began + self.ctx.scaled(plan.timeout_seconds) if plan.timeout_seconds else math.inf
+        old_config = live.fake.endpoint_config_name
+        green = self._start_fleet(backend, live, config_name, True, generation)
+        if green is None:
+            return
+        try:
+            config = backend.endpoint_configs[config_name]
+            capture_config, capture = self._capture(live, config, retain)
+            live.green_weights = {
+                v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.production_variants
+            }
+            live.green_share, live.green_capture, live.green = 0.0, capture, green
+            for index, share in enumerate(plan.steps):
+                step = f"traffic step {index + 1} of {len(plan.steps)}: {share:.0%} of requests on the new fleet"
+                self._pending(live, "ActivatingTraffic", f"Shifting {step}.", green)
+                live.green_share = share
+                LOG.info("endpoint %s: %s %s", live.name, plan.mode, step)
+                self._pending(live, "Baking", f"Baking {step}.", green)
+                self._bake(backend, live, generation, plan, deadline, step)
+            wait = plan.termination_wait_seconds
+            message = (
+                f"All traffic on the new fleet; the old one is retired after TerminationWaitInSeconds ({wait:g} s)."
+            )
+            self._pending(live, "Updating", message, green)
+            self._wait(live, generation, self.ctx.scaled(wait))
+        except _Abandoned:
+            live.green_share = 0.0
+            self._retire(green, live.green_capture)
+            live.green, live.green_capture = {}, None
+            return
+        except Exception as exc:
+            cause = str(exc) if isinstance(exc, _RollBack) else f"InternalServerError: {exc}"
+            self._roll_back(
+                live, green, f"{cause} The endpoint was rolled back to its previous endpoint config {old_config}."
+            )
+            return
+        self._switch(live, config_name, config, green, retain, capture_config, capture)
+        LOG.info(
+            "endpoint %s: blue/green update to %s done in %.1f s", live.name, config_name, time.monotonic() - began
+        )
+
+    def _bake(
+        self,
+        backend: Any,
+        live: LiveEndpoint,
+        generation: int,
+        plan: BlueGreenPlan,
+        deadline: float,
+        step: str,
+    ) -> None:
+        """Watch the auto-rollback alarms for WaitIntervalInSeconds of cloud time; _RollBack when one is in ALARM."""
+        end = time.monotonic() + self.ctx.scaled(plan.wait_seconds)
+        while True:
+            last = time.monotonic() >= end
+            if last:
+                _evaluate_alarms()  # judge the latest complete period now, not at the evaluator's next tick
+            firing = _alarms_in_alarm(backend.account_id, backend.region_name, plan.alarms)
+            if firing:
+                raise _RollBack(f"Auto-rollback alarm(s) {', '.join(firing)} went into ALARM while baking {step}.")
+            if time.monotonic() > deadline:
+                raise _RollBack(
+                    f"The deployment did not complete within MaximumExecutionTimeoutInSeconds "
+                    f"({plan.timeout_seconds:g} s); it was baking {step}."
+                )
+            if last:
+                return
+            self._wait(live, generation, min(ALARM_POLL_SECONDS, max(0.0, end - time.monotonic())))
+
+    def _wait(self, live: LiveEndpoint, generation: int, seconds: float) -> None:
+        if self._stopped.wait(seconds) or live.deleted or generation != live.generation:
+            raise _Abandoned()
+
+    def _roll_back(self, live: LiveEndpoint, green: dict[str, VariantWorker], reason: str) -> None:
+        """All requests back to blue, green retired, InService on the old config with FailureReason."""
+        LOG.warning("endpoint %s: %s", live.name, reason)
+        live.green_share = 0.0
+        if not live.deleted:
+            self._pending(live, "Deleting", "Rolling back: the new fleet is being retired.")
+            self._set_status(live, "RollingBack")
+        capture = live.green_capture
+        live.green, live.green_capture = {}, None
+        self._retire(green, capture)
+        if live.deleted:
+            return
+        live.fake.pending_deployment_summary = None
+        live.fake.failure_reason = reason[:1024]
+        self._set_status(live, "InService")
+
+    @staticmethod
+    def _pending(
+        live: LiveEndpoint, status: str, message: str, started: dict[str, VariantWorker] | None = None
+    ) -> None:
+        """Set the VariantStatus of the green variants in PendingDeploymentSummary (and, once they run, their
+        deployed images and current weights and counts)."""
+        summary = live.fake.pending_deployment_summary
+        if not summary:
+            return
+        now = _now()
+        variants = []
+        for variant in summary["ProductionVariants"]:
+            variant = {**variant, "VariantStatus": [{"Status": status, "StatusMessage": message, "StartTime": now}]}
+            worker = (started or {}).get(variant["VariantName"])
+            if worker is not None:
+                image = worker.image
+                variant["DeployedImages"] = [{"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": now}]
+                variant["CurrentWeight"] = variant["DesiredWeight"]
+                variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"]
+            variants.append(variant)
+        live.fake.pending_deployment_summary = {**summary, "ProductionVariants": variants}
 
     @staticmethod
     def _variant_summary(variant: dict[str, Any], worker: VariantWorker) -> dict[str, Any]:
@@ -692,6 +1001,7 @@ class EndpointHost:
         detail = event_detail(live.fake.response_object)
         detail.pop("DataCaptureConfig", None)
         detail.pop("PendingDeploymentSummary", None)
+        detail.pop("LastDeploymentConfig", None)
         detail["EndpointStatus"] = _EVENT_STATUS.get(status, status.upper())
         return detail
 
@@ -705,48 +1015,54 @@ class EndpointHost:
         if live is None:
             return _client_error(400, "ValidationError", f"Endpoint {name} of account {account} not found.")
         target = headers.get("X-Amzn-SageMaker-Target-Variant")
-        worker = live.choose(target)
-        if worker is None:
-            return _client_error(400, "ValidationError", f"Invalid target variant {target!r} for endpoint {name}.")
         content_type = headers.get("Content-Type") or "application/octet-stream"
-        accept = headers.get("Accept") or ""
-        if accept in ("", "*/*"):
-            accept = worker.environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
-        fault = self._faults.get((account, region, name, worker.name))
-        model_started = time.perf_counter()
-        if fault is not None and fault.latency_ms > 0:
-            time.sleep(fault.latency_ms / 1000.0)
-        if fault is not None and fault.fails():
-            result: dict[str, Any] = {
-                "ok": False,
-                "status": FAULT_STATUS,
-                "error": "Internal Server Error (fault injected with `driftline local fault`)",
-            }
-            output = b""
-        else:
-            result, output = worker.invoke(body, content_type, accept)
+        for _ in range(ROUTING_ATTEMPTS):
+            routed = live.route(target)
+            if routed is None:
+                return _client_error(400, "ValidationError", f"Invalid target variant {target!r} for endpoint {name}.")
+            worker, capture = routed
+            accept = headers.get("Accept") or ""
+            if accept in ("", "*/*"):
+                accept = worker.environment.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", "application/json")
+            fault = self._faults.get((account, region, name, worker.name))
+            model_started = time.perf_counter()
+            if fault is not None and fault.latency_ms > 0:
+                time.sleep(fault.latency_ms / 1000.0)
+            if fault is not None and fault.fails():
+                result: dict[str, Any] = {
+                    "ok": False,
+                    "status": FAULT_STATUS,
+                    "error": "Internal Server Error (fault injected with `driftline local fault`)",
+                }
+                output = b""
+            else:
+                result, output = worker.invoke(body, content_type, accept)
+            if not result.get("retired"):
+                break  # else an update retired the variant after it was chosen: route the request again
         model_us = (time.perf_counter() - model_started) * 1e6
         model_status = 200 if result.get("ok") else int(result.get("status") or 500)
         response = self._respond(
-            live, worker, region, account, name, body, headers, content_type, accept, result, output
+            worker, capture, region, account, name, body, headers, content_type, accept, result, output
         )
         overhead_us = max(0.0, (time.perf_counter() - received) * 1e6 - model_us)
-        self.metrics.record(
-            account, region, name, worker.name, model_status, model_us, overhead_us, self._instances(live, worker.name)
-        )
+        instances = self._instances(live, worker.name, green=live.green.get(worker.name) is worker)
+        self.metrics.record(account, region, name, worker.name, model_status, model_us, overhead_us, instances)
         return response
 
     @staticmethod
-    def _instances(live: LiveEndpoint, variant: str) -> int:
-        for summary in live.fake.production_variants or []:
+    def _instances(live: LiveEndpoint, variant: str, green: bool) -> int:
+        summaries = live.fake.production_variants or []
+        if green:
+            summaries = (live.fake.pending_deployment_summary or {}).get("ProductionVariants") or []
+        for summary in summaries:
             if summary.get("VariantName") == variant:
-                return int(summary.get("CurrentInstanceCount") or 1)
+                return int(summary.get("CurrentInstanceCount") or summary.get("DesiredInstanceCount") or 1)
         return 1
 
     def _respond(
         self,
-        live: LiveEndpoint,
         worker: VariantWorker,
+        capture: DataCapture | None,
         region: str,
         account: str,
         name: str,
@@ -780,8 +1096,8 @@ class EndpointHost:
                 json.dumps(error),
             )
         output_type = result.get("content_type") or accept
-        if live.capture:
-            live.capture.record(
+        if capture:
+            capture.record(
                 worker.name,
                 content_type,
                 body,
@@ -885,17 +1201,32 @@ def install(ctx: LocalCloudContext) -> EndpointHost:
             raise ValidationError(message=f'Could not find endpoint configuration "{arn}".')
         if fake.endpoint_status != "InService":
             raise ValidationError(message=f'Cannot update in-progress endpoint "{fake.arn}".')
-        if self._get_param("DeploymentConfig"):
-            LOG.warning(
-                "endpoint %s: DeploymentConfig (blue/green traffic shifting, auto-rollback alarms) is not "
-                "simulated locally; the update switches all traffic once the new variants are up",
-                name,
-            )
+        deployment = self._get_param("DeploymentConfig")
+        if not deployment and self._get_param("RetainDeploymentConfig"):
+            deployment = getattr(fake, "last_deployment_config", None)
+        plan: BlueGreenPlan | None = None
+        if deployment:
+            if deployment.get("RollingUpdatePolicy") and deployment.get("BlueGreenUpdatePolicy"):
+                raise ValidationError(message="Only one update policy should be used in the deployment configuration.")
+            if deployment.get("RollingUpdatePolicy"):
+                LOG.warning(
+                    "endpoint %s: RollingUpdatePolicy is not simulated locally; the update switches all traffic "
+                    "once the new variants are up",
+                    name,
+                )
+            else:
+                variants = backend.endpoint_configs[config_name].production_variants
+                instances = sum(int(v.get("InitialInstanceCount") or 1) for v in variants)
+                try:
+                    plan = blue_green_plan(deployment, instances)
+                except ValueError as exc:
+                    raise ValidationError(message=str(exc)) from exc
+            fake.last_deployment_config = deployment
         retain: set[str] = set()
         if self._get_param("RetainAllVariantProperties"):
             excluded = {p.get("VariantPropertyType") for p in self._get_param("ExcludeRetainedVariantProperties") or []}
             retain = {"DesiredWeight", "DesiredInstanceCount", "DataCaptureConfig"} - excluded
-        endpoint_host.update(backend, fake, config_name, retain)
+        endpoint_host.update(backend, fake, config_name, retain, plan)
         return ActionResult({"EndpointArn": fake.arn})
 
     def delete_endpoint(self: Any) -> Any:
