@@ -283,3 +283,95 @@ def wait_for_training_phase(clients: Clients, model: str, since: float, attempt:
                 return str(name)
         time.sleep(0.1)
     raise TimeoutError(f"training job {attempt} of {model} did not start training within {timeout:.0f}s")
+
+
+# --- rollouts and traffic -----------------------------------------------------------------------------
+
+
+def start_rollout(clients: Clients, stack: Stack, model: str, run_id: str, model_data_url: str,
+                  model_package_arn: str | None = None) -> str:
+    """Start CanaryRollout for a candidate by hand (as the pipeline's last step does); returns the execution ARN."""
+    payload = {"model": model, "run_id": run_id, "model_data_url": model_data_url,
+               "model_package_arn": model_package_arn}
+    response = clients("stepfunctions").start_execution(stateMachineArn=stack.canary_rollout_arn, name=run_id,
+                                                        input=json.dumps(payload))
+    return str(response["executionArn"])
+
+
+def wait_for_execution(clients: Clients, execution_arn: str, timeout: float = 600) -> dict[str, Any]:
+    """Wait until an execution ends; its DescribeExecution (status, error, cause, output)."""
+    sfn = clients("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return dict(described)
+        time.sleep(0.5)
+    raise TimeoutError(f"{execution_arn} still running after {timeout:.0f}s")
+
+
+def states_entered(clients: Clients, execution_arn: str) -> list[str]:
+    return [e["stateEnteredEventDetails"]["name"] for e in _history(clients("stepfunctions"), execution_arn)
+            if e.get("stateEnteredEventDetails")]
+
+
+@dataclass
+class TrafficLog:
+    """What steady traffic saw: per variant served, failures, and when each answer came."""
+
+    sent: int = 0
+    failed: int = 0
+    served: list[tuple[float, str]] = field(default_factory=list)  # (time, variant)
+    failures: list[tuple[float, str]] = field(default_factory=list)  # (time, error code)
+
+    def served_by(self, since: float = 0.0, until: float = float("inf")) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for at, variant in self.served:
+            if since <= at < until:
+                counts[variant] = counts.get(variant, 0) + 1
+        return counts
+
+
+class Traffic:
+    """Steady, bounded invocation traffic against one endpoint from a background thread (loopback only)."""
+
+    def __init__(self, clients: Clients, endpoint: str, rows: pd.DataFrame, per_second: float = 20.0,
+                 limit: int = 100_000) -> None:
+        self.endpoint, self.per_second, self.limit = endpoint, per_second, limit
+        self._runtime = boto3.client(
+            "sagemaker-runtime", endpoint_url=clients.endpoint_url, region_name=clients.region,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        self._bodies = [row.to_csv(header=False, index=False).encode() for _, row in rows.iterrows()]
+        self.log = TrafficLog()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"traffic-{endpoint}", daemon=True)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> TrafficLog:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        return self.log
+
+    def _run(self) -> None:
+        interval = 1.0 / self.per_second
+        while not self._stop.is_set() and self.log.sent < self.limit:
+            started = time.monotonic()
+            body = self._bodies[self.log.sent % len(self._bodies)]
+            self.log.sent += 1
+            try:
+                answer = self._runtime.invoke_endpoint(EndpointName=self.endpoint, ContentType="text/csv",
+                                                       Accept="application/json", Body=body)
+                answer["Body"].read()
+                self.log.served.append((time.time(), str(answer.get("InvokedProductionVariant"))))
+            except Exception as exc:  # counted, never raised: the caller judges the log
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                self.log.failed += 1
+                self.log.failures.append((time.time(), str(code)))
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
