@@ -342,7 +342,7 @@ class Traffic:
             "sagemaker-runtime", endpoint_url=clients.endpoint_url, region_name=clients.region,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
-        self._bodies = [row.to_csv(header=False, index=False).encode() for _, row in rows.iterrows()]
+        self._bodies = [rows.iloc[[i]].to_csv(header=False, index=False).encode() for i in range(len(rows))]
         self.log = TrafficLog()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"traffic-{endpoint}", daemon=True)

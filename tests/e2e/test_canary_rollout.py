@@ -78,7 +78,7 @@ def test_candidate_takes_traffic_step_by_step_and_is_promoted(production):
         finished = time.time()
         time.sleep(2)
 
-    assert outcome["status"] == "SUCCEEDED", outcome.get("cause")
+    assert outcome["status"] == "SUCCEEDED", read_mailbox(production["cloud"].ctx)[-1]["message"]
     assert states_entered(clients, execution).count("Shift more traffic to the candidate") == 2  # 10 -> 50 -> 100
     assert load.log.failed == 0
     assert load.log.served_by()[variant] > 0 and load.log.served_by()[before[0]] > 0
