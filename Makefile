@@ -9,7 +9,7 @@ REGION ?= us-east-1
 STACK ?= driftline
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools demo test test-fast lint build validate deploy clean
+.PHONY: install tools demo test test-fast lint build validate deploy clean bench-deps
 
 install: $(STAMP)
 
@@ -42,6 +42,14 @@ test: $(STAMP) $(TOOLS_STAMP)
 	  echo "== $$suite"; \
 	  PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest $$suite || exit $$?; \
 	done
+
+# bench/monitor.py's peer (Evidently needs pandas < 3): a benchmark-only environment.
+bench-deps: $(VENV)/bench-evidently/.installed
+
+$(VENV)/bench-evidently/.installed: bench/requirements-evidently.txt
+	$(PYTHON) -m venv $(VENV)/bench-evidently
+	$(VENV)/bench-evidently/bin/pip install -q -r bench/requirements-evidently.txt
+	touch $@
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

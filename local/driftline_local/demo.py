@@ -1,21 +1,58 @@
-"""`driftline demo`: the whole training loop on a fresh local cloud, with progress and a summary."""
+"""`driftline demo`: the whole loop on a fresh local cloud, told as it happens, with a summary.
+
+1. Onboard `bank-marketing` and upload a burst of data plus a broken file: one run, one quarantine.
+   Its spot training job loses its capacity once and resumes from its newest checkpoint.
+2. A bad candidate (its variant fails every request) rolls out beside production and is rolled back.
+3. Traffic from a shifted population: the drift monitor notices, the drift alarm pages on-call and
+   retrains on the new data, the new model rolls out step by step, the alarm resolves.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from driftline_local.cli import deploy_local_stack
 from driftline_local.cloud import LocalCloud
 from driftline_local.context import REPO_ROOT
-from driftline_local.loop import FAST_TIMINGS, Clients, RunResult, Stack, onboard_model, predict, upload_frames, wait_for_run
+from driftline_local.loop import (
+    FAST_TIMINGS,
+    Clients,
+    Interruption,
+    RunResult,
+    Stack,
+    Traffic,
+    interrupt_training,
+    onboard_model,
+    predict,
+    start_rollout,
+    states_entered,
+    upload_frames,
+    wait_for_execution,
+    wait_for_run,
+)
+from driftline_local.sagemaker.endpoints import set_fault
+from driftline_local.sagemaker.jobs import interrupt_training_job
 from driftline_local.sample_data import SAMPLE_MODEL_YAML, generate_bank_marketing
 from driftline_local.sns import read_mailbox
 
 MODEL = "bank-marketing"
-# Fewer boosting rounds keep the demo to a couple of minutes on two cores; everything else is default.
-DEMO_CONFIG = SAMPLE_MODEL_YAML + FAST_TIMINGS + "training:\n  hyperparameters:\n    num_round: 60\n"
+ENDPOINT = f"driftline-{MODEL}"
+TIME_SCALE = 30  # alarm periods and schedules: an hourly monitor would run every two minutes
+# Short waits and an every-5-minutes monitor (every 10 s at the demo's time scale); else the defaults.
+DEMO_CONFIG = (SAMPLE_MODEL_YAML + FAST_TIMINGS
+               + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 400\n"
+               + "gate:\n  max_regression_vs_production: 0.05\n"
+               + "monitoring:\n  schedule: rate(5 minutes)\n  min_records: 50\n")
+SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
+RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
 
 
 class Console:
@@ -26,55 +63,202 @@ class Console:
         print(f"[{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
 
 
+@dataclass
+class Story:
+    first: RunResult | None = None
+    resume: dict[str, Any] = field(default_factory=dict)
+    rollback: dict[str, Any] = field(default_factory=dict)
+    retrain: RunResult | None = None
+    auc_before: float | None = None
+    auc_after: float | None = None
+    ok: bool = True
+
+
 def run_demo(rows: int = 6000, files: int = 3, workdir: Path | None = None) -> int:
     say = Console()
     workdir = workdir or REPO_ROOT / ".local-cloud" / "demo"
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh cloud: no pages or jobs from an earlier demo
-    say("starting the local cloud (moto + Driftline's execution extensions)")
-    with LocalCloud(port=0, workdir=workdir) as cloud:
+    say(f"starting the local cloud (moto + Driftline's execution extensions, time scale x{TIME_SCALE})")
+    story = Story()
+    with LocalCloud(port=0, workdir=workdir, time_scale=TIME_SCALE) as cloud:
         deploy_local_stack(cloud, REPO_ROOT / "template.yaml")
         clients = Clients(cloud.endpoint_url, cloud.ctx.region)
         stack = Stack.describe(clients)
         say(f"stack 'driftline' deployed at {cloud.endpoint_url}; data bucket {stack.data_bucket}")
-
-        say(f"onboarding model '{MODEL}': s3://{stack.data_bucket}/models/{MODEL}/model.yaml")
-        onboard_model(clients, stack, DEMO_CONFIG, MODEL)
-
-        data = generate_bank_marketing(rows, seed=7)
-        size = -(-len(data) // files)
-        parts = [data.iloc[i : i + size] for i in range(0, len(data), size)]
-        say(f"uploading {rows} labelled rows as a burst of {files} CSV files, plus one broken file")
-        since = upload_frames(clients, stack, MODEL, parts)
-        clients("s3").put_object(Bucket=stack.data_bucket, Key=f"incoming/{MODEL}/broken.csv",
-                                 Body=b"age,job,outcome\n41,admin.,no\n")
-        result = wait_for_run(clients, stack, MODEL, since, say)
-        say(f"run finished: {result.status} in {result.seconds:.1f}s from the first upload")
-
-        predictions = []
-        if result.status == "SUCCEEDED" and result.endpoint_name:
-            fresh = generate_bank_marketing(5, seed=99)
-            predictions = predict(clients, result.endpoint_name, fresh.drop(columns=["y", "duration"]))
-            for (_, row), prediction in zip(fresh.iterrows(), predictions, strict=True):
-                say(f"predict: age={row['age']:<3} job={row['job']:<13} -> P(yes)={prediction['score']:.3f} "
-                    f"(actual {row['y']})")
-        _summary(result, read_mailbox(cloud.ctx), cloud.endpoint_url)
-        return 0 if result.status == "SUCCEEDED" and predictions else 1
+        _first_model(clients, stack, rows, files, story, say)
+        if story.ok:
+            _bad_candidate(clients, stack, story, say)
+            _drift(clients, stack, story, say, cloud)
+        _summary(story, read_mailbox(cloud.ctx), cloud.endpoint_url)
+    return 0 if story.ok else 1
 
 
-def _summary(result: RunResult, mailbox: list[dict], endpoint_url: str) -> None:
+def _first_model(clients: Clients, stack: Stack, rows: int, files: int, story: Story, say: Console) -> None:
+    say(f"== 1. onboarding '{MODEL}': s3://{stack.data_bucket}/models/{MODEL}/model.yaml")
+    onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="true"), MODEL)
+    data = generate_bank_marketing(rows, seed=7)
+    size = -(-len(data) // files)
+    parts = [data.iloc[i : i + size] for i in range(0, len(data), size)]
+    say(f"uploading {rows} labelled rows as a burst of {files} CSV files, plus one broken file")
+    since = upload_frames(clients, stack, MODEL, parts)
+    clients("s3").put_object(Bucket=stack.data_bucket, Key=f"incoming/{MODEL}/broken.csv",
+                             Body=b"age,job,outcome\n41,admin.,no\n")
+    # Spot capacity is reclaimed once, 2.5 s into training; it comes back and the job resumes in place.
+    interruptions = interrupt_training(clients, MODEL, since, [Interruption(1, 2.5, "resume")], _reclaim, say)
+    story.first = result = wait_for_run(clients, stack, MODEL, since, say)
+    interruptions.join(timeout=5)
+    say(f"run finished: {result.status} in {result.seconds:.1f}s from the first upload")
+    story.ok = result.status == "SUCCEEDED" and bool(result.endpoint_name)
+    if not story.ok:
+        return
+    story.resume = _resume_facts(clients, result.attempts[-1]["job_name"])
+    if story.resume:
+        say(f"spot: stopped after round {story.resume['stopped_at']}, resumed from checkpoint round "
+            f"{story.resume['resumed_from']} ({story.resume['redone']} rounds redone, "
+            f"{story.resume['lost_seconds']:.1f}s lost to the restart)")
+    fresh = generate_bank_marketing(3, seed=99)
+    for (_, row), prediction in zip(fresh.iterrows(), predict(clients, ENDPOINT, fresh.drop(columns=["y", "duration"])),
+                                    strict=True):
+        say(f"predict: age={row['age']:<3} job={row['job']:<13} -> P(yes)={prediction['score']:.3f} "
+            f"(actual {row['y']})")
+
+
+def _reclaim(name: str, outcome: str) -> None:
+    interrupt_training_job(name, notice_seconds=2.0, outcome=outcome)
+
+
+def _resume_facts(clients: Clients, job: str) -> dict[str, Any]:
+    """From the job's log and status history: where it stopped, where it resumed, what the restart cost."""
+    logs = clients("logs")
+    lines: list[str] = []
+    for stream in logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
+                                            logStreamNamePrefix=job)["logStreams"]:
+        lines += [e["message"] for e in logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
+                                                            logStreamName=stream["logStreamName"],
+                                                            startFromHead=True)["events"]]
+    stopped = [int(m.group(1)) for line in lines if (m := SIGTERM_LINE.search(line))]
+    resumed = [int(m.group(1)) for line in lines if (m := RESUME_LINE.search(line))]
+    if not stopped or not resumed:
+        return {}
+    transitions = clients("sagemaker").describe_training_job(TrainingJobName=job)["SecondaryStatusTransitions"]
+    lost, interrupted_at = 0.0, None
+    for transition in transitions:
+        if transition["Status"] == "Interrupted":
+            interrupted_at = transition["StartTime"]
+        elif transition["Status"] == "Training" and interrupted_at is not None:
+            lost += (transition["StartTime"] - interrupted_at).total_seconds()
+            interrupted_at = None
+    return {"stopped_at": stopped[0], "resumed_from": resumed[-1], "redone": stopped[0] - resumed[-1],
+            "lost_seconds": lost}
+
+
+def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -> None:
+    assert story.first is not None
+    say("== 2. a bad candidate: its variant fails every request once it takes traffic")
+    model_data = clients("sagemaker").describe_training_job(
+        TrainingJobName=story.first.attempts[-1]["job_name"])["ModelArtifacts"]["S3ModelArtifacts"]
+    run = f"{MODEL}-manual-20261128T090000"
+    variant = run.removeprefix(f"{MODEL}-")
+    rows = generate_bank_marketing(100, seed=5).drop(columns=["y", "duration"])
+    with Traffic(clients, ENDPOINT, rows, per_second=15) as traffic:
+        execution = start_rollout(clients, stack, MODEL, run, model_data)
+        _wait(lambda: variant in _variants(clients))
+        set_fault(ENDPOINT, variant, error_rate=1.0)
+        say(f"candidate {variant} joined the endpoint at 10% of traffic; fault injected")
+        outcome = wait_for_execution(clients, execution)
+        finished = time.time()
+        time.sleep(2)
+    for state in states_entered(clients, execution):
+        say(f"rollout: {state}")
+    after = traffic.log.served_by(since=finished)
+    story.rollback = {"status": outcome["status"], "error": outcome.get("error"), "sent": traffic.log.sent,
+                      "failed": traffic.log.failed, "served": traffic.log.served_by(), "after": after,
+                      "candidate_after": after.get(variant, 0)}
+    say(f"rollout ended {outcome['status']} ({outcome.get('error')}); requests after the rollback: {after}")
+    story.ok = outcome.get("error") == "CandidateRolledBack" and story.rollback["candidate_after"] == 0
+
+
+def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: LocalCloud) -> None:
+    say("== 3. the population shifts: fresh labelled data is kept, traffic drifts")
+    onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="false"), MODEL)
+    upload_frames(clients, stack, MODEL, [generate_bank_marketing(12000, seed=8, shift=1.0)], prefix="shifted")
+    holdout = generate_bank_marketing(1000, seed=9, shift=1.0)
+    story.auc_before = _auc(clients, holdout)
+    say(f"production model on the shifted population: AUC {story.auc_before:.3f}")
+    traffic_rows = generate_bank_marketing(300, seed=10, shift=1.0).drop(columns=["y", "duration"])
+    with Traffic(clients, ENDPOINT, traffic_rows, per_second=15):
+        alarm = _wait_for_page(cloud, f"{MODEL}: drift alarm", say)
+        say(f"page: {alarm['subject']}")
+        for line in alarm["message"].splitlines():
+            if line.startswith(("Drifted features", "  \"", "What Driftline did", "Drift report", "Runbook")):
+                say(f"      {line.strip()}")
+        story.retrain = wait_for_run(clients, stack, MODEL, time.time() - 300, say)
+        resolved = _wait_for_page(cloud, f"{MODEL}: drift alarm resolved", say)
+        say(f"page: {resolved['subject']}")
+    story.auc_after = _auc(clients, holdout)
+    say(f"retrained model on the shifted population: AUC {story.auc_after:.3f} (was {story.auc_before:.3f})")
+    story.ok = story.retrain.status == "SUCCEEDED"
+
+
+def _auc(clients: Clients, frame: pd.DataFrame) -> float:
+    scores = [p["score"] for p in predict(clients, ENDPOINT, frame.drop(columns=["y", "duration"]))]
+    return float(roc_auc_score((frame["y"] == "yes").astype(int), scores))
+
+
+def _variants(clients: Clients) -> list[str]:
+    described = clients("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+    return [v["VariantName"] for v in described["ProductionVariants"]]
+
+
+def _wait(check: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo waited too long")
+        time.sleep(0.2)
+
+
+def _wait_for_page(cloud: LocalCloud, text: str, say: Console, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in read_mailbox(cloud.ctx):
+            if text in (message.get("subject") or ""):
+                return message
+        time.sleep(0.5)
+    raise TimeoutError(f"no page with {text!r} within {timeout:.0f}s")
+
+
+def _summary(story: Story, mailbox: list[dict[str, Any]], endpoint_url: str) -> None:
     print("\n=== Driftline demo summary ===")
-    print(f"run            {result.run_id}  ({result.status})")
-    if result.metrics:
-        print("test metrics   " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items())))
-    if result.gate:
-        print(f"quality gate   {'passed' if result.gate.get('passed') else 'FAILED'}: {'; '.join(result.gate.get('reasons', []))}")
-    print(f"model version  {result.model_package_arn}")
-    print(f"endpoint       {result.endpoint_name}  (local cloud {endpoint_url})")
-    print(f"upload -> InService: {result.seconds:.1f}s")
-    for step in result.steps:
-        print(f"  {step.seconds:7.1f}s  {step.step}")
+    first = story.first
+    if first:
+        print(f"first run      {first.run_id}  ({first.status}, {first.seconds:.1f}s from upload to serving)")
+        if first.metrics:
+            print("test metrics   " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(first.metrics.items())))
+        if first.gate:
+            verdict = "passed" if first.gate.get("passed") else "FAILED"
+            print(f"quality gate   {verdict}: {'; '.join(first.gate.get('reasons', []))}")
+        if first.spot:
+            print(f"spot training  {first.spot.get('interruptions')} interruption(s), savings "
+                  f"{first.spot.get('spot_savings_percent')}% of training time billed less")
+        if story.resume:
+            print(f"               resumed from round {story.resume['resumed_from']} after stopping at round "
+                  f"{story.resume['stopped_at']}: {story.resume['redone']} rounds redone, "
+                  f"{story.resume['lost_seconds']:.1f}s lost")
+        print(f"endpoint       {first.endpoint_name}  (local cloud {endpoint_url})")
+        for step in first.steps:
+            print(f"  {step.seconds:7.1f}s  {step.step}")
+        if first.error:
+            print(f"error          {first.error}")
+    if story.rollback:
+        rb = story.rollback
+        print(f"bad candidate  {rb['status']} ({rb['error']}); {rb['sent']} requests sent, {rb['failed']} failed "
+              f"(the faulted candidate's); served by variant {rb['served']}; "
+              f"served by the candidate after the rollback: {rb['candidate_after']}")
+    if story.retrain:
+        print(f"drift retrain  {story.retrain.run_id} ({story.retrain.status})")
+    if story.auc_before is not None and story.auc_after is not None:
+        print(f"shifted population AUC: before {story.auc_before:.3f} -> after {story.auc_after:.3f}")
     print("pages to on-call:")
     for message in mailbox:
         print(f"  - {message.get('subject')}")
-    if result.error:
-        print(f"error          {result.error}")

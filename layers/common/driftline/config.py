@@ -108,6 +108,9 @@ class Monitoring(_Strict):
     min_records: int = Field(100, ge=1, description="fewer captured records: report, but judge no drift")
     drifted_features_to_alarm: int = Field(1, ge=1)
     retrain_cooldown_seconds: int = Field(6 * 3600, ge=0, description="no second drift retrain within this")
+    # newest: a drift retrain trains on the data uploaded since the production model's data was frozen
+    # (all data if there is none), so its baseline is the new population; all: on everything kept.
+    retrain_data: Literal["newest", "all"] = "newest"
     # Accounts with SageMaker Model Monitor: Driftline reads this schedule's outputs instead of its own.
     model_monitor_schedule: str | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -55,17 +56,41 @@ def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
     bucket, key = ctx.config_uri.removeprefix("s3://").split("/", 1)
     aws.client("s3").put_object(Bucket=bucket, Key=key, Body=ctx.config.model_dump_json(indent=2).encode(),
                                 ContentType="application/json")
+    manifest = _newest_data_manifest(ctx, now) if ref.trigger == "drift" else None
     if state.get_run(ref.model, ref.run_id) is None:
-        state.put_run(ref.model, ref.run_id, trigger=ref.trigger, status="RUNNING")
+        state.put_run(ref.model, ref.run_id, trigger=ref.trigger, status="RUNNING", data_cutoff=int(now))
     else:
-        state.update_run(ref.model, ref.run_id, status="RUNNING")
-    logger.info("run planned", extra={"model": ref.model, "run_id": ref.run_id})
+        state.update_run(ref.model, ref.run_id, status="RUNNING", data_cutoff=int(now))
+    logger.info("run planned", extra={"model": ref.model, "run_id": ref.run_id, "newest_data_only": bool(manifest)})
     return {
         "settled": True,
         "config_uri": ctx.config_uri,
-        "preprocess": preprocess_request(ctx),
+        "preprocess": preprocess_request(ctx, manifest),
         "train": training_request(ctx),
     }
+
+
+def _newest_data_manifest(ctx: RunContext, now: float) -> str | None:
+    """For a drift retrain: a manifest of the uploads newer than the production model's data, if any."""
+    if ctx.config.monitoring.retrain_data != "newest":
+        return None
+    production = state.get_production(ctx.model)
+    production_run = state.get_run(ctx.model, production["run_id"]) if production else None
+    cutoff = (production_run or {}).get("data_cutoff")
+    if cutoff is None:
+        return None
+    s3 = aws.client("s3")
+    prefix = f"incoming/{ctx.model}/"
+    newer = [obj["Key"][len(prefix):]
+             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ctx.data_bucket, Prefix=prefix)
+             for obj in page.get("Contents", [])
+             if obj["LastModified"].timestamp() > float(cutoff) and obj["LastModified"].timestamp() <= now]
+    if not newer:
+        return None
+    manifest = [{"prefix": f"s3://{ctx.data_bucket}/{prefix}"}, *sorted(newer)]
+    bucket, key = ctx.artifacts("data-manifest.json").removeprefix("s3://").split("/", 1)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode(), ContentType="application/json")
+    return ctx.artifacts("data-manifest.json")
 
 
 def prepare_evaluation(ref: RunRef, candidate_model_uri: str) -> dict[str, Any]:

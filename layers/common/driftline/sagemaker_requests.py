@@ -54,13 +54,13 @@ class RunContext:
         return [{"Key": "driftline:model", "Value": self.model}, {"Key": "driftline:run", "Value": self.run_id}]
 
 
-def _input(name: str, s3_uri: str, local_path: str | None = None) -> dict[str, Any]:
+def _input(name: str, s3_uri: str, local_path: str | None = None, data_type: str = "S3Prefix") -> dict[str, Any]:
     return {
         "InputName": name,
         "S3Input": {
             "S3Uri": s3_uri,
             "LocalPath": local_path or f"{INPUT_DIR}/{name}",
-            "S3DataType": "S3Prefix",
+            "S3DataType": data_type,
             "S3InputMode": "File",
             "S3DataDistributionType": "FullyReplicated",
         },
@@ -99,13 +99,15 @@ def _processing_job(ctx: RunContext, step: str, script: str, inputs: list[dict[s
     }
 
 
-def preprocess_request(ctx: RunContext) -> dict[str, Any]:
+def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dict[str, Any]:
+    """Preprocess everything under incoming/<model>/, or only the objects a manifest file lists."""
     data = f"s3://{ctx.data_bucket}/incoming/{ctx.model}/"
     outputs = [_output(name, ctx.artifacts(f"{name}/"))
                for name in ("train", "validation", "test", "preprocessor", "baseline")]
     return _processing_job(
         ctx, "preprocess", "preprocess.py",
-        inputs=[_input("data", data), _input("config", ctx.artifacts("config/"))],
+        inputs=[_input("data", data_manifest or data, data_type="ManifestFile" if data_manifest else "S3Prefix"),
+                _input("config", ctx.artifacts("config/"))],
         outputs=outputs,
         # Paths are passed explicitly (they are the container's defaults too) so every path a job
         # uses is visible in its request.

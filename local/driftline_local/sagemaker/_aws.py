@@ -75,6 +75,22 @@ def download_s3(ctx: LocalCloudContext, uri: str, dest: Path) -> list[Path]:
     return written
 
 
+def download_manifest(ctx: LocalCloudContext, uri: str, dest: Path) -> list[Path]:
+    """S3DataType ManifestFile: `[{"prefix": "s3://b/p/"}, "rel/key", ...]`, each object to `dest/rel/key`."""
+    bucket, key = split_s3_uri(uri)
+    s3 = client(ctx, "s3")
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    prefix = manifest[0]["prefix"]
+    written: list[Path] = []
+    for rel in manifest[1:]:
+        object_bucket, object_key = split_s3_uri(prefix + rel)
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(object_bucket, object_key, str(target))
+        written.append(target)
+    return written
+
+
 def upload_file(ctx: LocalCloudContext, path: Path, uri: str) -> None:
     bucket, key = split_s3_uri(uri)
     client(ctx, "s3").upload_file(str(path), bucket, key)

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline_local.context import LocalCloudContext
+from driftline_local.eventbridge import cloud_now
 
 from ._aws import LOG, client, event_detail, put_event, split_s3_uri
 
@@ -289,7 +290,9 @@ class DataCapture:
     ) -> None:
         if self._rng.random() * 100 >= self.percent:
             return
-        now = _now()
+        # Captured traffic is stamped on the cloud clock, the clock the monitoring schedules run on:
+        # with --time-scale N an hourly monitor window then holds an (N times shorter) hour of traffic.
+        now = cloud_now()
         capture: dict[str, Any] = {}
         if self.capture_input:
             encoding, data = self._encode(content_type, body)

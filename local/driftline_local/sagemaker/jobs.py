@@ -49,6 +49,7 @@ from ._aws import (
     LOG,
     LogStream,
     client,
+    download_manifest,
     download_s3,
     event_detail,
     put_event,
@@ -597,12 +598,14 @@ class JobRunner:
             s3_input = item.get("S3Input")
             if not s3_input:
                 raise JobFailed(f"ClientError: input {item.get('InputName')}: only S3Input is supported locally")
-            if s3_input.get("S3DataType", "S3Prefix") != "S3Prefix":
+            data_type = s3_input.get("S3DataType", "S3Prefix")
+            if data_type not in ("S3Prefix", "ManifestFile"):
                 raise JobFailed(
-                    f"ClientError: input {item.get('InputName')}: only S3DataType S3Prefix is supported locally"
+                    f"ClientError: input {item.get('InputName')}: S3DataType {data_type} is not supported locally"
                 )
             dest = Path(map_opt_ml(s3_input["LocalPath"], sandbox))
-            if not download_s3(self.ctx, s3_input["S3Uri"], dest):
+            download = download_manifest if data_type == "ManifestFile" else download_s3
+            if not download(self.ctx, s3_input["S3Uri"], dest):
                 raise JobFailed(
                     f'ClientError: No S3 objects found under S3 URL "{s3_input["S3Uri"]}" given in input data source.'
                 )

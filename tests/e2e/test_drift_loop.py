@@ -1,0 +1,66 @@
+"""The whole loop closes on the local cloud: shifted traffic -> drift -> alarm -> page -> retrain -> rollout -> OK."""
+
+import time
+
+import pytest
+from driftline_local.loop import (
+    FAST_TIMINGS,
+    Clients,
+    Stack,
+    Traffic,
+    onboard_model,
+    upload_frames,
+    wait_for_run,
+)
+from driftline_local.sample_data import generate_bank_marketing
+from driftline_local.sns import read_mailbox
+
+pytestmark = pytest.mark.e2e
+
+MODEL = "drifty"
+CONFIG = (f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n" + FAST_TIMINGS
+          + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 30\n"
+          + "gate:\n  max_regression_vs_production: 0.05\n"
+          # rate(5 minutes) at the e2e cloud's time scale 30: a monitor window every 10 real seconds
+          + "monitoring:\n  schedule: rate(5 minutes)\n  min_records: 50\n")
+
+
+def subjects(cloud) -> list[str]:
+    return [m.get("subject") or "" for m in read_mailbox(cloud.ctx)]
+
+
+def wait_for_page(cloud, text: str, timeout: float = 240) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in read_mailbox(cloud.ctx):
+            if text in (message.get("subject") or ""):
+                return message
+        time.sleep(0.5)
+    raise TimeoutError(f"no page with {text!r}; pages so far: {subjects(cloud)}")
+
+
+def test_drifted_traffic_retrains_rolls_out_and_resolves(cloud):
+    clients = Clients(cloud.endpoint_url)
+    stack = Stack.describe(clients)
+    onboard_model(clients, stack, CONFIG.format(on_upload="true"), MODEL)
+    since = upload_frames(clients, stack, MODEL, [generate_bank_marketing(3000, seed=41)])
+    first = wait_for_run(clients, stack, MODEL, since, progress=lambda message: None, timeout=600)
+    assert first.status == "SUCCEEDED", first.error
+    # From now on labelled data is kept for the next drift retrain instead of starting runs.
+    onboard_model(clients, stack, CONFIG.format(on_upload="false"), MODEL)
+    # The new population must dominate the training data for the retrained baseline to match it.
+    upload_frames(clients, stack, MODEL, [generate_bank_marketing(12000, seed=42, shift=1.0)], prefix="shifted")
+    shifted = generate_bank_marketing(300, seed=43, shift=1.0).drop(columns=["y", "duration"])
+
+    with Traffic(clients, f"driftline-{MODEL}", shifted, per_second=15):
+        alarm_page = wait_for_page(cloud, f"{MODEL}: drift alarm")
+        retrain = wait_for_run(clients, stack, MODEL, time.time() - 120, progress=lambda message: None,
+                               timeout=600)
+        resolved = wait_for_page(cloud, f"{MODEL}: drift alarm resolved")
+
+    assert "retraining started" in alarm_page["subject"]
+    assert "Drifted features:" in alarm_page["message"] and "threshold" in alarm_page["message"]
+    assert "-drift-" in retrain.run_id and retrain.status == "SUCCEEDED", retrain.error
+    assert "back to OK" in resolved["message"]
+    drift_pages = [s for s in subjects(cloud) if f"{MODEL}: drift alarm" in s and "resolved" not in s]
+    assert len(drift_pages) == 1  # one incident, one page
