@@ -138,3 +138,55 @@ def test_candidate_whose_endpoint_update_fails_is_rolled_back(production):
 
     assert outcome["error"] == "CandidateRolledBack"
     assert serving_config(clients) == before
+
+
+# The guardrails tests run last: they switch the model's config to SageMaker's own blue/green canary.
+# SageMaker's bake (WaitIntervalInSeconds) runs on the cloud clock like the alarm periods: 90 s at time
+# scale 30 is 3 real seconds per step.
+GUARDRAILS = CONFIG.replace("deployment:\n  bake_seconds: 6\n",
+                            "deployment:\n  bake_seconds: 90\n  strategy: guardrails\n")
+
+
+def test_guardrails_strategy_promotes_through_sagemakers_blue_green_canary(production):
+    clients, stack = production["clients"], production["stack"]
+    onboard_model(clients, stack, GUARDRAILS, MODEL)
+    run = candidate_run()
+
+    with traffic(production) as load:
+        execution = start_rollout(clients, stack, MODEL, run, production["model_data_url"])
+        outcome = wait_for_execution(clients, execution)
+
+    assert outcome["status"] == "SUCCEEDED", outcome.get("cause")
+    assert "Update with SageMaker's blue/green canary" in states_entered(clients, execution)
+    assert serving_config(clients) == (f"{run}-config", [run.removeprefix(f"{MODEL}-")])
+    assert load.log.failed == 0
+
+
+def test_guardrails_strategy_reports_sagemakers_rollback_the_same_way(production):
+    clients, stack = production["clients"], production["stack"]
+    onboard_model(clients, stack, GUARDRAILS, MODEL)
+    before = serving_config(clients)
+    run = candidate_run()
+    variant = run.removeprefix(f"{MODEL}-")
+
+    with traffic(production) as load:
+        execution = start_rollout(clients, stack, MODEL, run, production["model_data_url"])
+        wait_until(lambda: "Update with SageMaker's blue/green canary" in states_entered(clients, execution))
+        wait_until(lambda: _fault_green(variant))
+        outcome = wait_for_execution(clients, execution)
+        finished = time.time()
+        time.sleep(2)
+
+    assert outcome["error"] == "CandidateRolledBack"
+    assert serving_config(clients) == before
+    assert variant not in load.log.served_by(since=finished)
+    page = [m for m in read_mailbox(production["cloud"].ctx) if variant in (m.get("subject") or "")]
+    assert page and "SageMaker blue/green canary" in page[0]["message"]
+
+
+def _fault_green(variant: str) -> bool:
+    try:
+        set_fault(ENDPOINT, variant, error_rate=1.0)
+    except ValueError:  # the green fleet is not there yet
+        return False
+    return True

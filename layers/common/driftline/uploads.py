@@ -85,9 +85,9 @@ def _validated_config(upload: UploadedObject, model: str | None) -> ModelConfig:
     )["Body"].read()
     sample = read_sample(head, complete=upload.size <= SAMPLE_BYTES)
     if config.features is None:
-        config = state.record_inferred_features(
-            config.model_copy(update={"features": infer_features(sample, config)})
-        )
+        inferred = config.model_copy(update={"features": infer_features(sample, config)})
+        check_against_config(sample, inferred)  # a file that is itself invalid never defines the schema
+        config = state.record_inferred_features(inferred)
     check_against_config(sample, config)
     return config
 

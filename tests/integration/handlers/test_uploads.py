@@ -4,6 +4,7 @@ import json
 
 import boto3
 import pytest
+from driftline import state
 
 from .conftest import REGION, invoke, put_config, upload
 
@@ -113,6 +114,18 @@ def test_columns_contradicting_the_inferred_schema_are_quarantined(stack):
     assert outcome["outcome"] == "quarantined"
     assert "missing feature column(s) job" in outcome["reason"]
     assert "unexpected column(s) balance" in outcome["reason"]
+
+
+def test_a_broken_first_file_never_defines_the_schema(stack):
+    put_config(stack, CONFIG)
+    broken = invoke("on_data_uploaded",
+                    upload(stack, "incoming/bank-marketing/broken.csv", b"age,job,outcome\n41,admin.,no\n",
+                           sequencer="01"))
+
+    good = invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="02"))
+
+    assert broken["outcome"] == "quarantined" and good["outcome"] == "started"
+    assert [f.name for f in state.load_config("bank-marketing").features] == ["age", "job"]
 
 
 def test_upload_for_a_model_without_config_is_quarantined(stack):
