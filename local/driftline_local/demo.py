@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import shutil
 import time
@@ -28,12 +30,12 @@ from driftline_local.loop import (
     Interruption,
     RunResult,
     Stack,
+    StepReporter,
     Traffic,
     interrupt_training,
     onboard_model,
     predict,
     start_rollout,
-    states_entered,
     upload_frames,
     wait_for_execution,
     wait_for_run,
@@ -50,7 +52,7 @@ TIME_SCALE = 30  # alarm periods and schedules: an hourly monitor would run ever
 DEMO_CONFIG = (SAMPLE_MODEL_YAML + FAST_TIMINGS
                + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 400\n"
                + "gate:\n  max_regression_vs_production: 0.05\n"
-               + "monitoring:\n  schedule: rate(5 minutes)\n  min_records: 50\n")
+               + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 50\n")
 SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
 RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
 
@@ -76,6 +78,8 @@ class Story:
 
 def run_demo(rows: int = 6000, files: int = 3, workdir: Path | None = None) -> int:
     say = Console()
+    # moto logs every execution that ends in a Fail state as an error; the demo's rollback ends so on purpose
+    logging.getLogger("moto.stepfunctions.parser.asl.component.eval_component").setLevel(logging.CRITICAL)
     workdir = workdir or REPO_ROOT / ".local-cloud" / "demo"
     shutil.rmtree(workdir, ignore_errors=True)  # a fresh cloud: no pages or jobs from an earlier demo
     say(f"starting the local cloud (moto + Driftline's execution extensions, time scale x{TIME_SCALE})")
@@ -159,7 +163,7 @@ def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -
         TrainingJobName=story.first.attempts[-1]["job_name"])["ModelArtifacts"]["S3ModelArtifacts"]
     run = f"{MODEL}-manual-20261128T090000"
     variant = run.removeprefix(f"{MODEL}-")
-    rows = generate_bank_marketing(100, seed=5).drop(columns=["y", "duration"])
+    rows = generate_bank_marketing(2000, seed=5).drop(columns=["y", "duration"])  # a representative sample
     with Traffic(clients, ENDPOINT, rows, per_second=15) as traffic:
         execution = start_rollout(clients, stack, MODEL, run, model_data)
         _wait(lambda: variant in _variants(clients))
@@ -168,8 +172,7 @@ def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -
         outcome = wait_for_execution(clients, execution)
         finished = time.time()
         time.sleep(2)
-    for state in states_entered(clients, execution):
-        say(f"rollout: {state}")
+    StepReporter(say).report(clients("stepfunctions"), execution, "rollout")
     after = traffic.log.served_by(since=finished)
     story.rollback = {"status": outcome["status"], "error": outcome.get("error"), "sent": traffic.log.sent,
                       "failed": traffic.log.failed, "served": traffic.log.served_by(), "after": after,
@@ -183,9 +186,9 @@ def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: Lo
     onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="false"), MODEL)
     upload_frames(clients, stack, MODEL, [generate_bank_marketing(12000, seed=8, shift=1.0)], prefix="shifted")
     holdout = generate_bank_marketing(1000, seed=9, shift=1.0)
-    story.auc_before = _auc(clients, holdout)
-    say(f"production model on the shifted population: AUC {story.auc_before:.3f}")
-    traffic_rows = generate_bank_marketing(300, seed=10, shift=1.0).drop(columns=["y", "duration"])
+    story.auc_before, variant = _auc(clients, holdout)
+    say(f"production model ({variant}) on the shifted population: AUC {story.auc_before:.3f}")
+    traffic_rows = generate_bank_marketing(2000, seed=10, shift=1.0).drop(columns=["y", "duration"])
     with Traffic(clients, ENDPOINT, traffic_rows, per_second=15):
         alarm = _wait_for_page(cloud, f"{MODEL}: drift alarm", say)
         say(f"page: {alarm['subject']}")
@@ -195,14 +198,19 @@ def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: Lo
         story.retrain = wait_for_run(clients, stack, MODEL, time.time() - 300, say)
         resolved = _wait_for_page(cloud, f"{MODEL}: drift alarm resolved", say)
         say(f"page: {resolved['subject']}")
-    story.auc_after = _auc(clients, holdout)
-    say(f"retrained model on the shifted population: AUC {story.auc_after:.3f} (was {story.auc_before:.3f})")
+    story.auc_after, variant = _auc(clients, holdout)
+    say(f"retrained model ({variant}) on the shifted population: AUC {story.auc_after:.3f} "
+        f"(was {story.auc_before:.3f})")
     story.ok = story.retrain.status == "SUCCEEDED"
 
 
-def _auc(clients: Clients, frame: pd.DataFrame) -> float:
-    scores = [p["score"] for p in predict(clients, ENDPOINT, frame.drop(columns=["y", "duration"]))]
-    return float(roc_auc_score((frame["y"] == "yes").astype(int), scores))
+def _auc(clients: Clients, frame: pd.DataFrame) -> tuple[float, str]:
+    """The serving model's AUC on labelled rows, and which variant answered."""
+    body = json.dumps({"instances": json.loads(frame.drop(columns=["y", "duration"]).to_json(orient="records"))})
+    answer = clients("sagemaker-runtime").invoke_endpoint(EndpointName=ENDPOINT, ContentType="application/json",
+                                                          Accept="application/json", Body=body.encode())
+    scores = [p["score"] for p in json.loads(answer["Body"].read())["predictions"]]
+    return float(roc_auc_score((frame["y"] == "yes").astype(int), scores)), str(answer["InvokedProductionVariant"])
 
 
 def _variants(clients: Clients) -> list[str]:

@@ -122,14 +122,14 @@ def wait_for_run(clients: Clients, stack: Stack, model: str, since: float, progr
     sfn = clients("stepfunctions")
     execution = _wait_for_execution(sfn, stack.training_pipeline_arn, model, since, timeout)
     progress(f"run {execution['name']} started")
-    seen: set[str] = set()
+    steps = StepReporter(progress)
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        _report_steps(sfn, execution["executionArn"], "pipeline", seen, progress)
+        steps.report(sfn, execution["executionArn"], "pipeline")
         for child in sfn.list_executions(stateMachineArn=stack.canary_rollout_arn)["executions"]:
             if child["name"] == execution["name"]:
-                _report_steps(sfn, child["executionArn"], "rollout", seen, progress)
+                steps.report(sfn, child["executionArn"], "rollout")
         if described["status"] != "RUNNING":
             break
         if time.monotonic() > deadline:
@@ -165,16 +165,28 @@ def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     return list(sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"])
 
 
-def _report_steps(sfn: Any, arn: str, machine: str, seen: set[str], progress: Progress) -> None:
-    for event in _history(sfn, arn):
-        entered = event.get("stateEnteredEventDetails")
-        if not entered:
-            continue
-        key = f"{arn}#{event['id']}"
-        if key in seen:
-            continue
-        seen.add(key)
-        progress(f"{machine}: {entered['name']}")
+_QUIET_STATES = ("ChoiceStateEntered", "WaitStateEntered", "PassStateEntered")
+
+
+class StepReporter:
+    """Reports each step once as it starts: tasks and ends only, and a polling loop's repeats once."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.seen: set[str] = set()
+        self.last: dict[str, str] = {}  # execution -> the last step reported
+
+    def report(self, sfn: Any, arn: str, machine: str) -> None:
+        for event in _history(sfn, arn):
+            entered = event.get("stateEnteredEventDetails")
+            key = f"{arn}#{event['id']}"
+            if not entered or key in self.seen:
+                continue
+            self.seen.add(key)
+            if event["type"] in _QUIET_STATES or self.last.get(arn) == entered["name"]:
+                continue
+            self.last[arn] = entered["name"]
+            self.progress(f"{machine}: {entered['name']}")
 
 
 def _step_timings(sfn: Any, arn: str, machine: str) -> list[StepTiming]:

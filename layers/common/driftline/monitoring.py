@@ -204,7 +204,12 @@ def publish_monitoring(change: ProcessingJobStateChange) -> dict[str, Any]:
         } | console_links(settings().region, job=job, job_kind="ProcessingJobs"))
         return {"job": job, "action": "paged", "status": status}
     report = read_report(report_uri)
-    _put_metrics(model, report)
+    if report["judged"]:
+        _put_metrics(model, report)
+    else:
+        # Too little traffic to judge: no datapoint, so the drift alarm keeps its state (missing = ignore)
+        # instead of reading "0 drifted features" as a recovery.
+        logger.info("drift not judged in this window", extra={"job": job, "why": report.get("not_judged_reason")})
     state.put_monitoring_report(model, job=job, report_uri=report_uri, drifted=report["drifted"],
                                 records=report.get("records"), max_drift=report["max_drift"])
     logger.info("monitoring published", extra={"job": job, "drifted": len(report["drifted"])})
@@ -249,6 +254,9 @@ def read_report(report_uri: str) -> dict[str, Any]:
             distances.setdefault(name, found["distance"])
     other = [v for v in violations.get("violations", []) if v.get("constraint_check_type") != "baseline_drift_check"]
     return {
+        # Driftline's monitor says when a window was too small to judge; Model Monitor always judges.
+        "judged": bool(summary.get("drift_judged", True)),
+        "not_judged_reason": summary.get("not_judged_reason"),
         "drifted": sorted(drifted.values(), key=lambda f: -(f["distance"] or 0)),
         "distances": distances,
         "max_drift": max(distances.values(), default=0.0),

@@ -212,3 +212,12 @@ def test_tick_without_a_production_endpoint_does_nothing(stack):
     put_config(stack, CONFIG)
 
     assert invoke("start_monitoring", {"model": MODEL})["action"] == "skipped"
+
+
+def test_window_too_small_to_judge_publishes_no_drift_datapoint(stack):
+    write_report(stack, {"violations": []}, {"records": 3, "drift_judged": False,
+                                             "not_judged_reason": "3 records, fewer than min_records 100"})
+
+    invoke("on_monitoring_completed", sample("monitoring_job_completed.json"))
+
+    assert metric("DriftedFeatures", Model=MODEL) == []  # the drift alarm keeps its state
