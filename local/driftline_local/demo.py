@@ -247,8 +247,8 @@ def _summary(story: Story, mailbox: list[dict[str, Any]], endpoint_url: str) -> 
             verdict = "passed" if first.gate.get("passed") else "FAILED"
             print(f"quality gate   {verdict}: {'; '.join(first.gate.get('reasons', []))}")
         if first.spot:
-            print(f"spot training  {first.spot.get('interruptions')} interruption(s), savings "
-                  f"{first.spot.get('spot_savings_percent')}% of training time billed less")
+            print(f"spot training  {int(first.spot.get('interruptions') or 0)} interruption(s); spot saved "
+                  f"{first.spot.get('spot_savings_percent')}% (1 - billable / training seconds)")
         if story.resume:
             print(f"               resumed from round {story.resume['resumed_from']} after stopping at round "
                   f"{story.resume['stopped_at']}: {story.resume['redone']} rounds redone, "

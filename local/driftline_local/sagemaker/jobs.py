@@ -204,6 +204,9 @@ class JobRunner:
         try:
             run(job)
         except Exception as exc:  # never leave a job InProgress because the runner broke
+            if self.ctx.stop_event.is_set():  # the cloud is shutting down under a running job
+                LOG.info("job %s interrupted by the local cloud stopping", job.name)
+                return
             LOG.exception("job %s crashed the local runner", job.name)
             self._finish(job, "Failed", f"InternalServerError: local runner error: {exc}"[:1024])
         finally:
