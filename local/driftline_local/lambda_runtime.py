@@ -201,6 +201,7 @@ class LambdaRuntime:
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
         self._log_lock = threading.Lock()
+        self._extract_lock = threading.Lock()
         self._async = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         (ctx.workdir / "lambda").mkdir(parents=True, exist_ok=True)
 
@@ -211,9 +212,10 @@ class LambdaRuntime:
             return code
         # a function created through the API: run the zip it was given
         target = self.ctx.workdir / "lambda" / fn.function_name / "code"
-        if not target.exists() and getattr(fn, "code_bytes", b""):
-            with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
-                archive.extractall(target)
+        with self._extract_lock:  # concurrent first invocations must not extract over each other
+            if not target.exists() and getattr(fn, "code_bytes", b""):
+                with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
+                    archive.extractall(target)
         return FunctionCode(name=fn.function_name, source_dir=target, handler=fn.handler or "")
 
     def environment_for(self, fn: Any, code: FunctionCode, log_stream: str, home: Path) -> dict[str, str]:
