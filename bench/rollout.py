@@ -37,6 +37,7 @@ from driftline_local.context import REPO_ROOT
 from driftline_local.loop import (
     FAST_TIMINGS,
     Clients,
+    Failure,
     Stack,
     Traffic,
     onboard_model,
@@ -70,48 +71,6 @@ def config(bake: int) -> str:
     )
 
 
-@dataclass(frozen=True)
-class Failure:
-    at: float
-    code: str
-    variant: str  # from the ModelError's x-Amzn-Invoked-Production-Variant header; "" when there is none
-    injected: bool  # the answer is the fault set with set_fault
-
-
-class AttributedTraffic(Traffic):
-    """Traffic whose failures also record the variant that answered them and whether the fault was injected."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.attributed: list[Failure] = []
-
-    def _run(self) -> None:
-        interval = 1.0 / self.per_second
-        while not self._stop.is_set() and self.log.sent < self.limit:
-            started = time.monotonic()
-            body = self._bodies[self.log.sent % len(self._bodies)]
-            self.log.sent += 1
-            try:
-                answer = self._runtime.invoke_endpoint(
-                    EndpointName=self.endpoint, ContentType="text/csv", Accept="application/json", Body=body
-                )
-                answer["Body"].read()
-                self.log.served.append((time.time(), str(answer.get("InvokedProductionVariant"))))
-            except Exception as exc:  # counted, never raised
-                response = getattr(exc, "response", {}) or {}
-                code = str(response.get("Error", {}).get("Code", type(exc).__name__))
-                headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-                at = time.time()
-                self.log.failed += 1
-                self.log.failures.append((at, code))
-                self.attributed.append(
-                    Failure(
-                        at, code, headers.get("x-amzn-invoked-production-variant", ""), "fault injected" in str(exc)
-                    )
-                )
-            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
-
-
 @dataclass
 class Scenario:
     title: str
@@ -125,7 +84,7 @@ class Scenario:
     traffic_started: float
     traffic_stopped: float
     windows: list[tuple[str, float, float]]
-    traffic: AttributedTraffic
+    traffic: Traffic
     fault_at: float | None = None
     cloudwatch_5xx: dict[str, float] = field(default_factory=dict)
 
@@ -191,7 +150,7 @@ def run(
     production = [
         v["VariantName"] for v in clients("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["ProductionVariants"]
     ]
-    load = AttributedTraffic(clients, ENDPOINT, rows, per_second=rate, limit=int(rate * 600))
+    load = Traffic(clients, ENDPOINT, rows, per_second=rate, limit=int(rate * 600))
     with load:
         traffic_started = time.time()
         time.sleep(LEAD_SECONDS)
@@ -298,11 +257,12 @@ def cloudwatch_5xx(clients: Clients, variants: list[str], since: float, until: f
 
 def expected(s: Scenario, failure: Failure) -> bool:
     """A failure the bench caused on purpose: the faulted candidate answering with its injected fault."""
-    return s.faulted is not None and failure.injected and failure.variant == s.faulted
+    return s.faulted is not None and "fault injected" in failure.message and failure.variant == s.faulted
 
 
 def report(s: Scenario) -> dict[str, Any]:
-    log, attributed = s.traffic.log, s.traffic.attributed
+    log = s.traffic.log
+    attributed = log.failures
     production = "+".join(s.production)
     print()
     print(

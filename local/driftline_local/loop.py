@@ -327,6 +327,14 @@ def states_entered(clients: Clients, execution_arn: str) -> list[str]:
             if e.get("stateEnteredEventDetails")]
 
 
+@dataclass(frozen=True)
+class Failure:
+    at: float
+    code: str  # the error code (ModelError, ...)
+    variant: str  # the variant that answered (x-Amzn-Invoked-Production-Variant), "" if none did
+    message: str
+
+
 @dataclass
 class TrafficLog:
     """What steady traffic saw: per variant served, failures, and when each answer came."""
@@ -334,7 +342,7 @@ class TrafficLog:
     sent: int = 0
     failed: int = 0
     served: list[tuple[float, str]] = field(default_factory=list)  # (time, variant)
-    failures: list[tuple[float, str]] = field(default_factory=list)  # (time, error code)
+    failures: list[Failure] = field(default_factory=list)
 
     def served_by(self, since: float = 0.0, until: float = float("inf")) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -383,7 +391,10 @@ class Traffic:
                 answer["Body"].read()
                 self.log.served.append((time.time(), str(answer.get("InvokedProductionVariant"))))
             except Exception as exc:  # counted, never raised: the caller judges the log
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                response = getattr(exc, "response", None) or {}
+                headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                 self.log.failed += 1
-                self.log.failures.append((time.time(), str(code)))
+                self.log.failures.append(Failure(
+                    at=time.time(), code=str(response.get("Error", {}).get("Code", type(exc).__name__)),
+                    variant=headers.get("x-amzn-invoked-production-variant", ""), message=str(exc)))
             self._stop.wait(max(0.0, interval - (time.monotonic() - started)))

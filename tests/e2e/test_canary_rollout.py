@@ -109,7 +109,7 @@ def test_misbehaving_candidate_is_rolled_back_and_serves_nothing_afterwards(prod
     assert outcome["status"] == "FAILED" and outcome["error"] == "CandidateRolledBack"
     assert serving_config(clients) == (before_config, before)
     assert set(load.log.served_by(since=finished)) == set(before)
-    assert all(at < finished for at, _ in load.log.failures)  # only the faulted candidate's answers failed
+    assert all(f.at < finished for f in load.log.failures)  # only the faulted candidate's answers failed
     runs = clients("dynamodb").get_item(TableName=stack.state_table,
                                         Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": f"RUN#{run}"}})["Item"]
     assert runs["status"]["S"] == "ROLLED_BACK" and runs["alarm"]["S"] == "driftline-canary-candidate-5xx"
