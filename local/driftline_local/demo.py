@@ -43,7 +43,7 @@ from driftline_local.loop import (
 from driftline_local.sagemaker.endpoints import set_fault
 from driftline_local.sagemaker.jobs import interrupt_training_job
 from driftline_local.sample_data import SAMPLE_MODEL_YAML, generate_bank_marketing
-from driftline_local.sns import read_mailbox
+from driftline_local.sns import read_mailbox, wait_for_mail
 
 MODEL = "bank-marketing"
 ENDPOINT = f"driftline-{MODEL}"
@@ -190,13 +190,13 @@ def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: Lo
     say(f"production model ({variant}) on the shifted population: AUC {story.auc_before:.3f}")
     traffic_rows = generate_bank_marketing(2000, seed=10, shift=1.0).drop(columns=["y", "duration"])
     with Traffic(clients, ENDPOINT, traffic_rows, per_second=15):
-        alarm = _wait_for_page(cloud, f"{MODEL}: drift alarm", say)
+        alarm = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm")
         say(f"page: {alarm['subject']}")
         for line in alarm["message"].splitlines():
             if line.startswith(("Drifted features", "  \"", "What Driftline did", "Drift report", "Runbook")):
                 say(f"      {line.strip()}")
         story.retrain = wait_for_run(clients, stack, MODEL, time.time() - 300, say)
-        resolved = _wait_for_page(cloud, f"{MODEL}: drift alarm resolved", say)
+        resolved = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm resolved")
         say(f"page: {resolved['subject']}")
     story.auc_after, variant = _auc(clients, holdout)
     say(f"retrained model ({variant}) on the shifted population: AUC {story.auc_after:.3f} "
@@ -224,16 +224,6 @@ def _wait(check: Any, timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the demo waited too long")
         time.sleep(0.2)
-
-
-def _wait_for_page(cloud: LocalCloud, text: str, say: Console, timeout: float = 300) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in read_mailbox(cloud.ctx):
-            if text in (message.get("subject") or ""):
-                return message
-        time.sleep(0.5)
-    raise TimeoutError(f"no page with {text!r} within {timeout:.0f}s")
 
 
 def _summary(story: Story, mailbox: list[dict[str, Any]], endpoint_url: str) -> None:

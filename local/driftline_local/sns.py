@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -34,6 +35,19 @@ def read_mailbox(ctx: LocalCloudContext) -> list[dict[str, Any]]:
     with _mailbox_lock:
         lines = ctx.mailbox_path.read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def wait_for_mail(ctx: LocalCloudContext, subject_contains: str, timeout: float = 300) -> dict[str, Any]:
+    """The first email whose subject contains the text, waiting for it up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for message in read_mailbox(ctx):
+            if subject_contains in (message.get("subject") or ""):
+                return message
+        if time.monotonic() > deadline:
+            subjects = [m.get("subject") for m in read_mailbox(ctx)]
+            raise TimeoutError(f"no email with {subject_contains!r} within {timeout:.0f}s; got {subjects}")
+        time.sleep(0.5)
 
 
 def _now() -> str:

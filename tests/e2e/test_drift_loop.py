@@ -13,7 +13,7 @@ from driftline_local.loop import (
     wait_for_run,
 )
 from driftline_local.sample_data import generate_bank_marketing
-from driftline_local.sns import read_mailbox
+from driftline_local.sns import read_mailbox, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 
@@ -27,16 +27,6 @@ CONFIG = (f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_
 
 def subjects(cloud) -> list[str]:
     return [m.get("subject") or "" for m in read_mailbox(cloud.ctx)]
-
-
-def wait_for_page(cloud, text: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for message in read_mailbox(cloud.ctx):
-            if text in (message.get("subject") or ""):
-                return message
-        time.sleep(0.5)
-    raise TimeoutError(f"no page with {text!r}; pages so far: {subjects(cloud)}")
 
 
 def test_drifted_traffic_retrains_rolls_out_and_resolves(cloud):
@@ -53,10 +43,10 @@ def test_drifted_traffic_retrains_rolls_out_and_resolves(cloud):
     shifted = generate_bank_marketing(300, seed=43, shift=1.0).drop(columns=["y", "duration"])
 
     with Traffic(clients, f"driftline-{MODEL}", shifted, per_second=15):
-        alarm_page = wait_for_page(cloud, f"{MODEL}: drift alarm")
+        alarm_page = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm")
         retrain = wait_for_run(clients, stack, MODEL, time.time() - 120, progress=lambda message: None,
                                timeout=600)
-        resolved = wait_for_page(cloud, f"{MODEL}: drift alarm resolved")
+        resolved = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm resolved")
 
     assert "retraining started" in alarm_page["subject"]
     assert "Drifted features:" in alarm_page["message"] and "threshold" in alarm_page["message"]

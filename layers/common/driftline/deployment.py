@@ -89,23 +89,29 @@ def _strategy(production: dict[str, Any] | None, configured: str) -> str:
     return configured
 
 
-def live_production(endpoint: str) -> dict[str, Any] | None:
-    """What the endpoint serves now (None if there is no endpoint); refuses an endpoint mid-change."""
-    sagemaker = aws.client("sagemaker")
+def describe_endpoint(endpoint: str) -> dict[str, Any] | None:
+    """DescribeEndpoint, or None when there is no such endpoint."""
     try:
-        described = sagemaker.describe_endpoint(EndpointName=endpoint)
+        return dict(aws.client("sagemaker").describe_endpoint(EndpointName=endpoint))
     except Exception as exc:
         # SageMaker answers ValidationException "Could not find endpoint" for a missing endpoint.
         if aws.error_code(exc) in {"ValidationException", "ResourceNotFound"}:
             return None
         raise
+
+
+def live_production(endpoint: str) -> dict[str, Any] | None:
+    """What the endpoint serves now (None if there is no endpoint); refuses an endpoint mid-change."""
+    described = describe_endpoint(endpoint)
+    if described is None:
+        return None
     status = described["EndpointStatus"]
     if status == "Failed":
         return {"status": status, "endpoint_config": described.get("EndpointConfigName")}
     if status != "InService":
         raise EndpointNotSettled(f"endpoint {endpoint} is {status}; a rollout starts only from InService")
     config_name = described["EndpointConfigName"]
-    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    variants = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
     if len(variants) != 1:
         raise EndpointNotSettled(
             f"endpoint {endpoint} serves {len(variants)} variants ({config_name}); an earlier rollout did not "

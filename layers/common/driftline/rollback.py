@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from driftline import aws, naming, state
-from driftline.deployment import delete_quietly
+from driftline.deployment import delete_quietly, describe_endpoint
 from driftline.notifications import console_links, page
 from driftline.observability import logger, metrics
 from driftline.registry import set_approval
@@ -57,12 +57,9 @@ def roll_back(request: RollbackRequest) -> dict[str, Any]:
 def _restore_endpoint(request: RollbackRequest, endpoint: str, plan: dict[str, Any]) -> str | None:
     """One step towards production serving alone; what is being waited for, or None when it does."""
     sagemaker = aws.client("sagemaker")
-    try:
-        described = sagemaker.describe_endpoint(EndpointName=endpoint)
-    except Exception as exc:
-        if aws.error_code(exc) in {"ValidationException", "ResourceNotFound"}:
-            return None
-        raise
+    described = describe_endpoint(endpoint)
+    if described is None:
+        return None
     status = described["EndpointStatus"]
     if status in BUSY:
         return f"endpoint {endpoint} is {status}"
