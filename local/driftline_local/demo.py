@@ -52,7 +52,7 @@ TIME_SCALE = 30  # alarm periods and schedules: an hourly monitor would run ever
 DEMO_CONFIG = (SAMPLE_MODEL_YAML + FAST_TIMINGS
                + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 400\n"
                + "gate:\n  max_regression_vs_production: 0.05\n"
-               + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 50\n")
+               + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 300\n")
 SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
 RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
 

@@ -22,7 +22,7 @@ CONFIG = (f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_
           + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 30\n"
           + "gate:\n  max_regression_vs_production: 0.05\n"
           # rate(5 minutes) at the e2e cloud's time scale 30: a monitor window every 10 real seconds
-          + "monitoring:\n  schedule: rate(5 minutes)\n  min_records: 50\n")
+          + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 300\n")
 
 
 def subjects(cloud) -> list[str]:

@@ -105,7 +105,9 @@ class Monitoring(_Strict):
     # PSI above this marks a feature drifted (0.1 slight, 0.2 significant is the usual reading).
     drift_threshold: float = Field(0.2, gt=0)
     feature_thresholds: dict[str, float] = Field(default_factory=dict)
-    min_records: int = Field(100, ge=1, description="fewer captured records: report, but judge no drift")
+    # PSI over 10 bins reads about 9/N on identical distributions: below a few hundred rows, noise alone
+    # crosses 0.2 on some feature. Smaller windows are reported but not judged.
+    min_records: int = Field(500, ge=1, description="fewer captured records: report, but judge no drift")
     drifted_features_to_alarm: int = Field(1, ge=1)
     retrain_cooldown_seconds: int = Field(6 * 3600, ge=0, description="no second drift retrain within this")
     # newest: a drift retrain trains on the data uploaded since the production model's data was frozen
