@@ -6,7 +6,6 @@ import re
 from enum import StrEnum
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from driftline.errors import InvalidModelConfig
@@ -198,6 +197,8 @@ class ModelConfig(_Strict):
 
 def parse_model_config(text: str | bytes, *, expected_name: str | None = None) -> ModelConfig:
     """Parse and validate a model.yaml; InvalidModelConfig names every wrong field."""
+    import yaml  # only the config upload parses YAML: keep it out of every other handler's cold start
+
     try:
         raw: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
