@@ -10,6 +10,10 @@ environment) started with the function's configured environment, dummy credentia
   the Step Functions interpreter routes `Catch`/`Retry` on the exception's class name.
 - Event: 202 at once; the handler runs in the background with Lambda's async retries (2, or the
   function's `MaximumRetryAttempts`), then the `OnSuccess`/`OnFailure` destination or the DLQ.
+- Ahead-of-time initialization: after a stack deploy, one execution environment per function is
+  started in the background, as Lambda proactively initializes environments for on-demand functions
+  (`AWS_LAMBDA_INITIALIZATION_TYPE` stays `on-demand`, as there). A first run then measures the
+  pipeline's work, not sixteen first imports; `bench/cold_start.py` measures those.
 - Logs: each function's output goes to ``<workdir>/lambda/<function>.log`` and to the CloudWatch
   Logs group ``/aws/lambda/<function>``; embedded-metric-format lines become CloudWatch metrics, as
   CloudWatch Logs does for EMF on AWS.
@@ -32,7 +36,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ log = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).with_name("_lambda_worker.py")
 INIT_TIMEOUT_SECONDS = 60.0  # Lambda allows 10 s of init; a loaded laptop importing pandas needs more
+AHEAD_OF_TIME_INITS = 2  # environments initializing at once: a 2-core laptop keeps serving meanwhile
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # cloud seconds between async attempts, as Lambda does
 _END_MARKER = "\x00driftline-end"
 
@@ -203,6 +208,8 @@ class LambdaRuntime:
         self._log_lock = threading.Lock()
         self._extract_lock = threading.Lock()
         self._async = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
+        self._ahead = ThreadPoolExecutor(max_workers=AHEAD_OF_TIME_INITS, thread_name_prefix="lambda-init")
+        self._ahead_pending: list[Future[None]] = []
         (ctx.workdir / "lambda").mkdir(parents=True, exist_ok=True)
 
     # --- code and environment ---------------------------------------------------------------
@@ -280,7 +287,29 @@ class LambdaRuntime:
                 return
         worker.kill()
 
+    def initialize_ahead(self, function_names: list[str]) -> None:
+        """Start one idle execution environment per function in the background."""
+        self._ahead_pending += [self._ahead.submit(self._initialize_one, name) for name in function_names]
+
+    def wait_until_initialized(self, timeout: float = 120.0) -> None:
+        """Block until the ahead-of-time initializations have run (a bench's cloud that has been up a while)."""
+        wait(self._ahead_pending, timeout=timeout)
+
+    def _initialize_one(self, name: str) -> None:
+        if self.ctx.stop_event.is_set():
+            return
+        try:
+            from moto.awslambda.utils import get_backend
+
+            fn = get_backend(self.ctx.account_id, self.ctx.region).get_function(name)
+            code = self.code_for(fn)
+            self._release(fn, code, self._acquire(fn, code))  # an invocation may already have warmed one
+        except Exception:
+            log.debug("ahead-of-time initialization of %s failed; its first invocation initializes", name,
+                      exc_info=True)
+
     def shutdown(self) -> None:
+        self._ahead.shutdown(wait=False, cancel_futures=True)
         self._async.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             workers = [w for ws in self._idle.values() for w in ws] + list(self._busy)

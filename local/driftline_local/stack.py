@@ -35,7 +35,7 @@ from typing import Any
 import boto3
 
 from driftline_local.context import LocalCloudContext
-from driftline_local.lambda_runtime import FunctionCode
+from driftline_local.lambda_runtime import FunctionCode, active_runtime
 
 log = logging.getLogger(__name__)
 
@@ -360,6 +360,8 @@ def deploy(
         )
         ctx.functions[name] = code
         registered[name] = code
+
+    active_runtime().initialize_ahead(list(registered))
 
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     return DeployedStack(stack_name, outputs, physical, registered, warnings)

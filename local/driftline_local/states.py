@@ -3,6 +3,7 @@
 - `StartExecution` without a `name`: AWS generates a UUID; moto 5.2.5's interpreter backend names
   the execution "None", so the second unnamed execution fails with `ExecutionAlreadyExists`.
 - `states:startExecution` task parameters keep their ASL casing (see `_install_sfn_parameter_casing`).
+- `.sync` tasks notice their job's end up to 0.5 s late (moto polls at 2 Hz); see `SYNC_POLL_SECONDS`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from typing import Any
 
 from driftline_local.context import LocalCloudContext
 
+# How often a `.sync` task checks its job or child execution. AWS learns of the end from the
+# service's own events within about a second; moto's 0.5 s added half a second per job to every
+# local run, which is all waiting. A describe call costs the local cloud about 10 ms.
+SYNC_POLL_SECONDS = 0.1
 
 def install(ctx: LocalCloudContext) -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -30,6 +35,13 @@ def install(ctx: LocalCloudContext) -> None:
     start_execution._driftline_local = True  # type: ignore[attr-defined]
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
     _install_sfn_parameter_casing()
+    _install_sync_poll()
+
+
+def _install_sync_poll() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = SYNC_POLL_SECONDS  # type: ignore[misc]
 
 
 def _install_sfn_parameter_casing() -> None:
