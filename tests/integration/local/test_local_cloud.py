@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from driftline_local import eventbridge, sns
+from driftline_local.lambda_runtime import active_runtime
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
@@ -124,3 +125,15 @@ def test_handler_logs_reach_the_log_file_and_cloudwatch_logs(stack, aws, cloud):
     eventually(lambda: log_file.exists() and "recorded incoming/logged.csv" in log_file.read_text())
     events = aws("logs").filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
     assert any("recorded incoming/logged.csv" in e["message"] for e in events)
+
+
+def test_a_deployed_function_is_initialized_before_its_first_invocation(stack, aws):
+    name = stack.resources["InitializedAtFunction"]
+    active_runtime().wait_until_initialized()
+    invoked_at = time.time()
+
+    first = json.loads(aws("lambda").invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    second = json.loads(aws("lambda").invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+
+    assert first["initialized_at"] < invoked_at
+    assert second == first  # the same warm environment serves the next request
