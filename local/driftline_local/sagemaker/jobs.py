@@ -198,7 +198,10 @@ class JobRunner:
             self._jobs[(job.kind, job.name)] = job
         self._emit(job)
         run = self._run_training if job.kind == "training" else self._run_processing
-        self._pool.submit(self._guarded, job, run)
+        try:
+            self._pool.submit(self._guarded, job, run)
+        except RuntimeError:  # the cloud stopped while the job was being created: it never runs
+            LOG.info("%s job %s created while the local cloud stopped; not run", job.kind, job.name)
 
     def _guarded(self, job: _Job, run: Callable[[_Job], None]) -> None:
         try:
