@@ -1,8 +1,8 @@
 """Cold initialisation of every handler in a fresh interpreter, beside a bare boto3 handler.
 
-Cold init = importing the handler module (and the layer) plus creating its first AWS clients, which
-is what a Lambda cold start pays before the first event. The baseline is a bare boto3 handler that
-creates the same first clients (S3 and the DynamoDB table), so the ratio is what Driftline's own
+Cold init = importing the handler module (and the layer), which creates the handler's AWS clients
+(`aws.prepare(...)` in its app.py): what a Lambda cold start pays before the first event. The
+baseline is a bare boto3 handler that creates the same clients, so the ratio is what Driftline's own
 code and libraries add. Baseline and handler runs alternate, so a slow moment on a busy machine
 hits both sides: the ratio is the median of the ratios of adjacent runs (this machine's speed drifts
 by ±20 % within a minute, far more than the differences measured). Run: `.venv/bin/python bench/cold_start.py`.
@@ -10,6 +10,7 @@ by ±20 % within a minute, far more than the differences measured). Run: `.venv/
 
 from __future__ import annotations
 
+import ast
 import os
 import statistics
 import subprocess
@@ -26,17 +27,24 @@ ENV = os.environ | {
 BARE = """
 import time; t = time.perf_counter()
 import boto3
-boto3.client("s3"); boto3.resource("dynamodb").Table("t")
+for service in {services!r}:
+    boto3.resource("dynamodb").Table("t") if service == "dynamodb" else boto3.client(service)
 print(time.perf_counter() - t)
 """
 HANDLER = """
 import sys, time; t = time.perf_counter()
 sys.path.insert(0, {path!r})
 import app
-from driftline import aws
-aws.client("s3"); aws.table("t")
 print(time.perf_counter() - t)
 """
+
+
+def prepared_services(app: Path) -> tuple[str, ...]:
+    """The clients a handler creates at init: the arguments of its `aws.prepare(...)`."""
+    for node in ast.walk(ast.parse(app.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "prepare":
+            return tuple(arg.value for arg in node.args if isinstance(arg, ast.Constant))
+    return ()
 
 
 def run_once(code: str) -> float:
@@ -44,23 +52,24 @@ def run_once(code: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def measure_pair(code: str) -> tuple[float, float, float]:
+def measure_pair(code: str, bare_code: str) -> tuple[float, float, float]:
     """Median cold init of the handler and of the bare baseline, and the median ratio of adjacent runs."""
     handler, bare = [], []
     for _ in range(RUNS):
-        bare.append(run_once(BARE))
+        bare.append(run_once(bare_code))
         handler.append(run_once(code))
     ratio = statistics.median(h / b for h, b in zip(handler, bare, strict=True))
     return statistics.median(handler), statistics.median(bare), ratio
 
 
 def main() -> None:
-    print(f"{'handler':28} {'cold init (ms)':>15} {'bare boto3 (ms)':>16} {'x bare boto3':>13}")
+    print(f"{'handler':26} {'clients':37} {'cold init (ms)':>14} {'bare boto3 (ms)':>15} {'x bare':>7}")
     worst = 0.0
     for folder in sorted((REPO / "functions").iterdir()):
-        seconds, baseline, ratio = measure_pair(HANDLER.format(path=str(folder)))
+        services = prepared_services(folder / "app.py")
+        seconds, baseline, ratio = measure_pair(HANDLER.format(path=str(folder)), BARE.format(services=services))
         worst = max(worst, ratio)
-        print(f"{folder.name:28} {seconds * 1000:15.0f} {baseline * 1000:16.0f} {ratio:13.2f}")
+        print(f"{folder.name:26} {' '.join(services):37} {seconds * 1000:14.0f} {baseline * 1000:15.0f} {ratio:7.2f}")
     print(f"worst: {worst:.2f}x (median of {RUNS} fresh interpreters each, alternating with the baseline; "
           "aim: no handler above 1.5x)")
 

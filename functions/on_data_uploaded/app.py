@@ -1,8 +1,11 @@
 """S3 `Object Created` under incoming/<model>/ (EventBridge): validate, then quarantine or start a run."""
 
+from driftline import aws
 from driftline.events import S3ObjectCreated
 from driftline.observability import logger, metrics
 from driftline.uploads import UploadedObject, handle_upload
+
+aws.prepare("dynamodb", "s3", "stepfunctions")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context

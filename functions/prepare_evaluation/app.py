@@ -1,7 +1,10 @@
 """TrainingPipeline step: plan the evaluation job (candidate and production on the same test set)."""
 
+from driftline import aws
 from driftline.observability import logger
 from driftline.pipeline import RunRef, prepare_evaluation
+
+aws.prepare("dynamodb")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context

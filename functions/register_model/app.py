@@ -1,8 +1,11 @@
 """TrainingPipeline step: register the candidate as a model package version with its metrics."""
 
+from driftline import aws
 from driftline.observability import logger
 from driftline.pipeline import RunRef
 from driftline.registry import register_model
+
+aws.prepare("dynamodb", "sagemaker")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context

@@ -1,7 +1,10 @@
 """TrainingPipeline step (waitForTaskToken): start the training job and park the task token."""
 
+from driftline import aws
 from driftline.observability import logger
 from driftline.training import start_training
+
+aws.prepare("dynamodb", "sagemaker")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context

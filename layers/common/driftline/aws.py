@@ -1,4 +1,10 @@
-"""AWS clients, created lazily (never at import) and cached per process."""
+"""AWS clients, cached per process: created by a handler's init phase (`prepare`) or on first use.
+
+Layer modules never create a client at import (tests import them before any AWS mock exists). A
+handler's `app.py` calls `prepare` at module level instead: Lambda runs that init phase once per
+execution environment, before its first event (and ahead of traffic when it initializes
+proactively), so no request waits for a service model to load.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,15 @@ _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"})
 @cache
 def client(service: str) -> Any:
     return boto3.client(service, config=_CLIENT_CONFIG)
+
+
+def prepare(*services: str) -> None:
+    """Create the clients a handler uses now, in the init phase ("dynamodb": the state table's resource)."""
+    for service in services:
+        if service == "dynamodb":
+            _dynamodb()
+        else:
+            client(service)
 
 
 def table(name: str) -> Any:
