@@ -13,15 +13,7 @@ from typing import Any
 import pytest
 from driftline_local import alarms
 
-
-def eventually(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, f"condition not met within {timeout}s"
-            return value
-        time.sleep(interval)
+from .waiting import eventually
 
 
 @pytest.fixture

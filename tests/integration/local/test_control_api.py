@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -26,15 +25,7 @@ from tests.integration.sagemaker.sagemaker_testkit import (
     training_request,
 )
 
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, f"condition not met within {timeout}s"
-            return value
-        time.sleep(interval)
+from .waiting import eventually
 
 
 @pytest.fixture(scope="module")

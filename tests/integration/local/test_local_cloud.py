@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 from driftline_local import eventbridge, sns
 from driftline_local.lambda_runtime import active_runtime
 
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """Poll `check` until it returns something truthy; fail with its last value on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            assert value, f"condition not met within {timeout}s"
-            return value
-        time.sleep(0.2)
+from .waiting import eventually
 
 
 def _items(aws, stack, prefix):
