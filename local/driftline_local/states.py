@@ -6,6 +6,8 @@
 - `.sync` tasks notice their job's end up to 0.5 s late (moto polls at 2 Hz); see `SYNC_POLL_SECONDS`.
 - Every execution parses its definition again with moto's ANTLR grammar (0.2-0.3 s of CPU for the
   rollout's 47 states, under the same GIL as the server); see `_install_program_cache`.
+- CreateStateMachine accepts any field on an optimized SageMaker task; AWS refuses the ones its
+  integration does not support (`sfn_parameters`).
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ from driftline_local.context import LocalCloudContext
 # local run, which is all waiting. A describe call costs the local cloud about 10 ms.
 SYNC_POLL_SECONDS = 0.1
 
+
 def install(ctx: LocalCloudContext) -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+    from driftline_local import sfn_parameters
+
+    sfn_parameters.install()
     original = StepFunctionsParserBackend.start_execution
     if getattr(original, "_driftline_local", False):
         return
 
     @functools.wraps(original)
-    def start_execution(
-        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
-    ) -> Any:
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     start_execution._driftline_local = True  # type: ignore[attr-defined]
@@ -78,8 +82,9 @@ def _install_sfn_parameter_casing() -> None:
     original_response = service._normalise_response
 
     @functools.wraps(original_response)
-    def normalise_response(self: Any, response: Any, boto_service_name: Any = None,
-                           service_action_name: Any = None) -> None:
+    def normalise_response(
+        self: Any, response: Any, boto_service_name: Any = None, service_action_name: Any = None
+    ) -> None:
         # ... and AWS answers with the ASL casing (`ExecutionArn`, `Output`), which the .sync
         # resolvers and state machines read.
         original_response(self, response, boto_service_name, service_action_name)
