@@ -1,4 +1,4 @@
-"""S3 `Object Created` under models/<model>/model.yaml (EventBridge): validate and activate the config."""
+"""S3 `Object Created` under models/ (EventBridge): activate models/<model>/model.yaml, page on the rest."""
 
 from driftline import aws
 from driftline.events import S3ObjectCreated
@@ -10,5 +10,7 @@ aws.prepare("dynamodb", "s3")  # init phase: the clients exist before the first 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: object) -> dict:
-    detail = S3ObjectCreated.model_validate(event).detail
-    return handle_config_upload(detail.bucket.name, detail.object.key, detail.object.version_id).model_dump()
+    s3_object = S3ObjectCreated.model_validate(event).detail
+    return handle_config_upload(
+        s3_object.bucket.name, s3_object.object.key, s3_object.object.version_id, s3_object.object.size
+    ).model_dump()

@@ -149,9 +149,7 @@ class ModelConfig(_Strict):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         if not MODEL_NAME_PATTERN.match(value):
-            raise ValueError(
-                "must be 3-32 characters of lowercase letters, digits and '-', starting with a letter"
-            )
+            raise ValueError("must be 3-32 characters of lowercase letters, digits and '-', starting with a letter")
         return value
 
     @model_validator(mode="after")
@@ -195,14 +193,17 @@ class ModelConfig(_Strict):
         return defaults | self.training.hyperparameters
 
 
+# A model.yaml is a few hundred bytes; these caps keep a hostile or broken file from exhausting the handler.
+MAX_CONFIG_BYTES = 64 * 1024
+MAX_CONFIG_DEPTH = 20  # the schema nests 4 deep; PyYAML's composer recurses per level (RecursionError near 1000)
+MAX_CONFIG_NODES = 10_000  # counted with aliases expanded: a "billion laughs" file is refused before it expands
+
+
 def parse_model_config(text: str | bytes, *, expected_name: str | None = None) -> ModelConfig:
     """Parse and validate a model.yaml; InvalidModelConfig names every wrong field."""
-    import yaml  # only the config upload parses YAML: keep it out of every other handler's cold start
+    from driftline import config_rules  # upload-time rules: only the config handler needs them
 
-    try:
-        raw: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidModelConfig(f"model.yaml is not valid YAML: {exc}") from exc
+    raw = load_yaml(text)
     if not isinstance(raw, dict):
         raise InvalidModelConfig("model.yaml must be a mapping with at least name, problem_type and target")
     try:
@@ -214,12 +215,91 @@ def parse_model_config(text: str | bytes, *, expected_name: str | None = None) -
             f"name: '{config.name}' does not match the folder models/{expected_name}/; "
             f"set name: {expected_name} or move the file"
         )
+    problems = config_rules.problems(config)
+    if problems:
+        raise InvalidModelConfig("; ".join(problems))
     return config
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """YAML within the caps above (size, depth, nodes with aliases expanded; no duplicate keys)."""
+    import yaml  # only the config upload parses YAML: keep it out of every other handler's cold start
+
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > MAX_CONFIG_BYTES:
+        raise InvalidModelConfig(
+            f"model.yaml is {size} bytes; the limit is {MAX_CONFIG_BYTES} ({MAX_CONFIG_BYTES // 1024} KiB). "
+            "A config needs only a few hundred bytes: remove what is not configuration"
+        )
+
+    class TooComplex(yaml.YAMLError):
+        pass
+
+    class BoundedLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.depth += 1
+            if self.depth > MAX_CONFIG_DEPTH:
+                mark = self.peek_event().start_mark
+                raise TooComplex(f"nesting deeper than {MAX_CONFIG_DEPTH} levels at line {mark.line + 1}")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                    if key is not None and key in seen:
+                        raise TooComplex(f"the key '{key}' appears twice (line {key_node.start_mark.line + 1})")
+                    seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    loader = BoundedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _count_nodes(node, {}, set())
+        return loader.construct_document(node) if node is not None else None
+    except TooComplex as exc:
+        raise InvalidModelConfig(f"model.yaml is refused: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidModelConfig(f"model.yaml is not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
+def _count_nodes(node: Any, counted: dict[int, int], open_: set[int]) -> int:
+    """Nodes under `node` with every alias expanded (memoized: each distinct node is visited once)."""
+    import yaml
+
+    key = id(node)
+    if key in counted:
+        return counted[key]
+    if key in open_:
+        raise InvalidModelConfig("model.yaml is refused: an alias refers to a node that contains it")
+    open_.add(key)
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_count_nodes(child, counted, open_) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_count_nodes(k, counted, open_) + _count_nodes(v, counted, open_) for k, v in node.value)
+    open_.discard(key)
+    counted[key] = total
+    if total > MAX_CONFIG_NODES:
+        raise InvalidModelConfig(
+            f"model.yaml is refused: it expands to more than {MAX_CONFIG_NODES} values (anchors and aliases "
+            "included); a config needs far fewer"
+        )
+    return total
 
 
 def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-        parts.append(f"{where}: {error['msg']}")
+        parts.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
