@@ -9,7 +9,7 @@ REGION ?= us-east-1
 STACK ?= driftline
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools demo test test-fast lint build validate deploy clean bench-deps
+.PHONY: install tools image-envs demo test test-fast lint build validate deploy clean bench-deps
 
 install: $(STAMP)
 
@@ -30,14 +30,25 @@ $(TOOLS_STAMP): $(STAMP)
 	$(TOOLS)/pip install -q 'aws-sam-cli==1.170.0' 'checkov==3.2.459'
 	touch $@
 
-demo: $(STAMP)
+# The local cloud runs each SageMaker job in its image's environment: one virtualenv per image under
+# .venv/images/, from the pins in local/driftline_local/images/<image>.txt, on the image's Python when this
+# machine has it (python3.10 / python3.12 on PATH or in pyenv), else on Python 3.11. About 45 s from scratch.
+IMAGE_PINS := $(wildcard local/driftline_local/images/*.txt)
+IMAGE_ENVS := $(patsubst local/driftline_local/images/%.txt,$(VENV)/images/%/.installed,$(IMAGE_PINS))
+
+image-envs: $(IMAGE_ENVS)
+
+$(VENV)/images/%/.installed: local/driftline_local/images/%.txt | $(STAMP)
+	$(BIN)/python -m driftline_local.sagemaker.image_envs build $*
+
+demo: $(STAMP) $(IMAGE_ENVS)
 	$(BIN)/driftline demo
 
 # The local cloud patches moto process-wide, so each suite runs in its own interpreter.
 SUITES := tests/unit tests/template tests/integration/handlers tests/integration/local \
 	tests/integration/sagemaker tests/e2e
 
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS)
 	@for suite in $(SUITES); do \
 	  echo "== $$suite"; \
 	  PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest $$suite || exit $$?; \

@@ -45,6 +45,7 @@ from typing import Any
 
 from driftline_local.context import LocalCloudContext
 
+from . import image_envs
 from ._aws import (
     LOG,
     LogStream,
@@ -130,6 +131,7 @@ class _Job:
     metric_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
+    image_bin: str = ""  # the `bin` of the image's environment, first on the job's PATH
 
 
 class JobRunner:
@@ -363,8 +365,12 @@ class JobRunner:
             client(self.ctx, "cloudwatch").put_metric_data(
                 Namespace="/aws/sagemaker/TrainingJobs",
                 MetricData=[
-                    {"MetricName": name, "Value": value, "Timestamp": now,
-                     "Dimensions": [{"Name": "Host", "Value": f"{job.name}/algo-1"}]}
+                    {
+                        "MetricName": name,
+                        "Value": value,
+                        "Timestamp": now,
+                        "Dimensions": [{"Name": "Host", "Value": f"{job.name}/algo-1"}],
+                    }
                     for name, value in sorted(job.metrics.items())
                 ],
             )
@@ -433,6 +439,7 @@ class JobRunner:
 
     def _prepare_training(self, job: _Job) -> tuple[list[str], dict[str, str], Path]:
         fake, sandbox = job.fake, job.sandbox
+        python = self._image_python(job, (fake.algorithm_specification or {}).get("TrainingImage", ""))
         raw = dict(fake.hyper_parameters or {})
         decoded = {k: _decode_hyperparameter(v) for k, v in raw.items()}
         program = decoded.get("sagemaker_program")
@@ -531,7 +538,7 @@ class JobRunner:
         )
         for key, value in user_hps.items():
             env[f"SM_HP_{key.upper()}"] = _arg_value(value)
-        cmd = [sys.executable, str(program)]
+        cmd = [python, str(program)]
         for key, value in user_hps.items():
             cmd += [f"--{key}", _arg_value(value)]
         return cmd, self._process_env(job, env), code_dir
@@ -622,19 +629,39 @@ class JobRunner:
         config_dir.mkdir(parents=True, exist_ok=True)
         (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
         app = fake.app_specification or {}
+        python = self._image_python(job, app.get("ImageUri", ""))
         entrypoint = list(app.get("ContainerEntrypoint") or [])
         if not entrypoint:
             raise JobFailed(
                 "ClientError: the local cloud needs AppSpecification.ContainerEntrypoint to run a processing job"
             )
         if entrypoint[0] in ("python3", "python"):
-            entrypoint[0] = sys.executable
+            entrypoint[0] = python
         return [map_opt_ml(part, sandbox) for part in entrypoint + list(app.get("ContainerArguments") or [])]
 
     # ---- running the process ----------------------------------------------------------------
 
+    def _image_python(self, job: _Job, image_uri: str) -> str:
+        """The interpreter of the job's image environment; an image AWS could not pull fails the job."""
+        try:
+            python = image_envs.python_for_image(image_uri)
+        except image_envs.UnknownImage as exc:
+            LOG.warning("%s job %s: %s", job.kind, job.name, exc)
+            raise JobFailed(_PULL_FAILURES[job.kind].format(image=image_uri)) from exc
+        except image_envs.ImageEnvMissing as exc:
+            raise JobFailed(f"InternalServerError: {exc}") from exc
+        job.image_bin = str(Path(python).parent)
+        return python
+
     def _process_env(self, job: _Job, extra: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SM_", "MOTO_"))}
+        # The job sees its image's environment only: never the local cloud's venv or its PYTHONPATH.
+        scrubbed = ("AWS_", "SM_", "MOTO_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "PIP_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(scrubbed)}
+        if job.image_bin:
+            venv_bin = Path(sys.prefix) / "bin"
+            path = [p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != venv_bin]
+            env["PATH"] = os.pathsep.join([job.image_bin, *path])
+            env["VIRTUAL_ENV"] = str(Path(job.image_bin).parent)
         env.update(
             {
                 "PYTHONUNBUFFERED": "1",
@@ -710,6 +737,15 @@ class JobRunner:
         logs.flush()
         return proc.returncode
 
+
+# What SageMaker reports when it cannot pull the image (aws/sagemaker-python-sdk issues #57, #1968; a processing
+# job's reason quotes Docker's registry error).
+_PULL_FAILURES = {
+    "training": "ClientError: Cannot pull algorithm container. Either the image does not exist or its permissions "
+    "are incorrect. (image {image})",
+    "processing": "ClientError: API error (404): manifest for {image} not found: manifest unknown: "
+    "Requested image not found",
+}
 
 _FINAL_MESSAGES = {
     "Completed": "Training job completed",
