@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from driftline_local import sns_subject
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def install(ctx: LocalCloudContext) -> None:
     if _original_publish is None:
         _original_publish = Subscription.publish
         Subscription.publish = _publish  # type: ignore[method-assign]
+    sns_subject.install()  # Publish refuses a Subject AWS refuses
 
 
 def uninstall() -> None:

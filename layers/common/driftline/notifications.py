@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,26 +12,73 @@ from driftline import aws
 from driftline.observability import logger
 from driftline.settings import settings
 
-_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+# SNS Publish: "Subjects must be ASCII text that begins with a letter, number, or punctuation mark;
+# must not include line breaks or control characters; and must be less than 100 characters long."
+SUBJECT_MAX = 99
+_PREFIX = "[Driftline] "
+_ELLIPSIS = "..."
 
 
 def page(subject: str, facts: Mapping[str, Any], *, severity: str = "page") -> str:
     """Publish a message on-call can act on: a one-line subject and `label: value` facts.
 
-    Returns the SNS message id.
+    The subject always fits SNS's rules (`subject_line`); when it had to be shortened, the full title
+    is the first line of the body. Returns the SNS message id.
     """
-    subject = f"[Driftline] {subject}"
-    if len(subject) > _SUBJECT_LIMIT:
-        subject = subject[: _SUBJECT_LIMIT - 1] + "…"
+    line = subject_line(subject)
+    if line != _PREFIX + subject:
+        facts = {"Title": subject} | dict(facts)
     body = render(facts)
     response = aws.client("sns").publish(
         TopicArn=settings().on_call_topic_arn,
-        Subject=subject,
+        Subject=line,
         Message=body,
         MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
     )
-    logger.info("paged on-call", extra={"subject": subject, "severity": severity})
+    logger.info("paged on-call", extra={"subject": line, "severity": severity})
     return str(response["MessageId"])
+
+
+def subject_line(title: str) -> str:
+    """`[Driftline] <model>: <event>` as printable ASCII on one line, at most SUBJECT_MAX characters.
+
+    A long title keeps the model name (cut at its end only if it needs more than half the room) and
+    the gist of the event: a trailing "(detail)" goes first, then the event's middle gives way to
+    "...", keeping how it starts and how it ends ("candidate ... rolled back").
+    """
+    text = _one_ascii_line(title)
+    model, sep, event = text.partition(": ")
+    if not sep:
+        model, event = "", text
+    room = SUBJECT_MAX - len(_PREFIX) - len(sep)
+    if len(model) + len(event) > room:
+        model = _clip(model, min(len(model), max(room // 2, room - len(event))))
+        event = _shorten(event, room - len(model))
+    return _PREFIX + model + sep + event
+
+
+def _one_ascii_line(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    printable = "".join(char if " " <= char <= "~" else " " for char in ascii_text)
+    return re.sub(r" {2,}", " ", printable).strip()
+
+
+def _shorten(event: str, width: int) -> str:
+    if len(event) > width:
+        event = re.sub(r"\s*\([^()]*\)$", "", event)
+    if len(event) <= width or width <= len(_ELLIPSIS):
+        return event[:width]
+    head = (width - len(_ELLIPSIS) + 1) // 2
+    tail = width - len(_ELLIPSIS) - head
+    return event[:head].rstrip() + _ELLIPSIS + (event[-tail:].lstrip() if tail else "")
+
+
+def _clip(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    if width <= len(_ELLIPSIS):
+        return text[:width]
+    return text[: width - len(_ELLIPSIS)].rstrip() + _ELLIPSIS
 
 
 def render(facts: Mapping[str, Any]) -> str:
@@ -43,8 +92,9 @@ def render(facts: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def console_links(region: str, *, execution_arn: str | None = None, job: str | None = None,
-                  job_kind: str = "TrainingJobs") -> dict[str, str]:
+def console_links(
+    region: str, *, execution_arn: str | None = None, job: str | None = None, job_kind: str = "TrainingJobs"
+) -> dict[str, str]:
     """Where a person finds the logs: the execution graph and the job's CloudWatch log streams."""
     links = {}
     if execution_arn:
