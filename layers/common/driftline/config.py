@@ -45,7 +45,7 @@ class Training(_Strict):
     max_spot_resumes: int = Field(3, ge=0, description="successor spot jobs after capacity loss")
     fallback_to_on_demand: bool = Field(True, description="after max_spot_resumes, finish on demand")
     start_on_upload: bool = Field(True, description="false: uploads are validated and kept; drift starts runs")
-    hyperparameters: dict[str, str | int | float] = Field(default_factory=dict)
+    hyperparameters: dict[str, bool | int | float | str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _wait_covers_runtime(self) -> Training:

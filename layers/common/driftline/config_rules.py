@@ -317,9 +317,9 @@ XGBOOST_EVAL_METRICS = (
     "poisson-nloglik",
     "gamma-nloglik",
     "gamma-deviance",
-    "tweedie-nloglik",
 )
-_PARAMETERIZED_METRIC = re.compile(r"^(error|pre|ndcg|map|tweedie-nloglik)@[0-9.]+-?$")
+# error@t, pre@n, ndcg@n, map@n (optionally ending in '-') and tweedie-nloglik@rho, which needs its rho
+_PARAMETERIZED_METRIC = re.compile(r"^(error@[0-9.]+|(pre|ndcg|map)@[0-9]+-?|tweedie-nloglik@[0-9.]+)$")
 _GPU_FAMILY = re.compile(r"^ml\.(p\d|g\d)")
 
 
@@ -355,6 +355,14 @@ def _typed(param: Param, value: Any) -> tuple[bool, Any]:
 _KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a string"}
 
 
+def eval_metric_problem(value: str) -> str | None:
+    if value in XGBOOST_EVAL_METRICS or _PARAMETERIZED_METRIC.match(value):
+        return None
+    if value == "tweedie-nloglik":
+        return "'tweedie-nloglik' needs its variance power: tweedie-nloglik@1.5"
+    return f"'{value}' is not an XGBoost evaluation metric{suggest(value, XGBOOST_EVAL_METRICS)}"
+
+
 def hyperparameter_problems(hyperparameters: dict[str, Any], problem_type: str, instance_type: str) -> list[str]:
     problems = []
     for name, raw in hyperparameters.items():
@@ -383,10 +391,8 @@ def hyperparameter_problems(hyperparameters: dict[str, Any], problem_type: str, 
                 f"{where}: '{value}' does not suit {problem_type}{suggest(value, allowed)}; "
                 f"use one of {', '.join(allowed)} (Driftline reads the predictions these produce)"
             )
-        elif name == "eval_metric" and value not in XGBOOST_EVAL_METRICS and not _PARAMETERIZED_METRIC.match(value):
-            problems.append(
-                f"{where}: '{value}' is not an XGBoost evaluation metric{suggest(value, XGBOOST_EVAL_METRICS)}"
-            )
+        elif name == "eval_metric" and eval_metric_problem(value):
+            problems.append(f"{where}: {eval_metric_problem(value)}")
         elif name == "device" and value != "cpu" and not _GPU_FAMILY.match(instance_type):
             problems.append(
                 f"{where}: '{value}' needs a GPU training.instance_type (ml.g*/ml.p*), "
