@@ -1,13 +1,14 @@
 """One production variant's model server: loads the user's inference script and answers requests.
 
-Run as `python _inference_worker.py <code_dir> <model_dir> <program>` by `endpoints.py`; stdlib only,
-so it never imports the local cloud. Protocol on stdin/stdout, one request at a time: a JSON header
-line, then exactly `length` body bytes. The first message out is `{"ready": true}` (or
-`{"ready": false, "error": ...}` when model_fn fails). The user's prints go to stderr (the log).
+Run as `python _inference_worker.py <code_dir> <model_dir> <program>` (by `model_server.py`, with the
+interpreter of the model image's environment); stdlib only, so it never imports the local cloud.
+Protocol on stdin/stdout, one request at a time: a JSON header line, then exactly `length` body bytes.
+The first message out is `{"ready": true}` (or `{"ready": false, "error": ...}` when the script cannot
+be served or model_fn fails). A request header carries the request's `headers` (Content-Type, Accept, as
+SageMaker forwards them); the answer carries the container's `status` and `content_type`. The user's
+prints and tracebacks go to stderr (the endpoint's log).
 
-Handlers follow the SageMaker inference toolkit: `model_fn(model_dir)`, `input_fn(body, content_type)`
-with the body as bytes, `predict_fn(data, model)`, `output_fn(prediction, accept)`, which may return
-bytes, str or (body, content_type). Missing handlers fall back to JSON in / model.predict / JSON out.
+What the answer is follows the XGBoost container's serving stack: see `_serving_contract.py`.
 """
 
 from __future__ import annotations
@@ -20,25 +21,13 @@ import traceback
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import _serving_contract as contract  # the file beside this one: the script's own folder is on sys.path
+
 
 def _send(out: BinaryIO, header: dict[str, Any], body: bytes = b"") -> None:
     header["length"] = len(body)
     out.write(json.dumps(header).encode() + b"\n" + body)
     out.flush()
-
-
-def _default_input_fn(body: bytes, content_type: str) -> Any:
-    if content_type and "json" in content_type:
-        return json.loads(body)
-    return body.decode("utf-8")
-
-
-def _default_predict_fn(data: Any, model: Any) -> Any:
-    return model(data) if callable(model) else model.predict(data)
-
-
-def _default_output_fn(prediction: Any, accept: str) -> tuple[str, str]:
-    return json.dumps(prediction, default=str), "application/json"
 
 
 def main() -> int:
@@ -54,14 +43,12 @@ def main() -> int:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-        model = module.model_fn(model_dir) if hasattr(module, "model_fn") else None
+        model_fn, transform = contract.transform_of(module)
+        model = model_fn(model_dir)
     except BaseException as exc:  # noqa: BLE001 - report any load failure to the host
         traceback.print_exc()
         _send(protocol_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1
-    input_fn = getattr(module, "input_fn", _default_input_fn)
-    predict_fn = getattr(module, "predict_fn", _default_predict_fn)
-    output_fn = getattr(module, "output_fn", _default_output_fn)
     _send(protocol_out, {"ready": True})
     while True:
         line = protocol_in.readline()
@@ -69,19 +56,8 @@ def main() -> int:
             return 0
         header = json.loads(line)
         body = protocol_in.read(header["length"])
-        accept = header["accept"]
-        try:
-            result = output_fn(predict_fn(input_fn(body, header["content_type"]), model), accept)
-            content_type = accept
-            if isinstance(result, tuple):
-                result, content_type = result
-            if isinstance(result, str):
-                result = result.encode("utf-8")
-            _send(protocol_out, {"ok": True, "content_type": content_type}, bytes(result))
-        except Exception as exc:  # noqa: BLE001 - every handler error becomes a ModelError
-            traceback.print_exc()
-            status = getattr(exc, "status_code", None) or 500
-            _send(protocol_out, {"ok": False, "status": int(status), "error": f"{type(exc).__name__}: {exc}"})
+        status, content_type, answer = contract.invoke(transform, model, body, header.get("headers") or {})
+        _send(protocol_out, {"status": status, "content_type": content_type}, answer)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def model_fn(model_dir):
     return model
 
 def input_fn(body, content_type):
-    text = body.decode("utf-8")
+    text = body.decode("utf-8") if isinstance(body, bytes) else body  # the container passes CSV/JSON as str
     if content_type == "application/json":
         return json.loads(text)["instances"]
     if content_type == "text/csv":

@@ -133,7 +133,7 @@ def test_endpoint_serves_the_model_and_captures_requests(aws, bucket, code, even
     assert json.loads(base64.b64decode(output["data"])) == {"predictions": [2.0, 5.0]}
 
 
-def test_handler_error_is_a_model_error(aws, bucket, code):
+def test_handler_error_is_a_model_error_whose_traceback_is_in_the_log(aws, bucket, code, cloud):
     config = _config(aws, {"AllTraffic": (_model(aws, bucket, code, factor=2), 1.0)})
     endpoint = f"ep-{uuid.uuid4().hex[:8]}"
     aws("sagemaker").create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
@@ -142,9 +142,14 @@ def test_handler_error_is_a_model_error(aws, bucket, code):
     with pytest.raises(aws("sagemaker-runtime").exceptions.ModelError) as error:
         _invoke(aws, endpoint, "x", ContentType="application/x-unknown")
 
+    # As in the XGBoost container: any exception from the script is a 500 with Flask's generic page;
+    # what went wrong is only in the endpoint's log
     assert error.value.response["OriginalStatusCode"] == 500
-    assert "unsupported content type application/x-unknown" in error.value.response["OriginalMessage"]
+    assert "500 Internal Server Error" in error.value.response["OriginalMessage"]
+    assert "unsupported content type" not in error.value.response["OriginalMessage"]
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 424
+    logs = "".join(log.read_text() for log in (cloud.workdir / "endpoints" / endpoint).glob("*/model_server.log"))
+    assert "ValueError: unsupported content type application/x-unknown" in logs
 
 
 def test_model_that_cannot_load_fails_the_endpoint(aws, bucket, code):
