@@ -9,6 +9,7 @@ Candidate alarms belong to a running CanaryRollout, which pages on rollback itse
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -104,8 +105,12 @@ def _retrain(model: str, config: ModelConfig, at: int) -> dict[str, Any]:
     cooldown = config.monitoring.retrain_cooldown_seconds
     earlier = state.claim_retrain(model, run, at, cooldown)
     if earlier:
-        return {"started": False, "why": (f"drift retrain {earlier} started less than {cooldown} s ago "
-                                          "(monitoring.retrain_cooldown_seconds)")}
+        return {
+            "started": False,
+            "why": (
+                f"drift retrain {earlier} started less than {cooldown} s ago (monitoring.retrain_cooldown_seconds)"
+            ),
+        }
     state.put_run(model, run, trigger="drift", status="COLLECTING", started_at=_utc(at).isoformat())
     execution = start_pipeline(config, run, trigger="drift")
     state.update_run(model, run, execution_arn=execution)
@@ -118,9 +123,22 @@ def _running_run(model: str) -> str | None:
     paginator = sfn.get_paginator("list_executions")
     for page_ in paginator.paginate(stateMachineArn=settings().training_pipeline_arn, statusFilter="RUNNING"):
         for execution in page_["executions"]:
-            if execution["name"].startswith(f"{model}-"):
+            if run_model(execution["name"]) == model:
                 return str(execution["name"])
     return None
+
+
+# naming.run_id: `<model>-<trigger>-<yyyymmddThhmmss>`; a model name may contain '-', a trigger may not
+_RUN_ID = re.compile(r"^(?P<model>[A-Za-z0-9-]+)-(?P<trigger>[A-Za-z]+)-(?P<stamp>\d{8}T\d{6})$")
+
+
+def run_model(run: str) -> str | None:
+    """The model a run id (= its TrainingPipeline execution name) belongs to; None if not a run id.
+
+    A prefix test would take `churn-v2-upload-...` for a run of `churn`.
+    """
+    match = _RUN_ID.match(run)
+    return match["model"] if match else None
 
 
 def _utc(at: int) -> datetime:
@@ -138,31 +156,41 @@ def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain:
     if kind == "drift" and model:
         report = state.get_monitoring_report(model) or {}
         facts["Drifted features"] = [
-            f"{f['feature']}: {f['distance']:.3f} > threshold {f['threshold']}" if f.get("distance") is not None
-            else str(f["feature"]) for f in report.get("drifted", [])
+            f"{f['feature']}: {f['distance']:.3f} > threshold {f['threshold']}"
+            if f.get("distance") is not None
+            else str(f["feature"])
+            for f in report.get("drifted", [])
         ] or None
         facts["Captured records in the window"] = report.get("records")
         facts["Drift report"] = report.get("report_uri")
         if retrain:
-            facts["What Driftline did"] = (f"started retraining run {retrain['run_id']} on the newest data"
-                                           if retrain["started"] else f"did not retrain: {retrain['why']}")
+            facts["What Driftline did"] = (
+                f"started retraining run {retrain['run_id']} on the newest data"
+                if retrain["started"]
+                else f"did not retrain: {retrain['why']}"
+            )
     facts["Runbook"] = f"{RUNBOOK}, '{_runbook_entry(kind)}'"
     facts |= console_links(settings().region)
-    subject = (f"{model}: {kind} alarm" if model else f"Driftline: {kind} alarm")
+    subject = f"{model}: {kind} alarm" if model else f"Driftline: {kind} alarm"
     if kind == "drift" and retrain and retrain.get("started"):
         subject += ", retraining started"
     return page(subject, facts)
 
 
-def _page_resolution(change: AlarmStateChange, model: str | None, kind: str | None, incident: dict[str, Any],
-                     at: int) -> str:
+def _page_resolution(
+    change: AlarmStateChange, model: str | None, kind: str | None, incident: dict[str, Any], at: int
+) -> str:
     minutes = max(0, at - int(incident.get("opened_at") or at)) / 60
-    return page(f"{model or 'Driftline'}: {kind} alarm resolved", {
-        "What happened": f"{change.alarmName} is back to OK after {minutes:.0f} min.",
-        "Model": model,
-        "Reason": change.state.reason,
-        "Times it flapped back to ALARM": incident.get("flaps") or 0,
-    }, severity="info")
+    return page(
+        f"{model or 'Driftline'}: {kind} alarm resolved",
+        {
+            "What happened": f"{change.alarmName} is back to OK after {minutes:.0f} min.",
+            "Model": model,
+            "Reason": change.state.reason,
+            "Times it flapped back to ALARM": incident.get("flaps") or 0,
+        },
+        severity="info",
+    )
 
 
 def _runbook_entry(kind: str) -> str:
