@@ -58,7 +58,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -133,7 +133,7 @@ class Feature(NamedTuple):
 
 def utc_time(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -451,7 +451,7 @@ def capture_file_time(path: Path) -> datetime | None:
     if not match:
         return None
     year, month, day, hour, minute, second, millis = (int(g) for g in match.groups())
-    return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=UTC)
+    return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=timezone.utc)
 
 
 def capture_files(root: Path, start: datetime | None = None, end: datetime | None = None) -> list[Path]:

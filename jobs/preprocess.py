@@ -160,9 +160,7 @@ def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray
     return labels, {"classes": observed, "positive_class": None}
 
 
-def carve(
-    indices: np.ndarray, size: int, strata: np.ndarray | None, keys: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def carve(indices: np.ndarray, size: int, strata: np.ndarray | None, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Take the `size` rows of `indices` with the smallest keys: (kept, taken). With strata, each class
     gives its share. Keys are hashes of the rows' content, so as data accumulates run after run a row
     stays on its side of the split (only rows at the boundary can move): a later run never tests the

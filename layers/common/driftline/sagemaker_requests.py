@@ -74,14 +74,21 @@ def _output(name: str, s3_uri: str) -> dict[str, Any]:
     }
 
 
-def _processing_job(ctx: RunContext, step: str, script: str, inputs: list[dict[str, Any]],
-                    outputs: list[dict[str, Any]], arguments: list[str]) -> dict[str, Any]:
+def _processing_job(
+    ctx: RunContext,
+    step: str,
+    script: str,
+    inputs: list[dict[str, Any]],
+    outputs: list[dict[str, Any]],
+    arguments: list[str],
+    image: str | None = None,
+) -> dict[str, Any]:
     processing = ctx.config.processing
     return {
         "ProcessingJobName": naming.job_name(ctx.run_id, step),
         "RoleArn": ctx.role_arn,
         "AppSpecification": {
-            "ImageUri": ctx.processing_image,
+            "ImageUri": image or ctx.processing_image,
             "ContainerEntrypoint": ["python3", f"{CONTAINER_CODE_DIR}/{script}"],
             "ContainerArguments": arguments,
         },
@@ -102,17 +109,30 @@ def _processing_job(ctx: RunContext, step: str, script: str, inputs: list[dict[s
 def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dict[str, Any]:
     """Preprocess everything under incoming/<model>/, or only the objects a manifest file lists."""
     data = f"s3://{ctx.data_bucket}/incoming/{ctx.model}/"
-    outputs = [_output(name, ctx.artifacts(f"{name}/"))
-               for name in ("train", "validation", "test", "preprocessor", "baseline")]
+    outputs = [
+        _output(name, ctx.artifacts(f"{name}/")) for name in ("train", "validation", "test", "preprocessor", "baseline")
+    ]
     return _processing_job(
-        ctx, "preprocess", "preprocess.py",
-        inputs=[_input("data", data_manifest or data, data_type="ManifestFile" if data_manifest else "S3Prefix"),
-                _input("config", ctx.artifacts("config/"))],
+        ctx,
+        "preprocess",
+        "preprocess.py",
+        inputs=[
+            _input("data", data_manifest or data, data_type="ManifestFile" if data_manifest else "S3Prefix"),
+            _input("config", ctx.artifacts("config/")),
+        ],
         outputs=outputs,
         # Paths are passed explicitly (they are the container's defaults too) so every path a job
         # uses is visible in its request.
-        arguments=["--config", f"{INPUT_DIR}/config/config.json", "--data-dir", f"{INPUT_DIR}/data",
-                   "--output-dir", OUTPUT_DIR, "--seed", str(ctx.config.seed)],
+        arguments=[
+            "--config",
+            f"{INPUT_DIR}/config/config.json",
+            "--data-dir",
+            f"{INPUT_DIR}/data",
+            "--output-dir",
+            OUTPUT_DIR,
+            "--seed",
+            str(ctx.config.seed),
+        ],
     )
 
 
@@ -142,8 +162,13 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
     def channel(name: str, content_type: str | None) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "ChannelName": name,
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": ctx.artifacts(f"{name}/"),
-                                            "S3DataDistributionType": "FullyReplicated"}},
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": ctx.artifacts(f"{name}/"),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
             "InputMode": "File",
         }
         if content_type:
@@ -153,12 +178,18 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
     return {
         "TrainingJobName": naming.job_name(ctx.run_id, "train", attempt),
         "RoleArn": ctx.role_arn,
-        "AlgorithmSpecification": {"TrainingImage": ctx.training_image, "TrainingInputMode": "File",
-                                   "MetricDefinitions": TRAINING_METRICS},
+        "AlgorithmSpecification": {
+            "TrainingImage": ctx.training_image,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": TRAINING_METRICS,
+        },
         # Script mode reads JSON-encoded values, as the SageMaker SDK writes them.
         "HyperParameters": {k: json.dumps(v) for k, v in hyperparameters.items()},
-        "InputDataConfig": [channel("train", "text/csv"), channel("validation", "text/csv"),
-                            channel("preprocessor", None)],
+        "InputDataConfig": [
+            channel("train", "text/csv"),
+            channel("validation", "text/csv"),
+            channel("preprocessor", None),
+        ],
         "OutputDataConfig": {"S3OutputPath": ctx.artifacts("model/")},
         "ResourceConfig": {
             "InstanceType": training.instance_type,
@@ -173,17 +204,31 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
 
 
 def evaluation_request(ctx: RunContext, candidate_model_uri: str, production_model_uri: str | None) -> dict[str, Any]:
+    """Score the candidate (and production) model on the test split.
+
+    Runs on the XGBoost image, not the scikit-learn one: loading the models needs `xgboost`, which the
+    scikit-learn 1.4-2 image lacks; the XGBoost 3.2-0 image also has scikit-learn (1.8.0) for the metrics.
+    """
     inputs = [_input("model", candidate_model_uri), _input("test", ctx.artifacts("test/"))]
-    arguments = ["--model", f"{INPUT_DIR}/model/model.tar.gz", "--test", f"{INPUT_DIR}/test/test.csv",
-                 "--output-dir", f"{OUTPUT_DIR}/evaluation"]
+    arguments = [
+        "--model",
+        f"{INPUT_DIR}/model/model.tar.gz",
+        "--test",
+        f"{INPUT_DIR}/test/test.csv",
+        "--output-dir",
+        f"{OUTPUT_DIR}/evaluation",
+    ]
     if production_model_uri:
         inputs.append(_input("production", production_model_uri))
         arguments += ["--production", f"{INPUT_DIR}/production/model.tar.gz"]
     return _processing_job(
-        ctx, "evaluate", "evaluate.py",
+        ctx,
+        "evaluate",
+        "evaluate.py",
         inputs=inputs,
         outputs=[_output("evaluation", ctx.artifacts("evaluation/"))],
         arguments=arguments,
+        image=ctx.training_image,
     )
 
 
@@ -236,8 +281,9 @@ def endpoint_config_request(ctx: RunContext, name: str, variants: list[dict[str,
     }
 
 
-def monitor_request(ctx: RunContext, job_name: str, report_uri: str, capture_prefixes: list[str],
-                    window: tuple[str, str]) -> dict[str, Any]:
+def monitor_request(
+    ctx: RunContext, job_name: str, report_uri: str, capture_prefixes: list[str], window: tuple[str, str]
+) -> dict[str, Any]:
     """The drift monitor over one window of captured traffic, against the production run's baseline.
 
     `ctx` is the production model's run (its baseline and preprocessor); `report_uri` receives the
@@ -249,14 +295,27 @@ def monitor_request(ctx: RunContext, job_name: str, report_uri: str, capture_pre
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/baseline/preprocessor"),
         _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
     ]
-    inputs += [_input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}")
-               for i, prefix in enumerate(capture_prefixes)]
+    inputs += [_input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}") for i, prefix in enumerate(capture_prefixes)]
     request = _processing_job(
-        ctx, "monitor", "monitor.py", inputs=inputs,
+        ctx,
+        "monitor",
+        "monitor.py",
+        inputs=inputs,
         outputs=[_output("report", report_uri.rstrip("/"))],
-        arguments=["--baseline-dir", f"{INPUT_DIR}/baseline", "--capture-dir", f"{INPUT_DIR}/endpoint",
-                   "--config", f"{INPUT_DIR}/config/config.json", "--output-dir", f"{OUTPUT_DIR}/report",
-                   "--window-start", window[0], "--window-end", window[1]],
+        arguments=[
+            "--baseline-dir",
+            f"{INPUT_DIR}/baseline",
+            "--capture-dir",
+            f"{INPUT_DIR}/endpoint",
+            "--config",
+            f"{INPUT_DIR}/config/config.json",
+            "--output-dir",
+            f"{OUTPUT_DIR}/report",
+            "--window-start",
+            window[0],
+            "--window-end",
+            window[1],
+        ],
     )
     request["ProcessingJobName"] = job_name
     request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "true"}]
