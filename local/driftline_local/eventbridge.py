@@ -36,6 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from driftline_local import s3_limits
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -627,6 +628,7 @@ def install(ctx: LocalCloudContext) -> None:
     if _original_put_rule is None:
         _original_put_rule = EventsBackend.put_rule
         EventsBackend.put_rule = _put_rule  # type: ignore[method-assign]
+    s3_limits.install()  # CopyObject refuses a source over 5 GiB (S3's limit; lives here beside the S3 patches)
     _scheduler = Scheduler(ctx)
     _scheduler.start()
 
