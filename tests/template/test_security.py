@@ -265,8 +265,12 @@ def _evaluate(cfn: dict, parameters: dict[str, str], node: Any) -> Any:
         if name == "AWS::NoValue":
             return _NoValue
         if name in cfn.get("Parameters", {}):
-            return parameters.get(name, cfn["Parameters"][name].get("Default"))
+            value = parameters.get(name, cfn["Parameters"][name].get("Default"))
+            return value.split(",") if cfn["Parameters"][name]["Type"] == "CommaDelimitedList" else value
         return node
+    if "Fn::Join" in node:
+        separator, values = node["Fn::Join"]
+        return separator.join(str(v) for v in _evaluate(cfn, parameters, values))
     if "Fn::If" in node:
         condition, when_true, when_false = node["Fn::If"]
         chosen = when_true if _condition(cfn, parameters, condition) else when_false
@@ -344,7 +348,8 @@ def test_data_state_and_key_survive_stack_deletion_and_replacement(template, nam
 
 def _sagemaker_statements(template: dict) -> list[dict]:
     role = template["Resources"]["SageMakerExecutionRole"]["Properties"]
-    return [s for policy in resolve(template, role["Policies"]) for s in policy["PolicyDocument"]["Statement"]]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    return resolve(template, [s for s in statements if "Effect" in s])  # Fn::If ones: see the VPC test
 
 
 ARTIFACTS = "arn:aws:s3:::driftline-artifacts-example"
@@ -460,3 +465,19 @@ def test_every_caller_that_starts_sagemaker_work_may_attach_the_key(template):
         statements = _inline_statements(template, template["Resources"][name])
         assert decide(statements, "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "true"}) == "Allow", name
         assert decide(statements, "kms:CreateGrant", key, {"kms:GrantIsForAWSResource": "false"}) != "Allow", name
+
+
+def _sagemaker_role_statements(parameters: dict[str, str]) -> list[dict]:
+    values = IMAGES | parameters
+    cfn = _translate(REPO / "template.yaml", values)
+    role = _evaluate(cfn, values, cfn["Resources"]["SageMakerExecutionRole"]["Properties"])
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_jobs_may_create_network_interfaces_only_when_given_subnets():
+    without = _sagemaker_role_statements({})
+    with_vpc = _sagemaker_role_statements({"JobSubnetIds": "subnet-0a1b2c3d", "JobSecurityGroupIds": "sg-0a1b2c3d"})
+
+    for action in ("ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission"):
+        assert decide(without, action, "*") == "Deny", action
+        assert decide(with_vpc, action, "*") == "Allow", action
