@@ -40,6 +40,7 @@ class LocalCloud:
         workdir: Path | str | None = None,
         time_scale: float = 1.0,
         region: str | None = None,
+        enforce_iam: bool | None = None,
     ) -> None:
         if workdir is None:
             workdir = tempfile.mkdtemp(prefix="driftline-local-")
@@ -47,6 +48,9 @@ class LocalCloud:
         self.ctx = LocalCloudContext(port=port, workdir=Path(workdir).resolve(), time_scale=time_scale)
         if region:
             self.ctx.region = region
+        if enforce_iam is None:  # DRIFTLINE_LOCAL_IAM=1 turns it on for clouds that do not say
+            enforce_iam = os.environ.get("DRIFTLINE_LOCAL_IAM", "0") == "1"
+        self.enforce_iam = enforce_iam  # callers act with their template roles (`iam`)
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}
 
@@ -61,7 +65,7 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         from moto.core.config import default_user_config
 
-        from driftline_local import control
+        from driftline_local import control, iam
 
         self.ctx.workdir.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
@@ -71,6 +75,7 @@ class LocalCloud:
         self._reset_moto()
         self._server = control.moto_server(self.ctx, ip_address="127.0.0.1", port=self.ctx.port)
         self._server.start()
+        iam.install(self.ctx, self.enforce_iam)  # before the extensions that make clients for tasks
         for install in self._extensions():
             install(self.ctx)
         log.info("local cloud at %s (workdir %s)", self.endpoint_url, self.workdir)
@@ -108,13 +113,14 @@ class LocalCloud:
         return stack.deploy(self.ctx, Path(template_path), stack_name, parameters)
 
     def stop(self) -> None:
-        from driftline_local import alarms, eventbridge, lambda_runtime, sns
+        from driftline_local import alarms, eventbridge, iam, lambda_runtime, sns
 
         self.ctx.stop_event.set()
         alarms.uninstall()
         eventbridge.uninstall()
         sns.uninstall()
         lambda_runtime.uninstall()
+        iam.uninstall()
         if self._server is not None:
             self._server.stop()
             self._server = None

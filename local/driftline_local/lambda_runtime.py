@@ -2,7 +2,8 @@
 
 moto stores functions but, without Docker, never runs them. Here every invocation of a function runs
 its handler in a warm worker process (one per concurrent request, reused like an execution
-environment) started with the function's configured environment, dummy credentials and
+environment) started with the function's configured environment, credentials (a session of the
+function's role when IAM is enforced, see `iam`; dummy ones otherwise) and
 `AWS_ENDPOINT_URL` pointing at the local server, so the production code uses plain boto3.
 
 - RequestResponse: the handler's return value is the payload; an exception comes back as Lambda
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from driftline_local import iam
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -91,14 +93,15 @@ class _Worker:
         self._lines_lock = threading.Lock()
         self._end_seen = threading.Event()
 
-        req_read, self._req_write = os.pipe()
-        self._resp_read, resp_write = os.pipe()
         home = runtime.ctx.workdir / "lambda" / self.name
         home.mkdir(parents=True, exist_ok=True)
+        env = runtime.environment_for(fn, code, self.log_stream, home)  # iam.RoleNotAssumable: no worker
+        req_read, self._req_write = os.pipe()
+        self._resp_read, resp_write = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, str(WORKER_SCRIPT), code.handler, str(req_read), str(resp_write)],
             cwd=code.source_dir,
-            env=runtime.environment_for(fn, code, self.log_stream, home),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -257,6 +260,8 @@ class LambdaRuntime:
                 "_HANDLER": code.handler,
             }
         )
+        # the function's execution role, as Lambda assumes it (`iam`; {} without enforcement)
+        env.update(iam.credentials_for_role(fn.role, "lambda.amazonaws.com", fn.function_name))
         return env
 
     # --- workers ---------------------------------------------------------------------------
@@ -322,7 +327,11 @@ class LambdaRuntime:
         """Run the handler once (RequestResponse) and return what Lambda would."""
         code = self.code_for(fn)
         request_id = str(uuid.uuid4())
-        worker = self._acquire(fn, code)
+        try:
+            worker = self._acquire(fn, code)
+        except iam.RoleNotAssumable as exc:  # Lambda cannot start the function as its role
+            error = {"errorMessage": str(exc), "errorType": "Runtime.RoleNotAssumable", "requestId": request_id}
+            return InvocationResult(json.dumps(error).encode(), "Unhandled", "")
         try:
             if worker.init_error is not None:
                 response: dict[str, Any] = {"ok": False, "error": worker.init_error}

@@ -16,6 +16,7 @@
      `AWS::SNS::Subscription`; policies (`AWS::SQS::QueuePolicy`, `AWS::SNS::TopicPolicy`,
      `AWS::S3::BucketPolicy`) are accepted and not enforced;
    - a bucket's `NotificationConfiguration.EventBridgeConfiguration`;
+   - a role's `ManagedPolicyArns` (moto's CloudFormation drops them; `iam.attach_managed_policies`);
    - each function's code location, layers and `DeadLetterConfig` go to `ctx.functions` for the
      Lambda runtime (moto's CloudFormation drops `Layers` and `DeadLetterConfig`).
 """
@@ -232,6 +233,19 @@ def _state_machine_from_cfn(
     return backend.create_state_machine(name, definition, properties.get("RoleArn", ""), tags=tags or None)
 
 
+def _resolve_partition(cfn: dict[str, Any]) -> dict[str, Any]:
+    """`{"Fn::Sub": "arn:${AWS::Partition}:..."}` managed policy ARNs as plain strings."""
+    resolved = copy.deepcopy(cfn)
+    for resource in resolved.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        arns = properties.get("ManagedPolicyArns")
+        if isinstance(arns, list):
+            properties["ManagedPolicyArns"] = [
+                a["Fn::Sub"] if isinstance(a, dict) and isinstance(a.get("Fn::Sub"), str) else a for a in arns
+            ]
+    return resolved
+
+
 def _resolve(value: Any, stack: Any) -> Any:
     from moto.cloudformation.parsing import clean_json
 
@@ -330,12 +344,17 @@ def deploy(
     description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if description["StackStatus"] != "CREATE_COMPLETE":
         raise RuntimeError(f"stack {stack_name} is {description['StackStatus']}")
-    physical = {
+    physical = {  # moto lists a resource whose Condition is false without a logical id: skip it
         r["LogicalResourceId"]: r.get("PhysicalResourceId", "")
         for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if "LogicalResourceId" in r
     }
 
     from moto.cloudformation.models import cloudformation_backends
+
+    from driftline_local import iam
+
+    iam.attach_managed_policies(_resolve_partition(deployable), physical, ctx.account_id)
 
     backend = cloudformation_backends[ctx.account_id][ctx.region]
     stack = next(s for s in backend.stacks.values() if s.name == stack_name and s.status == "CREATE_COMPLETE")

@@ -1,0 +1,90 @@
+"""Run in its own interpreter by test_iam_enforcement.py: a fresh local cloud with IAM enforced.
+
+    python iam_scenario.py <template> <workdir> [--no-iam]
+
+Deploys the template (a SAM template whose local paths resolve from its own directory or are
+absolute), then, as the account's administrator, drives two callers and prints one JSON line:
+- `config`: OnConfigUploadedFunction invoked on a valid models/<model>/model.yaml (its role reads S3);
+- `plan_task`: a TrainingPipeline execution's "Plan the run" task (the machine's role invokes
+  PrepareRunFunction): the first TaskSucceeded/TaskFailed after it was scheduled.
+A cloud per interpreter: moto's backends and the Lambda runtime are process-wide.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from driftline_local.cloud import LocalCloud
+from driftline_local.images import resolve_image_uris
+
+from tests.integration.local.waiting import eventually
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TASK_TIMEOUT_SECONDS = 120.0
+
+
+def _client(cloud: LocalCloud, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=cloud.endpoint_url,
+        region_name=cloud.ctx.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _config_outcome(cloud: LocalCloud, deployed: Any) -> dict[str, Any]:
+    bucket = deployed.outputs["DataBucketName"]
+    key = "models/churn/model.yaml"
+    body = b"name: churn\nproblem_type: binary_classification\ntarget: y\n"
+    _client(cloud, "s3").put_object(Bucket=bucket, Key=key, Body=body)
+    event = json.loads((REPO_ROOT / "events" / "config_uploaded.json").read_text())
+    event["detail"]["bucket"]["name"] = bucket
+    event["detail"]["object"]["key"] = key
+    event["detail"]["object"].pop("version-id", None)
+    response = _client(cloud, "lambda").invoke(
+        FunctionName=deployed.resources["OnConfigUploadedFunction"], Payload=json.dumps(event).encode()
+    )
+    return {"function_error": response.get("FunctionError"), "payload": json.loads(response["Payload"].read())}
+
+
+def _plan_task_outcome(cloud: LocalCloud, deployed: Any) -> dict[str, Any]:
+    sfn = _client(cloud, "stepfunctions")
+    payload = {"model": "churn", "run_id": "churn-iam-1", "trigger": "upload", "settle_seconds": 0}
+    arn = sfn.start_execution(stateMachineArn=deployed.outputs["TrainingPipelineArn"], input=json.dumps(payload))[
+        "executionArn"
+    ]
+
+    def plan_outcome() -> dict[str, Any] | None:
+        events = sfn.get_execution_history(executionArn=arn)["events"]
+        entered = [i for i, e in enumerate(events) if e["type"] == "TaskStateEntered"]
+        if not entered or events[entered[0]]["stateEnteredEventDetails"]["name"] != "Plan the run":
+            return None
+        for event in events[entered[0] :]:
+            if event["type"] == "TaskSucceeded":
+                return {"outcome": "TaskSucceeded"}
+            if event["type"] == "TaskFailed":
+                details = event["taskFailedEventDetails"]
+                return {"outcome": "TaskFailed", "error": details.get("error"), "cause": details.get("cause")}
+        return None
+
+    try:
+        return dict(eventually(plan_outcome, timeout=TASK_TIMEOUT_SECONDS, interval=0.1))
+    finally:
+        sfn.stop_execution(executionArn=arn)
+
+
+def main() -> None:
+    template, workdir = Path(sys.argv[1]), Path(sys.argv[2])
+    with LocalCloud(port=0, workdir=workdir, enforce_iam="--no-iam" not in sys.argv[3:]) as cloud:
+        deployed = cloud.deploy(template, "driftline", {**resolve_image_uris(cloud.ctx.region)})
+        result = {"config": _config_outcome(cloud, deployed), "plan_task": _plan_task_outcome(cloud, deployed)}
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
