@@ -5,7 +5,9 @@ from driftline.events import S3ObjectCreated
 from driftline.observability import logger, metrics
 from driftline.uploads import UploadedObject, handle_upload
 
-aws.prepare("dynamodb", "s3", "stepfunctions")  # init phase: the clients exist before the first event
+# init phase: the clients exist before the first event (the low-level DynamoDB client keeps idempotency records)
+aws.prepare("dynamodb", "s3", "stepfunctions")
+aws.client("dynamodb")
 
 
 @logger.inject_lambda_context
@@ -22,4 +24,4 @@ def lambda_handler(event: dict, context: object) -> dict:
         event_id=created.id,
         event_time=created.time,
     )
-    return handle_upload(upload).model_dump()
+    return handle_upload(upload, remaining_ms=context.get_remaining_time_in_millis()).model_dump()  # type: ignore[attr-defined]

@@ -5,10 +5,13 @@ from driftline.events import EventBridgeEvent
 from driftline.monitoring import ProcessingJobStateChange, publish_monitoring
 from driftline.observability import logger
 
-aws.prepare("dynamodb", "s3", "cloudwatch")  # init phase: the clients exist before the first event
+# init phase: the clients exist before the first event (the low-level DynamoDB client keeps idempotency records)
+aws.prepare("dynamodb", "s3", "cloudwatch")
+aws.client("dynamodb")
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: object) -> dict:
     detail = EventBridgeEvent.model_validate(event).detail
-    return publish_monitoring(ProcessingJobStateChange.model_validate(detail))
+    change = ProcessingJobStateChange.model_validate(detail)
+    return publish_monitoring(change, remaining_ms=context.get_remaining_time_in_millis())  # type: ignore[attr-defined]

@@ -1,136 +1,474 @@
-"""Checks on an uploaded CSV, made on its first bytes (pure: no AWS here).
+"""Checks on an uploaded CSV, made on the whole file as a stream (pure: no AWS here).
 
-The whole file is read by the preprocessing job; here we catch what would make that job fail or
-train on the wrong thing, and say so in words a person can act on.
+The file arrives as chunks of bytes (an S3 body's `iter_chunks`); it is decoded incrementally, cut
+into physical lines and parsed by `csv.reader`, so memory is bounded by one line and time is linear
+in the file's size (no sniffing heuristics: `csv.Sniffer` is quadratic on unbalanced quotes). A time
+budget ends the check with a reason instead of a Lambda timeout.
+
+What is checked is what would make the preprocessing job fail or train on the wrong thing: encoding,
+the header, every row's field count, numeric features, and the labels against the problem type and
+the labels the model has already seen (jobs/preprocess.py compares labels as stripped text).
+
+Reasons name the file's line, the column's position and the rule. They never quote the data: no cell
+values, and no column names except those of the model's config (target, features, drop_columns),
+shown sanitised; a header is data too when a file is hostile.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-from dataclasses import dataclass
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
-from driftline.config import Feature, ModelConfig
+from driftline.config import Feature, ModelConfig, ProblemType
 from driftline.errors import InvalidDataset
 
-SAMPLE_BYTES = 256 * 1024
-_NUMERIC_SHARE = 0.95
-_MISSING = {"", "na", "nan", "null", "none", "?"}
+CHUNK_BYTES = 1024 * 1024
+MAX_LINE_CHARS = 1024 * 1024  # one physical line; a file without line breaks stops here
+MAX_FIELD_CHARS = csv.field_size_limit()  # 131072: csv refuses longer fields (an unbalanced quote eats lines)
+MAX_COLUMNS = 1000
+MAX_COLUMN_NAME_CHARS = 128
+MAX_LABEL_CHARS = 128
+MAX_CLASSES = 1000
+NUMERIC_SHARE = 0.95  # as jobs/preprocess.py: a feature is numeric when >= 95 % of present values parse
+MISSING = frozenset({"", "na", "nan", "null", "none", "?"})  # jobs/_common.py MISSING_TOKENS
+_CHECK_CLOCK_EVERY_ROWS = 512
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9 _.\-]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-@dataclass(frozen=True)
-class CsvSample:
+@dataclass
+class ColumnStats:
+    present: int = 0
+    non_numeric: int = 0
+    first_non_numeric_line: int | None = None
+
+
+@dataclass
+class DatasetReport:
+    """What the check learnt from a valid file: enough to re-check it against a newer config or labels."""
+
     header: list[str]
-    rows: list[list[str]]
+    rows: int = 0
+    lines: int = 0
+    columns: dict[int, ColumnStats] = field(default_factory=dict)  # the numeric-tracked columns
+    labels: dict[str, int] = field(default_factory=dict)  # classification: label -> first line it is on
+    target_column: int = 0
+
+    def inferred_features(self, config: ModelConfig) -> list[Feature]:
+        """Feature names and types (numeric if >= 95 % of present values parse), in header order."""
+        skip = {config.target, *config.drop_columns}
+        features = []
+        for i, name in enumerate(self.header):
+            if name in skip:
+                continue
+            stats = self.columns.get(i, ColumnStats())
+            numeric = stats.present > 0 and stats.non_numeric <= (1 - NUMERIC_SHARE) * stats.present
+            features.append(Feature(name=name, type="numeric" if numeric else "categorical"))
+        return features
 
 
-def read_sample(head: bytes, *, complete: bool) -> CsvSample:
-    """Parse the first bytes of a CSV upload. `complete` says the head is the whole file."""
-    if not head.strip():
-        raise InvalidDataset("the file is empty; upload a CSV with a header row and at least one example")
-    if b"\x00" in head:
-        raise InvalidDataset("the file is binary (it contains NUL bytes); upload a plain-text CSV")
+def validate_csv(
+    chunks: Iterable[bytes],
+    config: ModelConfig,
+    *,
+    known_labels: frozenset[str] = frozenset(),
+    budget_seconds: float = math.inf,
+    clock: Callable[[], float] = time.monotonic,
+) -> DatasetReport:
+    """Read the whole file and raise InvalidDataset at the first problem; return what was learnt."""
+    lines = _Lines(chunks, budget_seconds, clock)
+    reader = csv.reader(lines)
+    header_row = _first_row(reader, lines)
+    header = _check_header(header_row)
+    target = _check_columns(header, config)
+    report = DatasetReport(header=header, target_column=target)
+    names = _config_names(config)
+    if config.features is None:
+        tracked = [i for i, name in enumerate(header) if name not in {config.target, *config.drop_columns}]
+    else:
+        numeric = {f.name for f in config.features if f.type == "numeric"}
+        tracked = [i for i, name in enumerate(header) if name in numeric]
+    report.columns = {i: ColumnStats() for i in tracked}
+    classification = config.problem_type is not ProblemType.REGRESSION
+    canonical = {_canonical(label): label for label in known_labels}
+    width, present_targets, record_end = len(header), 0, reader.line_num
     try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if complete or exc.start < len(head) - 4:  # a multi-byte character cut at the sample edge is fine
-            raise InvalidDataset(f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from exc
-        text = head[: exc.start].decode("utf-8-sig")
-    lines = text.splitlines()
-    if not complete and len(lines) > 1:
-        lines = lines[:-1]  # the last line of a partial read may be cut short
-    try:
-        dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
-    if delimiter != ",":
+        for row in reader:
+            line, record_end = record_end + 1, reader.line_num  # a quoted field may span lines: name the first
+            if not row:
+                continue  # a blank line
+            report.rows += 1
+            if report.rows % _CHECK_CLOCK_EVERY_ROWS == 0:
+                lines.check_clock(line)
+            if len(row) != width:
+                raise InvalidDataset(
+                    f"line {line} has {len(row)} fields but the header has {width}; "
+                    "check for unquoted commas or missing values",
+                    rule="field-count",
+                    line=line,
+                )
+            for i in tracked:
+                value = row[i].strip()
+                if value.lower() in MISSING:
+                    continue
+                stats = report.columns[i]
+                stats.present += 1
+                if not _is_number(value):
+                    stats.non_numeric += 1
+                    if stats.first_non_numeric_line is None:
+                        stats.first_non_numeric_line = line
+            value = row[target].strip()
+            if value.lower() in MISSING:
+                continue
+            present_targets += 1
+            if not classification:
+                if not _is_number(value):
+                    raise InvalidDataset(
+                        f"line {line}, {_column(target, header, names)}: the target is not a number; "
+                        "regression needs a numeric target in every labelled row",
+                        rule="target-not-numeric",
+                        line=line,
+                        column=target + 1,
+                    )
+            elif value not in report.labels:
+                if value not in known_labels:
+                    count = len(known_labels | set(report.labels)) + 1
+                    _check_new_label(value, line, target, header, names, config, canonical, count)
+                    canonical.setdefault(_canonical(value), value)
+                report.labels[value] = line
+    except csv.Error as exc:
+        raise _malformed(exc, record_end + 1) from None
+    report.lines = reader.line_num
+    if report.rows == 0:
         raise InvalidDataset(
-            f"the file is separated by {delimiter!r}, not commas; export it as comma-separated CSV"
+            "the file has a header but no examples; add at least one labelled row", rule="no-rows", line=1
         )
-    rows = [row for row in csv.reader(lines) if row]
-    if not rows:
-        raise InvalidDataset("the file is empty; upload a CSV with a header row and at least one example")
-    header = [name.strip() for name in rows[0]]
-    if len(header) < 2:
-        raise InvalidDataset("the header has fewer than two columns; is this a CSV with a header row?")
-    if any(not name for name in header):
-        raise InvalidDataset("the header has an empty column name; name every column")
-    if len(set(header)) != len(header):
-        dupes = sorted({n for n in header if header.count(n) > 1})
-        raise InvalidDataset(f"the header repeats column(s) {', '.join(dupes)}; names must be unique")
-    if _looks_numeric_row(header):
-        raise InvalidDataset("the first row is all numbers: the file has no header row; add one")
-    body = rows[1:]
-    if not body:
-        raise InvalidDataset("the file has a header but no examples; add at least one labelled row")
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise InvalidDataset(
-                f"line {number} has {len(row)} fields but the header has {len(header)}; "
-                "check for unquoted commas or missing values"
-            )
-    return CsvSample(header=header, rows=body)
+    if present_targets == 0:
+        raise InvalidDataset(
+            f"the target {_column(target, header, names)} is empty in every row; label the examples",
+            rule="no-labels",
+            column=target + 1,
+        )
+    check_numeric(report, config)
+    check_labels(report, config, known_labels)
+    return report
 
 
-def check_against_config(sample: CsvSample, config: ModelConfig) -> None:
-    """Raise InvalidDataset if the columns contradict the model's schema."""
-    columns = set(sample.header)
-    if config.target not in columns:
-        raise InvalidDataset(
-            f"the header has no target column '{config.target}' (model '{config.name}'); "
-            f"columns found: {', '.join(sample.header)}"
-        )
+def check_numeric(report: DatasetReport, config: ModelConfig) -> None:
+    """Numeric features whose non-numeric share would make the job read them as text."""
     if config.features is None:
         return
-    expected = {f.name for f in config.features}
-    missing = sorted(expected - columns)
-    unexpected = sorted(columns - expected - {config.target} - set(config.drop_columns))
-    problems = []
-    if missing:
-        problems.append(f"missing feature column(s) {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected column(s) {', '.join(unexpected)}")
-    if problems:
-        raise InvalidDataset(
-            f"the columns contradict model '{config.name}': {'; '.join(problems)}. "
-            "Fix the file, or upload a new models/<model>/model.yaml that lists the new features"
-        )
-    index = {name: i for i, name in enumerate(sample.header)}
+    names = _config_names(config)
+    index = {name: i for i, name in enumerate(report.header)}
     for feature in config.features:
-        if feature.type != "numeric":
+        i = index.get(feature.name)
+        if feature.type != "numeric" or i is None:
             continue
-        values = [row[index[feature.name]].strip() for row in sample.rows]
-        bad = [v for v in values if v.lower() not in _MISSING and not _is_number(v)]
-        if len(bad) > (1 - _NUMERIC_SHARE) * max(len(values), 1):
+        stats = report.columns.get(i)
+        if stats is None or stats.non_numeric <= (1 - NUMERIC_SHARE) * max(stats.present, 1):
+            continue
+        line = stats.first_non_numeric_line
+        raise InvalidDataset(
+            f"line {line}, {_column(i, report.header, names)}: numeric feature '{_shown(feature.name)}' has "
+            f"non-numeric values in {stats.non_numeric} of {stats.present} rows (more than "
+            f"{round((1 - NUMERIC_SHARE) * 100)} %); fix the values or declare the feature categorical in model.yaml",
+            rule="numeric-feature",
+            line=line,
+            column=i + 1,
+        )
+
+
+def check_labels(report: DatasetReport, config: ModelConfig, known: frozenset[str]) -> None:
+    """The file's labels against the problem type and the labels the model has seen before."""
+    if config.problem_type is ProblemType.REGRESSION:
+        return
+    header, target, names = report.header, report.target_column, _config_names(config)
+    canonical = {_canonical(label): label for label in known}
+    seen = set(known)
+    for label, line in sorted(report.labels.items(), key=lambda item: item[1]):
+        if label in seen:
+            continue
+        seen.add(label)
+        _check_new_label(label, line, target, header, names, config, canonical, len(seen))
+        canonical.setdefault(_canonical(label), label)
+    if known:
+        return
+    where = _column(target, header, names)
+    if len(report.labels) < 2:
+        raise InvalidDataset(
+            f"the first data of model '{config.name}' has a single class in the target {where}; "
+            "classification needs at least two: upload data with every class first",
+            rule="single-class",
+            column=target + 1,
+        )
+    if config.positive_class is not None and config.positive_class not in report.labels:
+        raise InvalidDataset(
+            f"the first data of model '{config.name}' has no row of positive_class in the target {where}; "
+            "upload data with both classes first",
+            rule="no-positive-class",
+            column=target + 1,
+        )
+
+
+def check_columns(report: DatasetReport, config: ModelConfig) -> None:
+    """The header against a config that may have changed since the file was read (a race on features)."""
+    _check_columns(report.header, config)
+    check_numeric(report, config)
+
+
+def _check_new_label(
+    label: str,
+    line: int,
+    target: int,
+    header: list[str],
+    names: set[str],
+    config: ModelConfig,
+    canonical: dict[str, str],
+    count: int,
+) -> None:
+    where = f"line {line}, {_column(target, header, names)}"
+    if len(label) > MAX_LABEL_CHARS or _CONTROL.search(label):
+        raise InvalidDataset(
+            f"{where}: a label longer than {MAX_LABEL_CHARS} characters or with control "
+            "characters; is this the label column?",
+            rule="label-format",
+            line=line,
+            column=target + 1,
+        )
+    if _canonical(label) in canonical:
+        raise InvalidDataset(
+            f"{where}: a label that differs from an earlier one only in case, spaces or number format "
+            "(labels are compared as text, so 1 and 1.0, or Yes and yes, would be different classes); "
+            "spell each class the same way in every file",
+            rule="label-variant",
+            line=line,
+            column=target + 1,
+        )
+    if config.problem_type is ProblemType.BINARY and config.positive_class is None and count > 2:
+        raise InvalidDataset(
+            f"{where}: a third distinct label (counting the model's earlier data); binary_classification takes "
+            "two classes: fix the labels, set positive_class to treat the others as negative, or use "
+            "multiclass_classification",
+            rule="label-count",
+            line=line,
+            column=target + 1,
+        )
+    if count > MAX_CLASSES:
+        raise InvalidDataset(
+            f"{where}: more than {MAX_CLASSES} distinct labels; is this the label column?",
+            rule="label-count",
+            line=line,
+            column=target + 1,
+        )
+
+
+class _Lines:
+    """Physical lines of a UTF-8 byte stream, bounded in length, with the clock checked as it goes."""
+
+    def __init__(self, chunks: Iterable[bytes], budget_seconds: float, clock: Callable[[], float]) -> None:
+        self._chunks = iter(chunks)
+        self._budget = budget_seconds
+        self._clock = clock
+        self._deadline = clock() + budget_seconds
+        self.line = 1
+        self._iterator = self._lines()
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._iterator)
+
+    def check_clock(self, line: int) -> None:
+        if self._clock() > self._deadline:
             raise InvalidDataset(
-                f"numeric feature '{feature.name}' has non-numeric values such as {bad[0]!r}; "
-                "fix the values or declare the feature categorical in model.yaml"
+                f"the file could not be checked within {self._budget:g} s (stopped at line {line}); "
+                "split it into smaller files (a few hundred MB each) and upload those",
+                rule="time-budget",
+                line=line,
             )
-    labels = [row[index[config.target]].strip() for row in sample.rows]
-    if all(label.lower() in _MISSING for label in labels):
-        raise InvalidDataset(f"the target column '{config.target}' is empty in every sampled row")
+
+    def _lines(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")("strict")
+        pending, offset = "", 0
+        for chunk in self._chunks:
+            self.check_clock(self.line)
+            if b"\x00" in chunk:
+                raise InvalidDataset(
+                    "the file is binary (it contains NUL bytes); upload a plain-text CSV", rule="binary", line=self.line
+                )
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                raise self._not_utf8(offset + exc.start) from None
+            offset += len(chunk)
+            start = 0
+            while (end := text.find("\n", start)) >= 0:
+                line, pending = pending + text[start : end + 1], ""
+                self._bounded(line)
+                yield line
+                self.line += 1
+                start = end + 1
+            pending += text[start:]
+            self._bounded(pending)
+        try:
+            pending += decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise self._not_utf8(offset) from None
+        if pending:
+            yield pending
+
+    def _bounded(self, line: str) -> None:
+        if len(line) > MAX_LINE_CHARS:
+            raise InvalidDataset(
+                f"line {self.line} is longer than {MAX_LINE_CHARS} characters; is this a CSV with one row per line?",
+                rule="line-length",
+                line=self.line,
+            )
+
+    def _not_utf8(self, byte: int) -> InvalidDataset:
+        return InvalidDataset(
+            f"the file is not UTF-8 text (byte {byte}, line {self.line}); save it as UTF-8 CSV",
+            rule="encoding",
+            line=self.line,
+        )
 
 
-def infer_features(sample: CsvSample, config: ModelConfig) -> list[Feature]:
-    """Feature names and types from the first data: numeric if ≥95 % of present values parse."""
-    features = []
-    skip = {config.target, *config.drop_columns}
-    for i, name in enumerate(sample.header):
-        if name in skip:
-            continue
-        present = [row[i].strip() for row in sample.rows if row[i].strip().lower() not in _MISSING]
-        numeric = bool(present) and sum(_is_number(v) for v in present) >= _NUMERIC_SHARE * len(present)
-        features.append(Feature(name=name, type="numeric" if numeric else "categorical"))
-    return features
+def _first_row(reader: Iterator[list[str]], lines: _Lines) -> list[str]:
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                return row
+    except csv.Error as exc:
+        raise _malformed(exc, lines.line) from None
+    raise InvalidDataset(
+        "the file is empty; upload a CSV with a header row and at least one example", rule="empty", line=1
+    )
+
+
+def _check_header(row: list[str]) -> list[str]:
+    header = [name.strip() for name in row]
+    if len(header) == 1:
+        for delimiter, called in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if delimiter in header[0]:
+                raise InvalidDataset(
+                    f"the file is separated by {called}, not commas; export it as comma-separated CSV",
+                    rule="delimiter",
+                    line=1,
+                )
+        raise InvalidDataset(
+            "the header has fewer than two columns; is this a CSV with a header row?", rule="header", line=1
+        )
+    if len(header) > MAX_COLUMNS:
+        raise InvalidDataset(f"the header has {len(header)} columns, more than {MAX_COLUMNS}", rule="header", line=1)
+    for i, name in enumerate(header):
+        if not name:
+            raise InvalidDataset(
+                f"column {i + 1} of the header has no name; name every column", rule="header", line=1, column=i + 1
+            )
+        if len(name) > MAX_COLUMN_NAME_CHARS or _CONTROL.search(name):
+            raise InvalidDataset(
+                f"the name of column {i + 1} is longer than {MAX_COLUMN_NAME_CHARS} characters "
+                "or has control characters",
+                rule="header",
+                line=1,
+                column=i + 1,
+            )
+    first: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in first:
+            raise InvalidDataset(
+                f"the header repeats a column name (columns {first[name] + 1} and {i + 1}); names must be unique",
+                rule="header",
+                line=1,
+                column=i + 1,
+            )
+        first[name] = i
+    if all(_is_number(name) for name in header):
+        raise InvalidDataset("the first row is all numbers: the file has no header row; add one", rule="header", line=1)
+    return header
+
+
+def _check_columns(header: list[str], config: ModelConfig) -> int:
+    """The target's index; raises if the columns contradict the model's schema."""
+    index = {name: i for i, name in enumerate(header)}
+    if config.target not in index:
+        raise InvalidDataset(
+            f"the header has no target column '{_shown(config.target)}' (model '{config.name}')",
+            rule="target-column",
+            line=1,
+        )
+    if config.features is not None:
+        expected = {f.name for f in config.features}
+        missing = [name for name in (f.name for f in config.features) if name not in index]
+        allowed = expected | {config.target} | set(config.drop_columns)
+        unexpected = [i + 1 for i, name in enumerate(header) if name not in allowed]
+        problems = []
+        if missing:
+            problems.append(f"missing feature column(s) {', '.join(_shown(n) for n in missing)}")
+        if unexpected:
+            shown = ", ".join(str(p) for p in unexpected[:10]) + (" …" if len(unexpected) > 10 else "")
+            problems.append(f"unexpected column(s) at position(s) {shown}")
+        if problems:
+            raise InvalidDataset(
+                f"the columns contradict model '{config.name}': {'; '.join(problems)}. "
+                "Fix the file, or upload a new models/<model>/model.yaml that lists the new features",
+                rule="columns",
+                line=1,
+                column=unexpected[0] if unexpected else None,
+            )
+    return index[config.target]
+
+
+def _malformed(exc: csv.Error, line: int) -> InvalidDataset:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return InvalidDataset(
+            f"line {line}: a field is longer than {MAX_FIELD_CHARS} characters, often a quote "
+            "that opens a field and never closes; check the quoting",
+            rule="field-size",
+            line=line,
+        )
+    if "new-line character" in text:
+        return InvalidDataset(
+            f"line {line}: a bare carriage return inside a field; save the file with \\n or \\r\\n line endings",
+            rule="line-endings",
+            line=line,
+        )
+    return InvalidDataset(f"line {line}: the CSV is malformed ({text[:120]})", rule="malformed", line=line)
+
+
+def _config_names(config: ModelConfig) -> set[str]:
+    return {config.target, *config.drop_columns, *(f.name for f in config.features or [])}
+
+
+def _column(i: int, header: list[str], names: set[str]) -> str:
+    name = header[i] if i < len(header) else None
+    return f"column {i + 1} ('{_shown(name)}')" if name in names and name is not None else f"column {i + 1}"
+
+
+def _shown(name: str) -> str:
+    """A config's column name as pages show it: safe characters only, at most 40."""
+    safe = _UNSAFE_NAME.sub("?", name)
+    return safe if len(safe) <= 40 else safe[:39] + "…"
+
+
+def _canonical(label: str) -> str:
+    text = label.strip().lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return repr(number) if math.isfinite(number) else text
 
 
 def _is_number(value: str) -> bool:
     try:
-        float(value)
+        return math.isfinite(float(value))
     except ValueError:
         return False
-    return True
-
-
-def _looks_numeric_row(row: list[str]) -> bool:
-    return all(_is_number(v) for v in row if v.strip())

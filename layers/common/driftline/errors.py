@@ -1,5 +1,7 @@
 """Domain errors. The class name is the contract: state machines route on it (`ErrorEquals`)."""
 
+from __future__ import annotations
+
 
 class DriftlineError(Exception):
     """Base of every error Driftline raises on purpose."""
@@ -14,7 +16,20 @@ class UnknownModel(DriftlineError):
 
 
 class InvalidDataset(DriftlineError):
-    """An uploaded file cannot be used for training."""
+    """An uploaded file cannot be used for training.
+
+    `rule` names the check that failed (a stable word, e.g. `field-count`), `line` and `column` say
+    where (1-based; `line` counts physical lines of the file, the header is line 1). The message never
+    quotes the file's content: no cell values, and no column names but the model config's own.
+    """
+
+    def __init__(
+        self, message: str, *, rule: str = "invalid", line: int | None = None, column: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.line = line
+        self.column = column
 
 
 class RunNotFound(DriftlineError):

@@ -1,9 +1,12 @@
 """Drift monitoring: start the monitor on each production endpoint's schedule, publish what it found.
 
-One path for two sources: Driftline's own monitor (jobs/monitor.py, a processing job tagged
-`driftline:monitor`) and, where an account has it, a SageMaker Model Monitor schedule named in the
-model's config. Both write Model-Monitor-format `constraint_violations.json`; `publish_monitoring`
-turns it into CloudWatch metrics (namespace `Driftline/Monitoring`) that the drift alarm watches.
+One path for two sources: Driftline's own monitor (jobs/monitor.py, a processing job named
+`<model>-<yyyymmddThhmmss>-monitor` that writes to `<ArtifactBucket>/<model>/monitoring/<job>/`) and,
+where an account has it, a SageMaker Model Monitor schedule named in the model's config. Monitor jobs
+are recognised by that name and location, never by tags: AWS's state-change events do not promise to
+carry a job's tags (its published samples show `"Tags": {}`). Both write Model-Monitor-format
+`constraint_violations.json`; `publish_monitoring` turns it into CloudWatch metrics (namespace
+`Driftline/Monitoring`) that the drift alarm watches.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from driftline import aws, naming, state
+from driftline import aws, idempotency, naming, state
 from driftline.config import ModelConfig
 from driftline.errors import UnknownModel
 from driftline.notifications import console_links, page
@@ -30,6 +33,7 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # "Baseline drift distance 0.41 (PSI) exceeds threshold 0.2" (Driftline) or
 # "Baseline drift distance: 0.7 exceeds threshold: 0.1" (SageMaker Model Monitor)
+_MONITOR_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-monitor$")
 _DRIFT_TEXT = re.compile(r"distance:?\s*([-+0-9.eE]+).*?threshold:?\s*([-+0-9.eE]+)", re.IGNORECASE)
 
 
@@ -60,15 +64,20 @@ def schedule_monitoring(config: ModelConfig) -> str:
         State="ENABLED" if own_monitor else "DISABLED",
         Description=f"Driftline: drift monitor of {config.name}'s endpoint",
     )
-    events.put_targets(Rule=rule, Targets=[{
-        "Id": "start-monitoring",
-        "Arn": settings().start_monitoring_function_arn,
-        # The scheduled time names the window, so a repeated delivery maps to the same job.
-        "InputTransformer": {
-            "InputPathsMap": {"time": "$.time"},
-            "InputTemplate": json.dumps({"model": config.name, "scheduled_time": "<time>"}),
-        },
-    }])
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {
+                "Id": "start-monitoring",
+                "Arn": settings().start_monitoring_function_arn,
+                # The scheduled time names the window, so a repeated delivery maps to the same job.
+                "InputTransformer": {
+                    "InputPathsMap": {"time": "$.time"},
+                    "InputTemplate": json.dumps({"model": config.name, "scheduled_time": "<time>"}),
+                },
+            }
+        ],
+    )
     put_drift_alarm(config)
     return rule
 
@@ -78,8 +87,10 @@ def put_drift_alarm(config: ModelConfig) -> str:
     name = naming.alarm_name(config.name, "drift")
     aws.client("cloudwatch").put_metric_alarm(
         AlarmName=name,
-        AlarmDescription=(f"Driftline {config.name}: at least {monitoring.drifted_features_to_alarm} feature(s) of "
-                          f"live traffic drifted from the training baseline. See docs/runbook.md, '{name}'."),
+        AlarmDescription=(
+            f"Driftline {config.name}: at least {monitoring.drifted_features_to_alarm} feature(s) of "
+            f"live traffic drifted from the training baseline. See docs/runbook.md, '{name}'."
+        ),
         Namespace=NAMESPACE,
         MetricName="DriftedFeatures",
         Dimensions=[{"Name": "Model", "Value": config.name}],
@@ -122,8 +133,12 @@ def start_monitoring(tick: MonitorTick, now: datetime | None = None) -> dict[str
     job = naming.job_name(f"{tick.model}-{end:%Y%m%dT%H%M%S}", "monitor")
     report_uri = f"s3://{ctx.artifact_bucket}/{tick.model}/monitoring/{job}/"
     s3 = aws.client("s3")
-    s3.put_object(Bucket=ctx.artifact_bucket, Key=f"{tick.model}/monitoring/{job}/config/config.json",
-                  Body=config.model_dump_json(indent=2).encode(), ContentType="application/json")
+    s3.put_object(
+        Bucket=ctx.artifact_bucket,
+        Key=f"{tick.model}/monitoring/{job}/config/config.json",
+        Body=config.model_dump_json(indent=2).encode(),
+        ContentType="application/json",
+    )
     captures = capture_prefixes(ctx.artifact_bucket, tick.model, production["endpoint_name"], start, end)
     request = monitor_request(ctx, job, report_uri, captures, (_iso(start), _iso(end)))
     try:
@@ -150,15 +165,20 @@ def capture_prefixes(bucket: str, model: str, endpoint: str, start: datetime, en
     """The data-capture hour folders (per variant) that hold records of [start, end]; the monitor filters by time."""
     s3 = aws.client("s3")
     root = f"{model}/datacapture/{endpoint}/"
-    variants = [p["Prefix"] for p in s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/")
-                .get("CommonPrefixes", [])]
+    variants = [
+        p["Prefix"] for p in s3.list_objects_v2(Bucket=bucket, Prefix=root, Delimiter="/").get("CommonPrefixes", [])
+    ]
     hours = []
     hour = start.replace(minute=0, second=0, microsecond=0)
     while hour <= end:
         hours.append(hour.strftime("%Y/%m/%d/%H/"))
         hour += timedelta(hours=1)
-    found = [f"{variant}{h}" for variant in variants for h in hours
-             if s3.list_objects_v2(Bucket=bucket, Prefix=f"{variant}{h}", MaxKeys=1).get("KeyCount", 0)]
+    found = [
+        f"{variant}{h}"
+        for variant in variants
+        for h in hours
+        if s3.list_objects_v2(Bucket=bucket, Prefix=f"{variant}{h}", MaxKeys=1).get("KeyCount", 0)
+    ]
     if len(found) > MAX_CAPTURE_INPUTS:
         found = [root]  # a long window: read the whole capture, the monitor keeps only the window
     return [f"s3://{bucket}/{prefix}" for prefix in found]
@@ -168,6 +188,8 @@ def capture_prefixes(bucket: str, model: str, endpoint: str, start: datetime, en
 
 
 class ProcessingJobStateChange(BaseModel):
+    """The detail of `SageMaker Processing Job State Change` (the job's description; Tags may be empty)."""
+
     model_config = ConfigDict(extra="ignore")
 
     ProcessingJobName: str
@@ -176,32 +198,39 @@ class ProcessingJobStateChange(BaseModel):
     ExitMessage: str | None = None
     MonitoringScheduleArn: str | None = None
     ProcessingOutputConfig: dict[str, Any] | None = None
-    Tags: dict[str, str] | list[dict[str, str]] | None = None
-
-    def tag(self, key: str) -> str | None:
-        if isinstance(self.Tags, dict):
-            return self.Tags.get(key)
-        return next((t.get("Value") for t in self.Tags or [] if t.get("Key") == key), None)
 
 
-def publish_monitoring(change: ProcessingJobStateChange) -> dict[str, Any]:
+def publish_monitoring(change: ProcessingJobStateChange, *, remaining_ms: int | None = None) -> dict[str, Any]:
     job, status = change.ProcessingJobName, change.ProcessingJobStatus
+    if status not in {"Completed", "Failed", "Stopped"}:
+        return {"job": job, "action": "none"}
     model = _monitored_model(change)
     if model is None:
         return {"job": job, "action": "ignored"}
-    if status not in {"Completed", "Failed", "Stopped"}:
-        return {"job": job, "action": "none"}
-    if not state.first_sighting(f"MONITOR#{job}#{status}"):
-        return {"job": job, "action": "duplicate"}
-    report_uri = _report_uri(change)
+    return idempotency.once(
+        "monitor",
+        {"job": job, "status": status},
+        lambda: _publish(change, model),
+        remaining_ms=remaining_ms,
+        on_repeat=lambda first: first | {"action": "duplicate", "first_action": first.get("action")},
+    )
+
+
+def _publish(change: ProcessingJobStateChange, model: str) -> dict[str, Any]:
+    job, status = change.ProcessingJobName, change.ProcessingJobStatus
+    report_uri = _report_uri(change, model)
     if status != "Completed":
-        page(f"{model}: drift monitor {status.lower()}", {
-            "What happened": "The drift monitor did not finish; drift is not being checked for this window.",
-            "Model": model,
-            "Job": job,
-            "Why": change.FailureReason or change.ExitMessage,
-            "What to do": "read the job's logs; see docs/runbook.md, 'Drift monitor failed'",
-        } | console_links(settings().region, job=job, job_kind="ProcessingJobs"))
+        page(
+            f"{model}: drift monitor {status.lower()}",
+            {
+                "What happened": "The drift monitor did not finish; drift is not being checked for this window.",
+                "Model": model,
+                "Job": job,
+                "Why": change.FailureReason or change.ExitMessage,
+                "What to do": "read the job's logs; see docs/runbook.md, 'Drift monitor failed'",
+            }
+            | console_links(settings().region, job=job, job_kind="ProcessingJobs"),
+        )
         return {"job": job, "action": "paged", "status": status}
     report = read_report(report_uri)
     if report["judged"]:
@@ -210,28 +239,53 @@ def publish_monitoring(change: ProcessingJobStateChange) -> dict[str, Any]:
         # Too little traffic to judge: no datapoint, so the drift alarm keeps its state (missing = ignore)
         # instead of reading "0 drifted features" as a recovery.
         logger.info("drift not judged in this window", extra={"job": job, "why": report.get("not_judged_reason")})
-    state.put_monitoring_report(model, job=job, report_uri=report_uri, drifted=report["drifted"],
-                                records=report.get("records"), max_drift=report["max_drift"])
+    state.put_monitoring_report(
+        model,
+        job=job,
+        report_uri=report_uri,
+        drifted=report["drifted"],
+        records=report.get("records"),
+        max_drift=report["max_drift"],
+    )
     logger.info("monitoring published", extra={"job": job, "drifted": len(report["drifted"])})
-    return {"job": job, "action": "published", "drifted_features": len(report["drifted"]),
-            "max_drift": report["max_drift"], "report_uri": report_uri}
+    return {
+        "job": job,
+        "action": "published",
+        "drifted_features": len(report["drifted"]),
+        "max_drift": report["max_drift"],
+        "report_uri": report_uri,
+    }
 
 
 def _monitored_model(change: ProcessingJobStateChange) -> str | None:
-    if change.tag("driftline:monitor") == "true":
-        return change.tag("driftline:model")
+    """The model a finished processing job monitored, or None if it is not a drift monitor of Driftline's."""
     if change.MonitoringScheduleArn:
         return state.model_for_monitoring_schedule(change.MonitoringScheduleArn.rsplit("/", 1)[-1])
-    return None
+    match = _MONITOR_JOB.match(change.ProcessingJobName)
+    if not match:
+        return None
+    model = match.group("model")
+    expected = _own_report_uri(model, change.ProcessingJobName)
+    outputs = _output_uris(change)
+    if outputs and expected not in outputs:
+        return None  # a job with a look-alike name that writes elsewhere is not ours
+    return model if state.load_config(model) is not None else None
 
 
-def _report_uri(change: ProcessingJobStateChange) -> str:
+def _own_report_uri(model: str, job: str) -> str:
+    return f"s3://{settings().artifact_bucket}/{model}/monitoring/{job}/"
+
+
+def _output_uris(change: ProcessingJobStateChange) -> list[str]:
     outputs = (change.ProcessingOutputConfig or {}).get("Outputs") or []
-    for output in outputs:
-        uri = (output.get("S3Output") or {}).get("S3Uri")
-        if uri:
-            return uri.rstrip("/") + "/"
-    return ""
+    return [uri.rstrip("/") + "/" for output in outputs if (uri := (output.get("S3Output") or {}).get("S3Uri"))]
+
+
+def _report_uri(change: ProcessingJobStateChange, model: str) -> str:
+    if not change.MonitoringScheduleArn:
+        return _own_report_uri(model, change.ProcessingJobName)
+    outputs = _output_uris(change)
+    return outputs[0] if outputs else ""
 
 
 def read_report(report_uri: str) -> dict[str, Any]:
@@ -245,10 +299,16 @@ def read_report(report_uri: str) -> dict[str, Any]:
             continue
         match = _DRIFT_TEXT.search(violation.get("description") or "")
         distance, threshold = (float(match.group(1)), float(match.group(2))) if match else (None, None)
-        drifted[violation["feature_name"]] = {"feature": violation["feature_name"], "distance": distance,
-                                              "threshold": threshold}
-    distances = {name: f.get("distance") for name, f in (summary.get("features") or {}).items()
-                 if isinstance(f, dict) and f.get("distance") is not None}
+        drifted[violation["feature_name"]] = {
+            "feature": violation["feature_name"],
+            "distance": distance,
+            "threshold": threshold,
+        }
+    distances = {
+        name: f.get("distance")
+        for name, f in (summary.get("features") or {}).items()
+        if isinstance(f, dict) and f.get("distance") is not None
+    }
     for name, found in drifted.items():
         if found["distance"] is not None:
             distances.setdefault(name, found["distance"])
@@ -261,8 +321,9 @@ def read_report(report_uri: str) -> dict[str, Any]:
         "distances": distances,
         "max_drift": max(distances.values(), default=0.0),
         "records": summary.get("records"),
-        "other_violations": [{"feature": v.get("feature_name"), "check": v.get("constraint_check_type")}
-                             for v in other][:20],
+        "other_violations": [
+            {"feature": v.get("feature_name"), "check": v.get("constraint_check_type")} for v in other
+        ][:20],
     }
 
 
@@ -283,8 +344,15 @@ def _put_metrics(model: str, report: dict[str, Any]) -> None:
         {"MetricName": "DriftedFeatures", "Dimensions": base, "Value": len(report["drifted"]), "Unit": "Count"},
         {"MetricName": "MaxDrift", "Dimensions": base, "Value": float(report["max_drift"]), "Unit": "None"},
     ]
-    data += [{"MetricName": "FeatureDrift", "Dimensions": base + [{"Name": "Feature", "Value": name}],
-              "Value": float(distance), "Unit": "None"} for name, distance in sorted(report["distances"].items())]
+    data += [
+        {
+            "MetricName": "FeatureDrift",
+            "Dimensions": base + [{"Name": "Feature", "Value": name}],
+            "Value": float(distance),
+            "Unit": "None",
+        }
+        for name, distance in sorted(report["distances"].items())
+    ]
     cloudwatch = aws.client("cloudwatch")
     for first in range(0, len(data), 500):  # PutMetricData takes at most 1000 values per call
-        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[first:first + 500])
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[first : first + 500])

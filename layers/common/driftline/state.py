@@ -12,7 +12,8 @@
 | ALARM#<alarm>       | INCIDENT     | the alarm's incident: open/closed, flaps (one page each) |
 | MONITORSCHEDULE#<s> | MODEL        | which model a SageMaker Model Monitor schedule watches |
 | TRAININGJOB#<job>   | TOKEN        | the task token a training job's end completes          |
-| EVENT#<id>          | SEEN         | dedupe record of a processed event (expires)           |
+| MODEL#<model>       | LABELS       | the classes the model's accepted data has had          |
+| IDEMPOTENCY#<what>  | <key>        | powertools Idempotency records (in progress / completed, expire) |
 """
 
 from __future__ import annotations
@@ -48,15 +49,30 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(item, default=lambda d: int(d) if d == int(d) else float(d)))
 
 
-# --- dedupe -------------------------------------------------------------------------------------
+# --- labels seen -------------------------------------------------------------------------------
 
 
-def first_sighting(event_key: str) -> bool:
-    """Record an event; False if it was already recorded (a duplicate delivery)."""
+def known_labels(model: str) -> tuple[frozenset[str], int]:
+    """The classes the model's accepted data has had so far, and the record's version (0: none yet)."""
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "LABELS"}, ConsistentRead=True).get("Item")
+    if not item:
+        return frozenset(), 0
+    return frozenset(item.get("labels") or []), int(item["version"])
+
+
+def record_labels(model: str, labels: frozenset[str], version: int) -> bool:
+    """Store the model's classes if the record is still at `version`; False if another upload got there first."""
+    condition = Attr("pk").not_exists() if version == 0 else Attr("version").eq(version)
     try:
         _table().put_item(
-            Item={"pk": f"EVENT#{event_key}", "sk": "SEEN", "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS},
-            ConditionExpression=Attr("pk").not_exists(),
+            Item={
+                "pk": _model_key(model),
+                "sk": "LABELS",
+                "labels": sorted(labels),
+                "version": version + 1,
+                "updated_at": int(time.time()),
+            },
+            ConditionExpression=condition,
         )
         return True
     except Exception as exc:
@@ -78,8 +94,13 @@ def save_config(config: ModelConfig) -> None:
         }
     )
     if config.monitoring.model_monitor_schedule:
-        _table().put_item(Item={"pk": f"MONITORSCHEDULE#{config.monitoring.model_monitor_schedule}", "sk": "MODEL",
-                                "model": config.name})
+        _table().put_item(
+            Item={
+                "pk": f"MONITORSCHEDULE#{config.monitoring.model_monitor_schedule}",
+                "sk": "MODEL",
+                "model": config.name,
+            }
+        )
 
 
 def model_for_monitoring_schedule(schedule: str) -> str | None:
@@ -125,8 +146,7 @@ def open_or_join_run(model: str, candidate_run: str, uploaded_at: int) -> tuple[
     key = {"pk": _model_key(model), "sk": "OPENRUN"}
     try:
         table.put_item(
-            Item=key | {"run_id": candidate_run, "opened_at": uploaded_at, "last_upload_at": uploaded_at,
-                        "uploads": 1},
+            Item=key | {"run_id": candidate_run, "opened_at": uploaded_at, "last_upload_at": uploaded_at, "uploads": 1},
             ConditionExpression=Attr("pk").not_exists(),
         )
         return candidate_run, True
@@ -172,9 +192,24 @@ def close_run(model: str, run: str) -> None:
 # --- runs ---------------------------------------------------------------------------------------
 
 
+def create_run(model: str, run: str, **fields: Any) -> bool:
+    """Record a new run; False (and nothing changed) if the run is already recorded."""
+    try:
+        _table().put_item(
+            Item={"pk": _model_key(model), "sk": f"RUN#{run}", "run_id": run, "model": model} | _dynamo(fields),
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+        return True
+    except Exception as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+
+
 def put_run(model: str, run: str, **fields: Any) -> None:
-    _table().put_item(Item={"pk": _model_key(model), "sk": f"RUN#{run}", "run_id": run, "model": model}
-                      | _dynamo(fields))
+    _table().put_item(
+        Item={"pk": _model_key(model), "sk": f"RUN#{run}", "run_id": run, "model": model} | _dynamo(fields)
+    )
 
 
 def update_run(model: str, run: str, **fields: Any) -> None:
@@ -244,9 +279,11 @@ def open_incident(alarm: str, now: int, reopen_within: int, **fields: Any) -> tu
             raise
     try:
         _table().update_item(
-            Key=key, UpdateExpression="SET #s = :open ADD flaps :one",
+            Key=key,
+            UpdateExpression="SET #s = :open ADD flaps :one",
             ConditionExpression=Attr("status").eq("CLOSED"),
-            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":open": "OPEN", ":one": 1},
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":open": "OPEN", ":one": 1},
         )
     except Exception as exc:
         if not _is_conditional_failure(exc):
@@ -261,7 +298,8 @@ def close_incident(alarm: str, now: int) -> dict[str, Any] | None:
             Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"},
             UpdateExpression="SET #s = :closed, closed_at = :now",
             ConditionExpression=Attr("status").eq("OPEN"),
-            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":closed": "CLOSED", ":now": now},
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":closed": "CLOSED", ":now": now},
             ReturnValues="ALL_NEW",
         )
     except Exception as exc:
@@ -272,16 +310,21 @@ def close_incident(alarm: str, now: int) -> dict[str, Any] | None:
 
 
 def mark_resolution_sent(alarm: str) -> None:
-    _table().update_item(Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"}, UpdateExpression="SET resolution_sent = :t",
-                         ExpressionAttributeValues={":t": True})
+    _table().update_item(
+        Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"},
+        UpdateExpression="SET resolution_sent = :t",
+        ExpressionAttributeValues={":t": True},
+    )
 
 
 def claim_retrain(model: str, run: str, now: int, cooldown: int) -> str | None:
     """Record a drift retrain unless one started within `cooldown` s; returns the earlier run if refused."""
     key = {"pk": _model_key(model), "sk": "RETRAIN"}
     try:
-        _table().put_item(Item=key | {"run_id": run, "started_at": now},
-                          ConditionExpression=Attr("pk").not_exists() | Attr("started_at").lte(now - cooldown))
+        _table().put_item(
+            Item=key | {"run_id": run, "started_at": now},
+            ConditionExpression=Attr("pk").not_exists() | Attr("started_at").lte(now - cooldown),
+        )
         return None
     except Exception as exc:
         if not _is_conditional_failure(exc):
@@ -314,8 +357,9 @@ def acquire_rollout_lock(model: str, holder: str, now: int | None = None) -> str
 
 def release_rollout_lock(model: str, holder: str) -> None:
     try:
-        _table().delete_item(Key={"pk": _model_key(model), "sk": "ROLLOUT"},
-                             ConditionExpression=Attr("holder").eq(holder))
+        _table().delete_item(
+            Key={"pk": _model_key(model), "sk": "ROLLOUT"}, ConditionExpression=Attr("holder").eq(holder)
+        )
     except Exception as exc:
         if not _is_conditional_failure(exc):
             raise
@@ -324,13 +368,29 @@ def release_rollout_lock(model: str, holder: str) -> None:
 # --- training task tokens -----------------------------------------------------------------------
 
 
-def put_training_token(job: str, token: str, model: str, run: str, *,
-                       request: dict[str, Any] | None = None, policy: dict[str, Any] | None = None) -> None:
+def put_training_token(
+    job: str,
+    token: str,
+    model: str,
+    run: str,
+    *,
+    request: dict[str, Any] | None = None,
+    policy: dict[str, Any] | None = None,
+) -> None:
     """Park the pipeline's token under the job that will complete it (with what a successor needs)."""
     _table().put_item(
-        Item=_dynamo({"pk": f"TRAININGJOB#{job}", "sk": "TOKEN", "task_token": token, "model": model, "run_id": run,
-                      "request": request, "policy": policy,
-                      "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS})
+        Item=_dynamo(
+            {
+                "pk": f"TRAININGJOB#{job}",
+                "sk": "TOKEN",
+                "task_token": token,
+                "model": model,
+                "run_id": run,
+                "request": request,
+                "policy": policy,
+                "expires_at": int(time.time()) + DEDUPE_TTL_SECONDS,
+            }
+        )
     )
 
 
@@ -362,5 +422,4 @@ def claim_training_token(job: str) -> dict[str, Any] | None:
 
 def _dynamo(fields: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB takes no floats: send Decimals, and drop Nones."""
-    return json.loads(json.dumps({k: v for k, v in fields.items() if v is not None}, default=str),
-                      parse_float=Decimal)
+    return json.loads(json.dumps({k: v for k, v in fields.items() if v is not None}, default=str), parse_float=Decimal)

@@ -1,16 +1,24 @@
-"""What happens when a file lands under `incoming/<model>/`: validate, quarantine or start a run."""
+"""What happens when a file lands under `incoming/<model>/`: validate, quarantine or start a run.
+
+Each S3 event is worked on once (driftline.idempotency): a crash or timeout leaves no "seen" mark
+behind, so the retry does the work; a repeat of a finished event starts nothing. Everything is done
+on the exact object version the event names.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+from boto3.s3.transfer import TransferConfig
 from pydantic import BaseModel
 
-from driftline import aws, naming, state
-from driftline.config import ModelConfig
-from driftline.datasets import SAMPLE_BYTES, check_against_config, infer_features, read_sample
+from driftline import aws, idempotency, naming, state
+from driftline.config import MODEL_NAME_PATTERN, ModelConfig, ProblemType
+from driftline.datasets import CHUNK_BYTES, DatasetReport, check_columns, check_labels, validate_csv
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.notifications import page
 from driftline.observability import logger, metrics
@@ -18,6 +26,19 @@ from driftline.settings import settings
 
 INCOMING = "incoming/"
 QUARANTINE = "quarantine/"
+# The check of a file stops after this long (a quarantine with a reason, never a Lambda timeout), and
+# leaves RESERVE_SECONDS of the invocation for the quarantine copy, the page and the state writes.
+VALIDATION_SECONDS = 30.0
+RESERVE_SECONDS = 20.0
+MIN_VALIDATION_SECONDS = 1.0
+# A single CopyObject is limited to 5 GB; above this size the quarantine copy is a multipart copy
+# (UploadPartCopy, parts copied in parallel), which has no such limit and is faster for big files.
+MULTIPART_COPY_BYTES = 256 * 1024 * 1024
+COPY_CONCURRENCY = 10
+MAX_NAME_BYTES = 200  # of the file name kept in a quarantine key (S3 keys: 1024 bytes at most)
+_UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 
 
 class UploadedObject(BaseModel):
@@ -29,28 +50,65 @@ class UploadedObject(BaseModel):
     sequencer: str = ""
     version_id: str | None = None
 
+    def identity(self) -> dict[str, Any]:
+        """The fields that identify the upload (S3 repeats an event with the same sequencer), never its time."""
+        fields: dict[str, Any] = {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "sequencer": self.sequencer,
+        }
+        if not self.version_id and not self.sequencer:
+            fields["event_id"] = self.event_id
+        return fields
+
 
 class UploadOutcome(BaseModel):
-    outcome: Literal["started", "joined", "quarantined", "duplicate", "ignored", "kept"]
+    outcome: Literal["started", "joined", "quarantined", "duplicate", "ignored", "kept", "gone"]
     key: str
     model: str | None = None
     run_id: str | None = None
     reason: str | None = None
+    rule: str | None = None
     quarantine_key: str | None = None
+    first_outcome: str | None = None
 
 
-def handle_upload(upload: UploadedObject) -> UploadOutcome:
+class _VersionGone(Exception):
+    """The object version the event names no longer exists."""
+
+
+def handle_upload(upload: UploadedObject, *, remaining_ms: int | None = None) -> UploadOutcome:
     if not upload.key.startswith(INCOMING):
         return UploadOutcome(outcome="ignored", key=upload.key, reason="not under incoming/")
-    # The same S3 event may be delivered more than once; the object's sequencer tells them apart.
-    if not state.first_sighting(f"s3:{upload.bucket}/{upload.key}#{upload.sequencer or upload.event_id}"):
-        logger.info("duplicate upload event ignored", extra={"key": upload.key})
-        return UploadOutcome(outcome="duplicate", key=upload.key)
+    if upload.key.endswith("/") and upload.size == 0:
+        return UploadOutcome(outcome="ignored", key=upload.key, reason="a folder marker, not a file")
+    budget = VALIDATION_SECONDS
+    if remaining_ms is not None:
+        budget = max(MIN_VALIDATION_SECONDS, min(budget, remaining_ms / 1000 - RESERVE_SECONDS))
+    result = idempotency.once(
+        "upload",
+        upload.identity(),
+        lambda: _process(upload, budget).model_dump(),
+        remaining_ms=remaining_ms,
+        on_repeat=_repeated,
+    )
+    return UploadOutcome.model_validate(result)
+
+
+def _repeated(first: dict[str, Any]) -> dict[str, Any]:
+    logger.info("duplicate upload event ignored", extra={"key": first.get("key")})
+    return first | {"outcome": "duplicate", "first_outcome": first.get("outcome")}
+
+
+def _process(upload: UploadedObject, budget: float) -> UploadOutcome:
     model = _model_of(upload.key)
     try:
-        config = _validated_config(upload, model)
+        config = _validated_config(upload, model, budget)
     except (InvalidDataset, UnknownModel) as problem:
         return quarantine(upload, model, problem)
+    except _VersionGone:
+        return _gone(upload, model)
     if not config.training.start_on_upload:
         # Labelled data keeps arriving; training starts on drift (or by hand) and uses all of it.
         logger.info("upload kept for the next run", extra={"key": upload.key})
@@ -59,56 +117,100 @@ def handle_upload(upload: UploadedObject) -> UploadOutcome:
 
 
 def _model_of(key: str) -> str | None:
-    parts = key[len(INCOMING):].split("/")
+    parts = key[len(INCOMING) :].split("/")
     return parts[0] if len(parts) >= 2 and parts[0] else None
 
 
-def _validated_config(upload: UploadedObject, model: str | None) -> ModelConfig:
+def _validated_config(upload: UploadedObject, model: str | None, budget: float) -> ModelConfig:
     if model is None:
-        raise InvalidDataset("files must be uploaded to incoming/<model>/<file>.csv")
+        raise InvalidDataset("files must be uploaded to incoming/<model>/<file>.csv", rule="location")
     if not upload.key.lower().endswith(".csv"):
-        raise InvalidDataset("only .csv files are accepted under incoming/; rename or convert the file")
+        raise InvalidDataset(
+            "only .csv files are accepted under incoming/; rename or convert the file", rule="file-type"
+        )
     config = state.load_config(model)
     if config is None:
+        shown = _shown(model, 40)
         raise UnknownModel(
-            f"model '{model}' has no valid config; upload models/{model}/model.yaml first, then the data again"
+            f"model '{shown}' has no valid config; upload models/{shown}/model.yaml first, then the data again"
         )
     if upload.size > config.limits.max_upload_bytes:
         raise InvalidDataset(
             f"the file is {upload.size} bytes, above the limit of {config.limits.max_upload_bytes} "
-            "(limits.max_upload_bytes); split it into smaller files"
+            "(limits.max_upload_bytes); split it into smaller files",
+            rule="size",
         )
     if upload.size == 0:
-        raise InvalidDataset("the file is empty; upload a CSV with a header row and at least one example")
-    head = aws.client("s3").get_object(
-        Bucket=upload.bucket, Key=upload.key, Range=f"bytes=0-{SAMPLE_BYTES - 1}"
-    )["Body"].read()
-    sample = read_sample(head, complete=upload.size <= SAMPLE_BYTES)
+        raise InvalidDataset("the file is empty; upload a CSV with a header row and at least one example", rule="empty")
+    known, version = state.known_labels(model)
+    report = _read_and_check(upload, config, known, budget)
+    if config.problem_type is not ProblemType.REGRESSION:
+        _record_labels(config, report, known, version)
     if config.features is None:
-        inferred = config.model_copy(update={"features": infer_features(sample, config)})
-        check_against_config(sample, inferred)  # a file that is itself invalid never defines the schema
-        config = state.record_inferred_features(inferred)
-    check_against_config(sample, config)
+        inferred = config.model_copy(update={"features": report.inferred_features(config)})
+        winner = state.record_inferred_features(inferred)  # a file that is itself invalid never defines it
+        if winner.features != inferred.features:
+            check_columns(report, winner)  # another upload defined the schema first
+        config = winner
     return config
+
+
+def _read_and_check(upload: UploadedObject, config: ModelConfig, known: frozenset[str], budget: float) -> DatasetReport:
+    version = {"VersionId": upload.version_id} if upload.version_id else {}
+    try:
+        body = aws.client("s3").get_object(Bucket=upload.bucket, Key=upload.key, **version)["Body"]
+    except Exception as exc:
+        if aws.error_code(exc) in _GONE:
+            raise _VersionGone from exc
+        raise
+    try:
+        return validate_csv(body.iter_chunks(CHUNK_BYTES), config, known_labels=known, budget_seconds=budget)
+    finally:
+        body.close()
+
+
+def _record_labels(config: ModelConfig, report: DatasetReport, known: frozenset[str], version: int) -> None:
+    """Add the file's classes to the model's; concurrent first uploads race on a conditional write."""
+    for _ in range(5):
+        labels = known | frozenset(report.labels)
+        if labels == known or state.record_labels(config.name, labels, version):
+            return
+        known, version = state.known_labels(config.name)
+        check_labels(report, config, known)
+    raise RuntimeError(f"the labels of model '{config.name}' kept changing while recording them; retrying")
 
 
 def _start_or_join_run(upload: UploadedObject, config: ModelConfig) -> UploadOutcome:
     moment = upload.event_time.astimezone(UTC)
     candidate = naming.run_id(config.name, "upload", moment)
+    earlier = state.get_run(config.name, candidate)
+    if earlier and earlier.get("status") != "COLLECTING":
+        # A retry of an upload whose run already went ahead (the file was in incoming/ when it did).
+        return UploadOutcome(outcome="joined", key=upload.key, model=config.name, run_id=candidate)
     run, opened = state.open_or_join_run(config.name, candidate, int(moment.timestamp()))
-    if not opened:
+    if not opened and run != candidate:
         logger.info("upload joined the open run", extra={"run_id": run, "key": upload.key})
         return UploadOutcome(outcome="joined", key=upload.key, model=config.name, run_id=run)
-    state.put_run(config.name, run, trigger="upload", status="COLLECTING", started_at=moment.isoformat(),
-                  first_upload=upload.key)
-    execution_arn = start_pipeline(config, run, trigger="upload")
+    # We opened the run, or an earlier attempt of this event (or an upload in the same second) did:
+    # make sure its execution exists. The run id is the execution name, so this never starts two.
+    state.create_run(
+        config.name, run, trigger="upload", status="COLLECTING", started_at=moment.isoformat(), first_upload=upload.key
+    )
+    execution_arn, started = _start_execution(config, run, trigger="upload")
     state.update_run(config.name, run, execution_arn=execution_arn)
+    if not started:
+        return UploadOutcome(outcome="joined", key=upload.key, model=config.name, run_id=run)
     metrics.add_metric(name="RunsStarted", unit="Count", value=1)
     return UploadOutcome(outcome="started", key=upload.key, model=config.name, run_id=run)
 
 
 def start_pipeline(config: ModelConfig, run: str, *, trigger: str) -> str:
     """Start TrainingPipeline for a run; the run id is the execution name, so this is idempotent."""
+    return _start_execution(config, run, trigger=trigger)[0]
+
+
+def _start_execution(config: ModelConfig, run: str, *, trigger: str) -> tuple[str, bool]:
+    """(execution ARN, whether this call started it)."""
     sfn = aws.client("stepfunctions")
     payload = {
         "model": config.name,
@@ -120,27 +222,58 @@ def start_pipeline(config: ModelConfig, run: str, *, trigger: str) -> str:
         response = sfn.start_execution(
             stateMachineArn=settings().training_pipeline_arn, name=run, input=json.dumps(payload)
         )
-        return str(response["executionArn"])
+        return str(response["executionArn"]), True
     except Exception as exc:
         if aws.error_code(exc) != "ExecutionAlreadyExists":
             raise
         logger.info("execution already exists", extra={"run_id": run})
         arn = settings().training_pipeline_arn.replace(":stateMachine:", ":execution:")
-        return f"{arn}:{run}"
+        return f"{arn}:{run}", False
+
+
+# --- quarantine ------------------------------------------------------------------------------------
+
+
+def quarantine_key(upload: UploadedObject, model: str | None) -> str:
+    """`quarantine/<model>/<time>-<id>/<name>`: unique per upload (its identity), safe segments, short.
+
+    The same event always maps to the same key, so a retried quarantine overwrites its own copy and
+    never another upload's; two uploads of one name (even in the same second) never share a key.
+    """
+    identity = json.dumps(upload.identity(), sort_keys=True).encode()
+    digest = hashlib.sha256(identity).hexdigest()[:16]
+    stamp = upload.event_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = model if model and MODEL_NAME_PATTERN.match(model) else "_unknown-model"
+    return f"{QUARANTINE}{folder}/{stamp}-{digest}/{_safe_name(upload.key.rsplit('/', 1)[-1])}"
+
+
+def _safe_name(name: str) -> str:
+    safe = _UNSAFE_KEY_CHARS.sub("_", name).lstrip(".") or "file"
+    if len(safe) <= MAX_NAME_BYTES:
+        return safe
+    stem, dot, extension = safe.rpartition(".")
+    extension = extension[:16] if dot and stem else ""
+    return safe[: MAX_NAME_BYTES - len(extension) - 1] + ("." + extension if extension else "_")
 
 
 def quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> UploadOutcome:
-    """Move the file to quarantine/ with a .reason.json beside it, then page on-call."""
+    """Copy the upload's version to quarantine/ with a .reason.json, page on-call, then remove the version.
+
+    The order makes a retry safe: until the version is removed, a retry finds the file and does it all
+    again (same keys); after, the copy is there (see `_gone`).
+    """
     s3 = aws.client("s3")
-    relative = upload.key[len(INCOMING):]
-    stamp = upload.event_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder, _, filename = relative.rpartition("/")
-    target = f"{QUARANTINE}{folder + '/' if folder else ''}{stamp}-{filename}"
+    target = quarantine_key(upload, model)
+    rule = getattr(problem, "rule", "unknown-model" if isinstance(problem, UnknownModel) else None)
     reason = {
         "original_key": upload.key,
         "original_version_id": upload.version_id,
+        "event_id": upload.event_id,
         "model": model,
         "error": type(problem).__name__,
+        "rule": rule,
+        "line": getattr(problem, "line", None),
+        "column": getattr(problem, "column", None),
         "reason": str(problem),
         "quarantined_at": datetime.now(UTC).isoformat(),
         "what_to_do": "fix the file and upload it again under incoming/<model>/",
@@ -148,26 +281,69 @@ def quarantine(upload: UploadedObject, model: str | None, problem: Exception) ->
     source = {"Bucket": upload.bucket, "Key": upload.key}
     if upload.version_id:
         source["VersionId"] = upload.version_id
-    s3.copy_object(Bucket=upload.bucket, Key=target, CopySource=source)
+    # boto3's managed copy: one CopyObject below the threshold, a parallel multipart copy above it.
+    s3.copy(
+        source,
+        upload.bucket,
+        target,
+        Config=TransferConfig(
+            multipart_threshold=MULTIPART_COPY_BYTES,
+            multipart_chunksize=MULTIPART_COPY_BYTES,
+            max_concurrency=COPY_CONCURRENCY,
+        ),
+    )
     s3.put_object(
-        Bucket=upload.bucket, Key=f"{target}.reason.json", Body=json.dumps(reason, indent=2).encode(),
+        Bucket=upload.bucket,
+        Key=f"{target}.reason.json",
+        Body=json.dumps(reason, indent=2).encode(),
         ContentType="application/json",
     )
-    # The copy is in place, so removing the upload from incoming/ loses nothing (the bucket is
-    # versioned too); it keeps a bad file out of the next training run.
-    s3.delete_object(Bucket=upload.bucket, Key=upload.key)
-    logger.warning("upload quarantined", extra={"key": upload.key, "reason": str(problem)})
+    logger.warning("upload quarantined", extra={"key": upload.key, "rule": rule, "target": target})
     metrics.add_metric(name="UploadsQuarantined", unit="Count", value=1)
     page(
-        f"{model or 'unknown model'}: upload rejected",
+        f"{_shown(model, 40) if model else 'unknown model'}: upload rejected",
         {
             "What happened": "An uploaded file was rejected and moved to quarantine; no run was started.",
-            "Model": model,
-            "File": f"s3://{upload.bucket}/{upload.key}",
+            "Model": _shown(model, 40) if model else None,
+            "File": f"s3://{upload.bucket}/{_shown(upload.key, 300)}",
+            "Version": upload.version_id,
             "Why": str(problem),
             "Kept at": f"s3://{upload.bucket}/{target} (reason in {target}.reason.json)",
             "What to do": reason["what_to_do"],
         },
     )
-    return UploadOutcome(outcome="quarantined", key=upload.key, model=model, reason=str(problem),
-                         quarantine_key=target)
+    # Only this version goes: a newer upload of the same name stays (the copy above keeps every byte).
+    s3.delete_object(
+        Bucket=upload.bucket, Key=upload.key, **({"VersionId": upload.version_id} if upload.version_id else {})
+    )
+    return UploadOutcome(
+        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
+    )
+
+
+def _gone(upload: UploadedObject, model: str | None) -> UploadOutcome:
+    """The version is gone: an earlier attempt quarantined it (its copy is there), or someone deleted it."""
+    target = quarantine_key(upload, model)
+    try:
+        aws.client("s3").head_object(Bucket=upload.bucket, Key=target)
+    except Exception as exc:
+        logger.info("upload gone before it was checked", extra={"key": upload.key, "code": aws.error_code(exc)})
+        return UploadOutcome(
+            outcome="gone",
+            key=upload.key,
+            model=model,
+            reason="the object version was deleted before it could be checked",
+        )
+    return UploadOutcome(
+        outcome="quarantined",
+        key=upload.key,
+        model=model,
+        quarantine_key=target,
+        reason="quarantined by an earlier attempt of this event",
+    )
+
+
+def _shown(text: str, limit: int) -> str:
+    """User-chosen text (a key, a model folder) as pages show it: no control characters, bounded."""
+    safe = _CONTROL.sub("?", text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"

@@ -17,11 +17,23 @@ CONFIG = "name: bank-marketing\nproblem_type: binary_classification\ntarget: y\n
 
 
 def violations(*drifts: tuple[str, float]) -> dict:
-    return {"violations": [
-        {"feature_name": name, "constraint_check_type": "baseline_drift_check",
-         "description": f"Baseline drift distance {distance} (PSI) exceeds threshold 0.2"} for name, distance in drifts
-    ] + [{"feature_name": "job", "constraint_check_type": "categorical_values_check",
-          "description": "unseen categories: astronaut"}]}
+    return {
+        "violations": [
+            {
+                "feature_name": name,
+                "constraint_check_type": "baseline_drift_check",
+                "description": f"Baseline drift distance {distance} (PSI) exceeds threshold 0.2",
+            }
+            for name, distance in drifts
+        ]
+        + [
+            {
+                "feature_name": "job",
+                "constraint_check_type": "categorical_values_check",
+                "description": "unseen categories: astronaut",
+            }
+        ]
+    }
 
 
 def write_report(stack, found: dict, summary: dict | None = None) -> None:
@@ -34,10 +46,14 @@ def write_report(stack, found: dict, summary: dict | None = None) -> None:
 def metric(name: str, **dimensions: str) -> list[float]:
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     points = cloudwatch.get_metric_statistics(
-        Namespace="Driftline/Monitoring", MetricName=name,
+        Namespace="Driftline/Monitoring",
+        MetricName=name,
         Dimensions=[{"Name": k, "Value": v} for k, v in dimensions.items()],
-        StartTime=datetime.now(UTC) - timedelta(hours=1), EndTime=datetime.now(UTC) + timedelta(minutes=5),
-        Period=60, Statistics=["Maximum"])["Datapoints"]
+        StartTime=datetime.now(UTC) - timedelta(hours=1),
+        EndTime=datetime.now(UTC) + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
     return [p["Maximum"] for p in points]
 
 
@@ -57,8 +73,12 @@ def pipeline_runs(stack) -> list[str]:
 
 
 def test_monitor_findings_become_drift_metrics_and_the_stored_report(stack):
-    write_report(stack, violations(("age", 0.41)),
-                 {"records": 500, "features": {"age": {"distance": 0.41}, "campaign": {"distance": 0.02}}})
+    put_config(stack, CONFIG)
+    write_report(
+        stack,
+        violations(("age", 0.41)),
+        {"records": 500, "features": {"age": {"distance": 0.41}, "campaign": {"distance": 0.02}}},
+    )
 
     outcome = invoke("on_monitoring_completed", sample("monitoring_job_completed.json"))
 
@@ -71,8 +91,19 @@ def test_monitor_findings_become_drift_metrics_and_the_stored_report(stack):
 
 
 def test_model_monitor_style_violations_are_read_the_same_way(stack):
-    write_report(stack, {"violations": [{"feature_name": "pdays", "constraint_check_type": "baseline_drift_check",
-                                         "description": "Baseline drift distance: 0.7 exceeds threshold: 0.1"}]})
+    put_config(stack, CONFIG)
+    write_report(
+        stack,
+        {
+            "violations": [
+                {
+                    "feature_name": "pdays",
+                    "constraint_check_type": "baseline_drift_check",
+                    "description": "Baseline drift distance: 0.7 exceeds threshold: 0.1",
+                }
+            ]
+        },
+    )
 
     invoke("on_monitoring_completed", sample("monitoring_job_completed.json"))
 
@@ -80,6 +111,7 @@ def test_model_monitor_style_violations_are_read_the_same_way(stack):
 
 
 def test_duplicate_monitoring_event_publishes_once(stack):
+    put_config(stack, CONFIG)
     write_report(stack, violations(("age", 0.41), ("euribor3m", 0.9)))
     event = sample("monitoring_job_completed.json")
 
@@ -87,14 +119,39 @@ def test_duplicate_monitoring_event_publishes_once(stack):
     assert invoke("on_monitoring_completed", event)["action"] == "duplicate"
 
 
-def test_processing_job_that_is_not_a_monitor_is_ignored(stack):
+def test_monitor_results_need_no_tags_in_the_event(stack):
+    put_config(stack, CONFIG)
+    write_report(stack, violations(("age", 0.41)))
     event = sample("monitoring_job_completed.json")
-    event["detail"]["Tags"] = {"driftline:model": MODEL}
+    assert event["detail"]["Tags"] == {}  # as AWS's published samples show
+
+    assert invoke("on_monitoring_completed", event)["action"] == "published"
+    assert metric("DriftedFeatures", Model=MODEL) == [1.0]
+
+
+def test_processing_job_that_is_not_a_monitor_is_ignored(stack):
+    put_config(stack, CONFIG)
+    event = sample("monitoring_job_completed.json")
+    event["detail"]["ProcessingJobName"] = "bank-marketing-upload-20261128T050000-preprocess"
 
     assert invoke("on_monitoring_completed", event)["action"] == "ignored"
 
 
+def test_a_look_alike_monitor_name_writing_elsewhere_is_ignored(stack):
+    put_config(stack, CONFIG)
+    event = sample("monitoring_job_completed.json")
+    event["detail"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] = "s3://someone-else/reports"
+
+    assert invoke("on_monitoring_completed", event)["action"] == "ignored"
+    assert stack.pages() == []
+
+
+def test_a_monitor_of_a_model_without_config_is_ignored(stack):
+    assert invoke("on_monitoring_completed", sample("monitoring_job_completed.json"))["action"] == "ignored"
+
+
 def test_failed_monitor_pages_with_its_reason(stack):
+    put_config(stack, CONFIG)
     event = sample("monitoring_job_completed.json")
     event["detail"].update(ProcessingJobStatus="Failed", FailureReason="AlgorithmError: no baseline.csv")
 
@@ -142,12 +199,15 @@ def test_duplicate_alarm_event_changes_nothing(stack):
 def test_drift_while_a_run_is_running_does_not_start_another(stack):
     put_config(stack, CONFIG)
     boto3.client("stepfunctions", region_name=REGION).start_execution(
-        stateMachineArn=stack.pipeline_arn, name="bank-marketing-upload-20261128T065900", input="{}")
+        stateMachineArn=stack.pipeline_arn, name="bank-marketing-upload-20261128T065900", input="{}"
+    )
 
     outcome = invoke("on_alarm", alarm("ALARM"))
 
-    assert outcome["retrain"] == {"started": False, "why": "run bank-marketing-upload-20261128T065900 is already "
-                                                           "running; it trains on the newest data"}
+    assert outcome["retrain"] == {
+        "started": False,
+        "why": "run bank-marketing-upload-20261128T065900 is already running; it trains on the newest data",
+    }
     assert "did not retrain" in stack.pages()[0]["Message"]
 
 
@@ -190,8 +250,9 @@ def test_candidate_alarms_are_left_to_the_rollout(stack):
 
 def test_scheduled_tick_starts_one_monitor_over_the_windows_capture(stack):
     put_config(stack, CONFIG)
-    state.put_production(MODEL, run_id=PRODUCTION_RUN, endpoint_name="driftline-bank-marketing",
-                         variant="upload-20261128T050000")
+    state.put_production(
+        MODEL, run_id=PRODUCTION_RUN, endpoint_name="driftline-bank-marketing", variant="upload-20261128T050000"
+    )
     key = f"{MODEL}/datacapture/driftline-bank-marketing/upload-20261128T050000/2026/11/28/06/00-00-000-x.jsonl"
     boto3.client("s3", region_name=REGION).put_object(Bucket=stack.artifact_bucket, Key=key, Body=b"{}\n")
     tick = {"model": MODEL, "scheduled_time": "2026-11-28T07:00:00Z"}
@@ -215,8 +276,11 @@ def test_tick_without_a_production_endpoint_does_nothing(stack):
 
 
 def test_window_too_small_to_judge_publishes_no_drift_datapoint(stack):
-    write_report(stack, {"violations": []}, {"records": 3, "drift_judged": False,
-                                             "not_judged_reason": "3 records, fewer than min_records 100"})
+    write_report(
+        stack,
+        {"violations": []},
+        {"records": 3, "drift_judged": False, "not_judged_reason": "3 records, fewer than min_records 100"},
+    )
 
     invoke("on_monitoring_completed", sample("monitoring_job_completed.json"))
 
