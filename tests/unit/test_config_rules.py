@@ -305,3 +305,18 @@ def test_every_problem_is_reported_at_once():
 
     for field in ("gate.metric", "training.instance_type", "training.hyperparameters.max_depth", "monitoring.schedule"):
         assert field in message
+
+
+def test_upload_rules_and_the_local_clouds_put_rule_agree_on_schedules():
+    eventbridge = pytest.importorskip("driftline_local.eventbridge")
+    good = ["rate(1 minute)", "rate(7 days)", "cron(0/15 8-17 ? * MON-FRI *)", "cron(0 12 ? * 3#2 *)"]
+    bad = ["whenever", "rate(1 hours)", "rate(5 hour)", "rate(0 minutes)", "rate(2 weeks)", "cron(0 * * * *)"]
+    bad += ["cron(61 * * * ? *)", "cron(0 * * * * *)", "cron(0 12 ? * 8 *)", "cron(0 12 * * ? 1969)"]
+
+    for schedule in good:
+        assert config_rules.schedule_problem(schedule) is None
+        eventbridge.validate_schedule(schedule)
+    for schedule in bad:
+        assert config_rules.schedule_problem(schedule)
+        with pytest.raises(ValueError):
+            eventbridge.validate_schedule(schedule)
