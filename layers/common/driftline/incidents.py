@@ -87,11 +87,11 @@ def handle_alarm(change: AlarmStateChange, now: float | None = None) -> dict[str
         metrics.add_metric(name="IncidentsOpened", unit="Count", value=1)
         return {"alarm": name, "action": "paged"} | ({"retrain": outcome} if outcome else {})
     if value == "OK":
-        incident = state.close_incident(name, at)
-        if incident is None or incident.get("resolution_sent"):
+        closed = state.close_incident(name, at)
+        if closed is None or closed.get("resolution_sent"):
             return {"alarm": name, "action": "none"}
         state.mark_resolution_sent(name)
-        _page_resolution(change, model, kind, incident, at)
+        _page_resolution(change, model, kind, closed, at)
         return {"alarm": name, "action": "resolved"}
     return {"alarm": name, "action": "none"}
 
