@@ -446,16 +446,29 @@ CAPTURE_FILE_TIME = re.compile(r"(\d{4})/(\d{2})/(\d{2})/(\d{2})/(\d{2})-(\d{2})
 
 
 def capture_file_time(path: Path) -> datetime | None:
-    """When a capture file's first record was taken: SageMaker names it `.../yyyy/mm/dd/hh/mm-ss-mmm-<uuid>.jsonl`."""
+    """When a capture file's first record was taken: SageMaker names it `.../yyyy/mm/dd/hh/mm-ss-mmm-<uuid>.jsonl`.
+
+    A file downloaded without its hour folders (an S3Prefix input's prefix is stripped) is timed by its
+    first record's `eventMetadata.inferenceTime` instead; None when neither says.
+    """
     match = CAPTURE_FILE_TIME.search(path.as_posix())
-    if not match:
+    if match:
+        year, month, day, hour, minute, second, millis = (int(g) for g in match.groups())
+        return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=timezone.utc)
+    try:
+        with path.open("rb") as handle:
+            first = json.loads(handle.readline(1 << 20))
+        return utc_time(str(first["eventMetadata"]["inferenceTime"]))
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    year, month, day, hour, minute, second, millis = (int(g) for g in match.groups())
-    return datetime(year, month, day, hour, minute, second, millis * 1000, tzinfo=timezone.utc)
 
 
 def capture_files(root: Path, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
-    """The capture files below `root` whose first record falls in [start, end) (files with other names: all)."""
+    """The capture files below `root` whose first record falls in [start, end) (files with no time: all).
+
+    A file belongs to the one window its first record falls in, so consecutive windows never count a
+    record twice, even though their hour inputs overlap (docs/decisions.md, "Drift windows").
+    """
     if root.is_file():
         return [root]
     if not root.is_dir():

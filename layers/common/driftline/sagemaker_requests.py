@@ -6,6 +6,7 @@ The state machines pass these to the optimized SageMaker integrations field by f
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,6 +282,20 @@ def endpoint_config_request(ctx: RunContext, name: str, variants: list[dict[str,
     }
 
 
+_CAPTURE_HOUR = re.compile(r"([^/]+/\d{4}/\d{2}/\d{2}/\d{2})/?$")
+
+
+def _capture_hour(prefix: str) -> str:
+    """`<variant>/yyyy/mm/dd/hh` of a data-capture hour prefix ('' for any other prefix).
+
+    SageMaker downloads an S3Prefix input into LocalPath with the prefix stripped, so the capture files
+    of an hour input would land without the hour in their path. Ending LocalPath with it keeps each
+    file at `.../<variant>/yyyy/mm/dd/hh/mm-ss-mmm-<id>.jsonl`, whose time the monitor windows by.
+    """
+    match = _CAPTURE_HOUR.search(prefix)
+    return match.group(1) if match else ""
+
+
 def monitor_request(
     ctx: RunContext, job_name: str, report_uri: str, capture_prefixes: list[str], window: tuple[str, str]
 ) -> dict[str, Any]:
@@ -295,7 +310,10 @@ def monitor_request(
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/baseline/preprocessor"),
         _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
     ]
-    inputs += [_input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}") for i, prefix in enumerate(capture_prefixes)]
+    inputs += [
+        _input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"))
+        for i, prefix in enumerate(capture_prefixes)
+    ]
     request = _processing_job(
         ctx,
         "monitor",
