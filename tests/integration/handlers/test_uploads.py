@@ -159,3 +159,132 @@ def test_invalid_config_is_paged_with_the_field_and_the_last_valid_one_stays(sta
     # Data is still validated against the last valid config.
     outcome = invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
     assert outcome["outcome"] == "started"
+
+
+# --- the exact object version, and a quarantine that cannot lose or collide ---------------------------
+
+
+def _put(stack, key: str, body: bytes) -> str:
+    return boto3.client("s3", region_name=REGION).put_object(Bucket=stack.data_bucket, Key=key, Body=body)["VersionId"]
+
+
+def _event(key: str, body: bytes, version: str, sequencer: str, time: str = "2026-11-28T05:00:00Z") -> dict:
+    from .conftest import sample
+
+    event = sample("data_uploaded.json")
+    event.update(id=f"event-{sequencer}", time=time)
+    event["detail"]["object"].update({"key": key, "size": len(body), "version-id": version, "sequencer": sequencer})
+    return event
+
+
+def _current(stack, key: str) -> bytes | None:
+    try:
+        return boto3.client("s3", region_name=REGION).get_object(Bucket=stack.data_bucket, Key=key)["Body"].read()
+    except boto3.client("s3", region_name=REGION).exceptions.NoSuchKey:
+        return None
+
+
+BAD = b"age,job,y\n41,admin.,no,oops\n"
+
+
+def test_good_then_bad_under_one_name_each_event_judges_its_own_version(stack):
+    put_config(stack, CONFIG)
+    key = "incoming/bank-marketing/a.csv"
+    good_version, bad_version = _put(stack, key, GOOD), _put(stack, key, BAD)
+
+    good = invoke("on_data_uploaded", _event(key, GOOD, good_version, "01"))
+    bad = invoke("on_data_uploaded", _event(key, BAD, bad_version, "02"))
+
+    assert (good["outcome"], bad["outcome"]) == ("started", "quarantined")
+    s3 = boto3.client("s3", region_name=REGION)
+    assert s3.get_object(Bucket=stack.data_bucket, Key=bad["quarantine_key"])["Body"].read() == BAD
+    assert _current(stack, key) == GOOD  # only the bad version left incoming/
+
+
+def test_bad_then_good_under_one_name_keeps_the_good_file(stack):
+    put_config(stack, CONFIG)
+    key = "incoming/bank-marketing/a.csv"
+    bad_version, good_version = _put(stack, key, BAD), _put(stack, key, GOOD)
+
+    bad = invoke("on_data_uploaded", _event(key, BAD, bad_version, "01"))
+    good = invoke("on_data_uploaded", _event(key, GOOD, good_version, "02", time="2026-11-28T05:00:01Z"))
+
+    assert (bad["outcome"], good["outcome"]) == ("quarantined", "started")
+    assert _current(stack, key) == GOOD
+
+
+def test_an_event_for_a_version_deleted_since_is_gone_without_a_crash_or_page(stack):
+    put_config(stack, CONFIG)
+    key = "incoming/bank-marketing/a.csv"
+    version = _put(stack, key, GOOD)
+    boto3.client("s3", region_name=REGION).delete_object(Bucket=stack.data_bucket, Key=key, VersionId=version)
+
+    outcome = invoke("on_data_uploaded", _event(key, GOOD, version, "01"))
+
+    assert outcome["outcome"] == "gone"
+    assert stack.pages() == [] and _executions(stack) == []
+
+
+def test_the_same_bad_name_uploaded_many_times_at_once_loses_no_byte(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    put_config(stack, CONFIG)
+    key = "incoming/bank-marketing/bad.csv"
+    bodies = [BAD.replace(b"oops", f"oops{i}".encode()) for i in range(12)]
+    events = [_event(key, body, _put(stack, key, body), f"{i:02d}") for i, body in enumerate(bodies)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(lambda event: invoke("on_data_uploaded", event), events))
+
+    assert {o["outcome"] for o in outcomes} == {"quarantined"}
+    targets = {o["quarantine_key"] for o in outcomes}
+    assert len(targets) == len(bodies)
+    s3 = boto3.client("s3", region_name=REGION)
+    kept = sorted(s3.get_object(Bucket=stack.data_bucket, Key=t)["Body"].read() for t in targets)
+    assert kept == sorted(bodies)
+    assert len([k for k in _keys(stack, "quarantine/") if k.endswith(".reason.json")]) == len(bodies)
+    assert _keys(stack, "incoming/") == []
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/bank-marketing/../../etc/passwd.csv",
+        "incoming/bank-marketing//x.csv",
+        "incoming/../bank-marketing/x.csv",
+        "incoming/bank-marketing/" + "é" * 495 + ".csv",
+        "incoming/bank-marketing/.hidden.csv",
+        "incoming/bank-marketing/a b\tc\r\n.csv",
+    ],
+)
+def test_quarantine_keys_have_safe_segments_and_stay_under_s3s_key_limit(stack, key):
+    put_config(stack, CONFIG)
+
+    outcome = invoke("on_data_uploaded", upload(stack, key, BAD, sequencer="01"))
+
+    target = outcome["quarantine_key"]
+    assert outcome["outcome"] == "quarantined"
+    segments = target.split("/")
+    assert all(segments) and not {".", ".."} & set(segments)
+    assert len((target + ".reason.json").encode()) <= 1024
+    reason = json.loads(
+        boto3.client("s3", region_name=REGION)
+        .get_object(Bucket=stack.data_bucket, Key=target + ".reason.json")["Body"]
+        .read()
+    )
+    assert reason["original_key"] == key  # the exact name is kept in the reason
+
+
+def test_a_quarantine_copy_above_the_multipart_threshold_is_a_multipart_copy(stack, monkeypatch):
+    from driftline import uploads
+
+    monkeypatch.setattr(uploads, "MULTIPART_COPY_BYTES", 5 * 1024 * 1024)  # S3's smallest part
+    put_config(stack, CONFIG + "limits:\n  max_upload_bytes: 1000\n")
+    body = b"age,job,y\n" + b"41,admin.,no\n" * (11 * 1024 * 1024 // 13)
+
+    outcome = invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/big.csv", body, sequencer="01"))
+
+    assert outcome["outcome"] == "quarantined" and outcome["rule"] == "size"
+    kept = boto3.client("s3", region_name=REGION).get_object(Bucket=stack.data_bucket, Key=outcome["quarantine_key"])
+    assert kept["ETag"].strip('"').endswith("-3")  # three parts: UploadPartCopy, not one CopyObject
+    assert kept["Body"].read() == body
