@@ -22,7 +22,7 @@ _CONFIG_LOOKALIKES = {"model.yml", "model.json", "models.yaml", "config.yaml", "
 
 
 class ConfigOutcome(BaseModel):
-    outcome: Literal["activated", "rejected", "misplaced", "ignored"]
+    outcome: Literal["activated", "rejected", "misplaced", "superseded", "ignored"]
     key: str
     model: str | None = None
     reason: str | None = None
@@ -67,6 +67,12 @@ def handle_config_upload(
         config = parse_model_config(body, expected_name=model)
     except InvalidModelConfig as problem:
         return _reject(bucket, key, model, problem)
+    newest = _newest_version(bucket, key)
+    if version_id and version_id != "null" and newest != version_id:
+        # Events may arrive out of order: only the newest upload of model.yaml may become the active config.
+        logger.info("model config superseded", extra={"model": model, "version": version_id, "newest": newest})
+        reason = "a newer upload of this model.yaml exists" if newest else "model.yaml was deleted since"
+        return ConfigOutcome(outcome="superseded", key=key, model=model, reason=reason)
     state.save_config(config)
     logger.info("model config activated", extra={"model": model})
     return ConfigOutcome(outcome="activated", key=key, model=model)
@@ -85,6 +91,16 @@ def _read_capped(bucket: str, key: str, version_id: str | None) -> bytes:
             return b""
         if code in {"NoSuchKey", "NoSuchVersion"}:
             raise LookupError(key) from exc
+        raise
+
+
+def _newest_version(bucket: str, key: str) -> str | None:
+    """The key's current version id (None when it was deleted since, or the bucket is not versioned)."""
+    try:
+        return aws.client("s3").head_object(Bucket=bucket, Key=key).get("VersionId")
+    except Exception as exc:
+        if aws.error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            return None
         raise
 
 

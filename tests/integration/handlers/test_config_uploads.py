@@ -128,3 +128,33 @@ def test_valid_config_with_every_checked_field_is_activated(stack):
     assert put_config(stack, text)["outcome"] == "activated"
     assert stack.pages() == []
     assert state.load_config("bank-marketing").gate_metric == "f1"
+
+
+def test_an_older_config_delivered_late_does_not_replace_the_newer_one(stack):
+    s3 = boto3.client("s3", region_name=REGION)
+    key = "models/bank-marketing/model.yaml"
+    events = []
+    for seed in (1, 2):
+        body = (CONFIG + f"seed: {seed}\n").encode()
+        version = s3.put_object(Bucket=stack.data_bucket, Key=key, Body=body)["VersionId"]
+        event = sample("config_uploaded.json")
+        event["detail"]["object"].update({"key": key, "size": len(body), "version-id": version})
+        events.append(event)
+
+    newer = invoke("on_config_uploaded", events[1])
+    older = invoke("on_config_uploaded", events[0])
+
+    assert (newer["outcome"], older["outcome"]) == ("activated", "superseded")
+    assert state.load_config("bank-marketing").seed == 2
+    assert stack.pages() == []
+
+
+def test_a_duplicate_delivery_of_the_newest_config_activates_it_again(stack):
+    event = sample("config_uploaded.json")
+    version = boto3.client("s3", region_name=REGION).put_object(
+        Bucket=stack.data_bucket, Key="models/bank-marketing/model.yaml", Body=CONFIG.encode()
+    )["VersionId"]
+    event["detail"]["object"].update({"key": "models/bank-marketing/model.yaml", "version-id": version})
+
+    assert [invoke("on_config_uploaded", event)["outcome"] for _ in range(2)] == ["activated", "activated"]
+    assert stack.pages() == []
