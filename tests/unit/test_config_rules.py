@@ -207,6 +207,7 @@ def hyper(**values) -> str:
         ({"max_depth": "deep"}, "training.hyperparameters.max_depth: must be a whole number, got 'deep'"),
         ({"max_depth": "-1"}, "max_depth: must be >= 0"),
         ({"max_depth": "3.5"}, "max_depth: must be a whole number, got 3.5"),
+        ({"max_depth": "4.0"}, "max_depth: must be a whole number, got 4.0"),
         ({"eta": "1.5"}, "eta: must be in [0, 1], got 1.5"),
         ({"subsample": "0"}, "subsample: must be in (0, 1], got 0"),
         ({"num_round": "0"}, "num_round: must be >= 1"),
@@ -320,3 +321,39 @@ def test_upload_rules_and_the_local_clouds_put_rule_agree_on_schedules():
         assert config_rules.schedule_problem(schedule)
         with pytest.raises(ValueError):
             eventbridge.validate_schedule(schedule)
+
+
+def _job_module(name: str):
+    jobs = str(REPO / "jobs")
+    sys.path.insert(0, jobs)
+    try:
+        spec = importlib.util.spec_from_file_location(f"driftline_job_{name}_for_rules", REPO / "jobs" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(jobs)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"max_depth": "'4'", "eta": "'0.1'", "subsample": 1, "colsample_bytree": 0.5, "eval_metric": "error@0.6"},
+        {"max_depth": 0, "grow_policy": "lossguide", "max_leaves": 8, "tree_method": "approx", "max_bin": 16},
+        {"booster": "dart", "one_drop": "true", "rate_drop": 0.1, "sample_type": "weighted", "verbosity": 0},
+        {"disable_default_eval_metric": "true", "lambda": 2, "alpha": 0.5, "scale_pos_weight": 3, "gamma": 1},
+    ],
+)
+def test_accepted_hyperparameters_reach_xgboost_in_a_form_it_accepts(values):
+    """What the config accepts survives the training request (JSON values) and jobs/train.py's parsing."""
+    xgb = pytest.importorskip("xgboost")
+    train = _job_module("train")
+    config = parse_model_config(hyper(**values))
+    argv = [
+        part for name, value in config.xgboost_hyperparameters().items() for part in (f"--{name}", json.dumps(value))
+    ]
+    _, params = train.parse_arguments(argv)
+    rounds = params.pop("num_round", None) or 2
+    matrix = xgb.DMatrix(np.array([[0.0], [1.0], [2.0], [3.0]]), label=np.array([0.0, 1.0, 0.0, 1.0]))
+
+    xgb.train(params, matrix, num_boost_round=int(rounds), evals=[(matrix, "train")], verbose_eval=False)

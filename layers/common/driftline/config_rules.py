@@ -336,8 +336,7 @@ def _typed(param: Param, value: Any) -> tuple[bool, Any]:
     if param.kind is int:
         if isinstance(value, int):
             return True, value
-        if isinstance(value, float) and value.is_integer():
-            return True, int(value)
+        # 4.0 is refused too: it reaches XGBoost as "4.0", which its integer parameters do not parse
         if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
             return True, int(value)
         return False, value
