@@ -18,6 +18,14 @@ INPUT_DIR = "/opt/ml/processing/input"
 OUTPUT_DIR = "/opt/ml/processing/output"
 CONTAINER_CODE_DIR = f"{INPUT_DIR}/code"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+# Under network isolation the container cannot fetch its code from S3 (the toolkit's
+# `_files.download_and_extract` would call S3 itself): the sourcedir arrives as the `code` channel and
+# `sagemaker_submit_directory` names the local file, as the SageMaker SDK does for isolated estimators.
+CODE_CHANNEL = "code"
+CONTAINER_SOURCEDIR = f"/opt/ml/input/data/{CODE_CHANNEL}/sourcedir.tar.gz"
+# Instance families with local NVMe storage: AWS encrypts it in hardware and refuses a VolumeKmsKeyId
+# (CreateTrainingJob ResourceConfig / CreateProcessingJob ClusterConfig) or KmsKeyId (CreateEndpointConfig).
+_INSTANCE_STORAGE = re.compile(r"^ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p4de?|p5e?|trn1n?|inf2)\.")
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class RunContext:
     role_arn: str
     training_image: str
     processing_image: str
+    kms_key_arn: str = ""  # DriftlineKey: volumes, outputs, endpoint storage and data capture ("" = AWS-managed keys)
 
     @property
     def model(self) -> str:
@@ -53,6 +62,16 @@ class RunContext:
 
     def tags(self) -> list[dict[str, str]]:
         return [{"Key": "driftline:model", "Value": self.model}, {"Key": "driftline:run", "Value": self.run_id}]
+
+    def output_key(self) -> dict[str, str]:
+        """`{"KmsKeyId": key}` for S3 outputs and data capture; nothing without a key."""
+        return {"KmsKeyId": self.kms_key_arn} if self.kms_key_arn else {}
+
+    def volume_key(self, instance_type: str, field: str = "VolumeKmsKeyId") -> dict[str, str]:
+        """The key for an instance's storage volume, unless the instance type has only local (NVMe) storage."""
+        if not self.kms_key_arn or _INSTANCE_STORAGE.match(instance_type):
+            return {}
+        return {field: self.kms_key_arn}
 
 
 def _input(name: str, s3_uri: str, local_path: str | None = None, data_type: str = "S3Prefix") -> dict[str, Any]:
@@ -94,14 +113,17 @@ def _processing_job(
             "ContainerArguments": arguments,
         },
         "ProcessingInputs": [_input("code", ctx.loose_code_uri), *inputs],
-        "ProcessingOutputConfig": {"Outputs": outputs},
+        "ProcessingOutputConfig": {"Outputs": outputs, **ctx.output_key()},
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,
                 "InstanceType": processing.instance_type,
                 "VolumeSizeInGB": processing.volume_size_gb,
+                **ctx.volume_key(processing.instance_type),
             }
         },
+        # Jobs parse untrusted uploads: no network; every input and output goes through SageMaker.
+        "NetworkConfig": {"EnableNetworkIsolation": True},
         "StoppingCondition": {"MaxRuntimeInSeconds": processing.max_runtime_seconds},
         "Tags": ctx.tags(),
     }
@@ -154,19 +176,19 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
         "checkpoint_interval": training.checkpoint_interval,
         "seed": ctx.config.seed,
         "sagemaker_program": "train.py",
-        "sagemaker_submit_directory": ctx.sourcedir_uri,
+        "sagemaker_submit_directory": CONTAINER_SOURCEDIR,
     }
     stopping: dict[str, int] = {"MaxRuntimeInSeconds": training.max_runtime_seconds}
     if spot:
         stopping["MaxWaitTimeInSeconds"] = training.max_wait_seconds
 
-    def channel(name: str, content_type: str | None) -> dict[str, Any]:
+    def channel(name: str, content_type: str | None, uri: str | None = None) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "ChannelName": name,
             "DataSource": {
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
-                    "S3Uri": ctx.artifacts(f"{name}/"),
+                    "S3Uri": uri or ctx.artifacts(f"{name}/"),
                     "S3DataDistributionType": "FullyReplicated",
                 }
             },
@@ -190,14 +212,17 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
             channel("train", "text/csv"),
             channel("validation", "text/csv"),
             channel("preprocessor", None),
+            channel(CODE_CHANNEL, None, ctx.sourcedir_uri),
         ],
-        "OutputDataConfig": {"S3OutputPath": ctx.artifacts("model/")},
+        "OutputDataConfig": {"S3OutputPath": ctx.artifacts("model/"), **ctx.output_key()},
         "ResourceConfig": {
             "InstanceType": training.instance_type,
             "InstanceCount": training.instance_count,
             "VolumeSizeInGB": training.volume_size_gb,
+            **ctx.volume_key(training.instance_type),
         },
         "StoppingCondition": stopping,
+        "EnableNetworkIsolation": True,
         "EnableManagedSpotTraining": spot,
         "CheckpointConfig": {"S3Uri": ctx.artifacts("checkpoints/"), "LocalPath": CHECKPOINT_LOCAL_PATH},
         "Tags": ctx.tags(),
@@ -268,6 +293,7 @@ def production_variant(ctx: RunContext, variant: str, model_name: str, weight: f
 def endpoint_config_request(ctx: RunContext, name: str, variants: list[dict[str, Any]]) -> dict[str, Any]:
     """An endpoint config with data capture; `name` is a step of the run (`config`, `canary`)."""
     deployment = ctx.config.deployment
+    storage_key = ctx.volume_key(deployment.instance_type, "KmsKeyId")
     return {
         "EndpointConfigName": naming.job_name(ctx.run_id, name),
         "ProductionVariants": variants,
@@ -277,7 +303,9 @@ def endpoint_config_request(ctx: RunContext, name: str, variants: list[dict[str,
             "DestinationS3Uri": f"s3://{ctx.artifact_bucket}/{ctx.model}/datacapture",
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
             "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+            **ctx.output_key(),
         },
+        **storage_key,
         "Tags": ctx.tags(),
     }
 

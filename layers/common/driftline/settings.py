@@ -21,6 +21,7 @@ class Settings(BaseModel):
     training_pipeline_arn: str = ""
     canary_rollout_arn: str = ""
     start_monitoring_function_arn: str = ""
+    kms_key_arn: str = ""  # DriftlineKey: SageMaker volumes, outputs, endpoint storage, data capture
     region: str = "us-east-1"
 
 
@@ -35,6 +36,7 @@ _ENVIRONMENT = {
     "training_pipeline_arn": "TRAINING_PIPELINE_ARN",
     "canary_rollout_arn": "CANARY_ROLLOUT_ARN",
     "start_monitoring_function_arn": "START_MONITORING_FUNCTION_ARN",
+    "kms_key_arn": "KMS_KEY_ARN",
     "region": "AWS_REGION",
 }
 

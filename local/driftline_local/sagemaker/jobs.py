@@ -62,6 +62,7 @@ from ._aws import (
 TRAINING_EVENT = "SageMaker Training Job State Change"
 PROCESSING_EVENT = "SageMaker Processing Job State Change"
 SPOT_BILLABLE_FRACTION = 0.3
+ISOLATED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: connection refused, like a container without network
 STOP_GRACE_SECONDS = 120  # SageMaker sends SIGTERM and kills the container 120 s later
 CAPACITY_ERROR = (
     "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
@@ -132,6 +133,7 @@ class _Job:
     metrics: dict[str, float] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     image_bin: str = ""  # the `bin` of the image's environment, first on the job's PATH
+    isolated: bool = False  # EnableNetworkIsolation: the container has no network (not even to S3)
 
 
 class JobRunner:
@@ -167,6 +169,7 @@ class JobRunner:
         if metric_definitions:
             algorithm["MetricDefinitions"] = metric_definitions
         job = _Job("training", fake.training_job_name, fake, self._sandbox(fake.training_job_name), environment or {})
+        job.isolated = bool(getattr(fake, "enable_network_isolation", False))
         for definition in metric_definitions or []:
             try:
                 job.metric_patterns[definition["Name"]] = re.compile(definition["Regex"])
@@ -186,7 +189,9 @@ class JobRunner:
         fake.processing_resources = resources
         fake.last_modified_time = _now()
         name = fake.processing_job_name
-        self._submit(_Job("processing", name, fake, self._sandbox(name), environment or {}))
+        job = _Job("processing", name, fake, self._sandbox(name), environment or {})
+        job.isolated = bool((getattr(fake, "network_config", None) or {}).get("EnableNetworkIsolation"))
+        self._submit(job)
 
     def _sandbox(self, name: str) -> Path:
         sandbox = self.ctx.workdir / "jobs" / name
@@ -450,16 +455,6 @@ class JobRunner:
                 "sagemaker_submit_directory are required"
             )
         code_dir = sandbox / "code"
-        tarball = sandbox / "sourcedir.tar.gz"
-        try:
-            bucket, key = split_s3_uri(str(submit))
-            client(self.ctx, "s3").download_file(bucket, key, str(tarball))
-            _extract_tar(tarball, code_dir)
-        except Exception as exc:
-            raise JobFailed(f"ClientError: could not download sagemaker_submit_directory {submit}: {exc}") from exc
-        if not (code_dir / str(program)).is_file():
-            raise JobFailed(f"ClientError: sagemaker_program {program} is not in {submit}")
-
         channels: list[str] = []
         input_config: dict[str, Any] = {}
         env: dict[str, str] = {}
@@ -486,6 +481,10 @@ class JobRunner:
                 "RecordWrapperType": channel.get("RecordWrapperType", "None"),
             }
             input_config[name] = {k: v for k, v in input_config[name].items() if v is not None}
+
+        self._install_code(job, str(submit), code_dir)
+        if not (code_dir / str(program)).is_file():
+            raise JobFailed(f"ClientError: sagemaker_program {program} is not in {submit}")
 
         user_hps = {
             k: (map_opt_ml(v, sandbox) if isinstance(v, str) else v)
@@ -542,6 +541,41 @@ class JobRunner:
         for key, value in user_hps.items():
             cmd += [f"--{key}", _arg_value(value)]
         return cmd, self._process_env(job, env), code_dir
+
+    def _install_code(self, job: _Job, submit: str, code_dir: Path) -> None:
+        """sagemaker_submit_directory into the code dir, as the toolkit's `_files.download_and_extract` does.
+
+        An `s3://` URI is fetched by the toolkit inside the container, which under network isolation
+        cannot reach S3; a local path (the `code` channel's /opt/ml/input/data/code/sourcedir.tar.gz)
+        is a directory to copy or a tarball to extract.
+        """
+        if submit.startswith("s3://"):
+            if job.isolated:
+                bucket, key = split_s3_uri(submit)
+                raise JobFailed(
+                    "AlgorithmError: framework error: botocore.exceptions.EndpointConnectionError: Could not "
+                    f'connect to the endpoint URL: "https://{bucket}.s3.{self.ctx.region}.amazonaws.com/{key}" '
+                    "(EnableNetworkIsolation: the container has no network; pass the code as an input channel)"
+                )
+            tarball = job.sandbox / "sourcedir.tar.gz"
+            try:
+                bucket, key = split_s3_uri(submit)
+                client(self.ctx, "s3").download_file(bucket, key, str(tarball))
+                _extract_tar(tarball, code_dir)
+            except Exception as exc:
+                raise JobFailed(f"ClientError: could not download sagemaker_submit_directory {submit}: {exc}") from exc
+            return
+        local = Path(map_opt_ml(submit, job.sandbox))
+        try:
+            if local.is_dir():
+                shutil.copytree(local, code_dir, dirs_exist_ok=True)
+            elif tarfile.is_tarfile(local):
+                _extract_tar(local, code_dir)
+            else:
+                code_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(local, code_dir)
+        except (OSError, tarfile.TarError) as exc:
+            raise JobFailed(f"AlgorithmError: framework error: sagemaker_submit_directory {submit}: {exc}") from exc
 
     def _training_failure(self, job: _Job, returncode: int, cmd: list[str]) -> str:
         failure_file = job.sandbox / "output" / "failure"
@@ -673,6 +707,8 @@ class JobRunner:
                 "TRAINING_JOB_NAME" if job.kind == "training" else "PROCESSING_JOB_NAME": job.name,
             }
         )
+        if job.isolated:  # no network: AWS calls from the job fail at once, as they cannot leave the container
+            env["AWS_ENDPOINT_URL"] = ISOLATED_ENDPOINT
         env.update(extra)
         env.update({k: map_opt_ml(str(v), job.sandbox) for k, v in job.environment.items()})
         return env

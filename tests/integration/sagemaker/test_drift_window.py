@@ -54,7 +54,7 @@ def test_consecutive_windows_over_a_shared_hour_never_count_a_record_twice(aws, 
     # Given a production run's baseline (a real preprocessing job) and captured traffic in three hours
     publish_jobs(aws("s3"), bucket, JOBS)
     config = parse_model_config(SAMPLE_MODEL_YAML)
-    ctx = RunContext(config, "bank-marketing-20260101t000000", bucket, bucket, ROLE, XGBOOST, SKLEARN)
+    ctx = RunContext(config, f"bank-marketing-{uuid.uuid4().hex[:8]}", bucket, bucket, ROLE, XGBOOST, SKLEARN)
     data = generate_bank_marketing(400, seed=3)
     aws("s3").put_object(Bucket=bucket, Key=f"incoming/{ctx.model}/a.csv", Body=data.to_csv(index=False).encode())
     aws("s3").put_object(

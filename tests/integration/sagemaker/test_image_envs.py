@@ -138,7 +138,7 @@ def test_the_runs_preprocess_train_and_evaluate_requests_succeed_in_their_images
     publish_jobs(aws("s3"), bucket, JOBS)
     config = parse_model_config(SAMPLE_MODEL_YAML)
     config = config.model_copy(update={"training": config.training.model_copy(update={"use_spot": False})})
-    ctx = RunContext(config, "bank-marketing-20260101t000000", bucket, bucket, ROLE, XGBOOST, SKLEARN)
+    ctx = RunContext(config, f"bank-marketing-{uuid.uuid4().hex[:8]}", bucket, bucket, ROLE, XGBOOST, SKLEARN)
     csv = generate_bank_marketing(600, seed=1).to_csv(index=False).encode()
     aws("s3").put_object(Bucket=bucket, Key=f"incoming/{ctx.model}/part-1.csv", Body=csv)
     key = ctx.config_uri.removeprefix(f"s3://{bucket}/")
