@@ -177,12 +177,16 @@ def _matches_any(patterns: Iterable[str], value: str, case_insensitive: bool = T
     return any(_glob(str(p), case_insensitive).match(value) for p in patterns)
 
 
-def _condition_met(operator: str, values: dict[str, Any], context: dict[str, str]) -> bool:
+def _condition_met(operator: str, values: dict[str, Any], context: dict[str, str], unknown: bool = True) -> bool:
+    """`unknown`: the result for a key or operator the local cloud cannot evaluate (an Allow's condition
+    is then met, a Deny's is not: the local cloud never refuses what AWS may allow)."""
     base = operator.removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
     base = base.removesuffix("IfExists")  # a missing key is skipped below either way
     for key, expected in values.items():
         actual = context.get(key.lower())
         if actual is None:
+            if not unknown:
+                return False
             continue  # a key the local cloud does not know: not evaluated (docs/internals.md)
         expected_list = [str(v) for v in _as_list(expected)]
         if base in ("StringEquals", "ArnEquals"):
@@ -196,6 +200,8 @@ def _condition_met(operator: str, values: dict[str, Any], context: dict[str, str
         elif base == "StringNotLike":
             ok = not _matches_any(expected_list, actual, case_insensitive=False)
         else:
+            if not unknown:
+                return False
             continue  # an operator the local cloud does not evaluate
         if not ok:
             return False
@@ -209,14 +215,19 @@ def statement_applies(statement: dict[str, Any], action: str, resource: str | No
             return False
     elif not _matches_any(_as_list(statement.get("Action")), action):
         return False
-    if resource is not None:
+    if resource is None and statement.get("Effect") == "Deny":
+        # unknown resource: a Deny applies only when it names every resource
+        if "NotResource" in statement or "*" not in _as_list(statement.get("Resource", "*")):
+            return False
+    elif resource is not None:
         if "NotResource" in statement:
             if _matches_any(_as_list(statement["NotResource"]), resource, case_insensitive=False):
                 return False
         elif not _matches_any(_as_list(statement.get("Resource", "*")), resource, case_insensitive=False):
             return False
     for operator, values in (statement.get("Condition") or {}).items():
-        if isinstance(values, dict) and not _condition_met(operator, values, context):
+        lenient = statement.get("Effect") != "Deny"
+        if isinstance(values, dict) and not _condition_met(operator, values, context, unknown=lenient):
             return False
     return True
 

@@ -182,8 +182,7 @@ class _Worker:
             f"START RequestId: {request_id} Version: $LATEST",
             *lines,
             f"END RequestId: {request_id}",
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Memory Size: {self.fn.memory_size} MB",
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tMemory Size: {self.fn.memory_size} MB",
         ]
         return response, lines
 
@@ -310,8 +309,9 @@ class LambdaRuntime:
             code = self.code_for(fn)
             self._release(fn, code, self._acquire(fn, code))  # an invocation may already have warmed one
         except Exception:
-            log.debug("ahead-of-time initialization of %s failed; its first invocation initializes", name,
-                      exc_info=True)
+            log.debug(
+                "ahead-of-time initialization of %s failed; its first invocation initializes", name, exc_info=True
+            )
 
     def shutdown(self) -> None:
         self._ahead.shutdown(wait=False, cancel_futures=True)
@@ -391,9 +391,7 @@ class LambdaRuntime:
                 response_payload = result.payload.decode(errors="replace")
             record = {
                 "version": "1.0",
-                "timestamp": dt.datetime.now(dt.UTC)
-                .isoformat(timespec="milliseconds")
-                .replace("+00:00", "Z"),
+                "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "requestContext": {
                     "requestId": request_id,
                     "functionArn": f"{fn.function_arn}:$LATEST",
@@ -424,9 +422,7 @@ class LambdaRuntime:
             }
             self._send_to(dlq, event, succeeded, attributes)
 
-    def _send_to(
-        self, arn: str, body: Any, succeeded: bool, sqs_attributes: dict[str, Any] | None = None
-    ) -> None:
+    def _send_to(self, arn: str, body: Any, succeeded: bool, sqs_attributes: dict[str, Any] | None = None) -> None:
         service = arn.split(":")[2]
         text = json.dumps(body)
         if service == "sqs":
@@ -478,9 +474,7 @@ class LambdaRuntime:
             if worker.log_stream not in group.streams:
                 logs.create_log_stream(worker.log_group, worker.log_stream)
             now = int(time.time() * 1000)
-            logs.put_log_events(
-                worker.log_group, worker.log_stream, [{"timestamp": now, "message": m} for m in lines]
-            )
+            logs.put_log_events(worker.log_group, worker.log_stream, [{"timestamp": now, "message": m} for m in lines])
         except Exception:
             log.debug("could not ship logs of %s to CloudWatch Logs", worker.name, exc_info=True)
         for line in lines:

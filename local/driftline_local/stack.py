@@ -139,9 +139,7 @@ def load_template(path: Path) -> dict[str, Any]:
 
 
 def parameter_values(template: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
-    values = {
-        name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec
-    }
+    values = {name: spec["Default"] for name, spec in template.get("Parameters", {}).items() if "Default" in spec}
     values.update(overrides)
     return values
 
@@ -286,9 +284,7 @@ def _create_alarm(ctx: LocalCloudContext, stack: Any, lid: str, properties: dict
     properties.setdefault("AlarmName", f"{stack.name}-{lid}")
     for numeric in ("Period", "EvaluationPeriods", "DatapointsToAlarm", "Threshold"):
         if numeric in properties:
-            properties[numeric] = (
-                float(properties[numeric]) if numeric == "Threshold" else int(properties[numeric])
-            )
+            properties[numeric] = float(properties[numeric]) if numeric == "Threshold" else int(properties[numeric])
     if "ActionsEnabled" in properties:
         properties["ActionsEnabled"] = str(properties["ActionsEnabled"]).lower() == "true"
     _client(ctx, "cloudwatch").put_metric_alarm(**properties)
@@ -314,6 +310,23 @@ def _bucket_notifications(ctx: LocalCloudContext, cfn: dict[str, Any], physical:
                 )
 
 
+def _refuse_unusable_log_group_keys(
+    ctx: LocalCloudContext, sam: dict[str, Any], cfn: dict[str, Any], values: dict[str, Any], stack_name: str
+) -> None:
+    """CloudWatch Logs refuses a log group whose KMS key policy does not let it use the key, and the
+    stack rolls back; moto creates it. Refuse it the same way (`kms_policy`)."""
+    from driftline_local import iam_static, kms_policy
+
+    template = iam_static.from_cfn(sam, cfn, values, ctx.region, ctx.account_id, stack_name)
+    refusal = kms_policy.log_group_refusal(template)
+    if refusal:
+        raise StackRolledBack(f"stack {stack_name} is ROLLBACK_COMPLETE: {refusal}")
+
+
+class StackRolledBack(RuntimeError):
+    """The stack could not be created; AWS would have rolled it back (the reason names the resource)."""
+
+
 # --- deploy -------------------------------------------------------------------------------------
 def deploy(
     ctx: LocalCloudContext,
@@ -327,6 +340,7 @@ def deploy(
     values = parameter_values(sam, parameters or {})
     packager = _Packager(ctx, template_path.parent)
     cfn = transform(package(sam, packager), values, ctx.region)
+    _refuse_unusable_log_group_keys(ctx, sam, cfn, values, stack_name)
     functions = _function_codes(cfn, packager)
     deployable = copy.deepcopy(cfn)
     deferred = _strip_deferred(deployable)
@@ -336,9 +350,7 @@ def deploy(
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(deployable),
-        Parameters=[
-            {"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items() if k in declared
-        ],
+        Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in values.items() if k in declared],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]

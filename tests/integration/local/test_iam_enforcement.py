@@ -119,6 +119,13 @@ BUCKET_OBJECTS = {
             "Condition": {"StringLike": {"cloudwatch:namespace": ["Driftline*"]}},
         },
         {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/models/secret.yaml"},
+        {  # a condition key the local cloud cannot know: a Deny does not apply, an Allow does
+            "Effect": "Deny",
+            "Action": "sns:Publish",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}},
+        },
+        {"Effect": "Allow", "Action": "sns:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
     ],
 }
 
@@ -136,6 +143,7 @@ BUCKET_OBJECTS = {
         ("iam:PassRole", "arn:aws:iam::1:role/sm", {"iam:passedtoservice": "lambda.amazonaws.com"}, "ImplicitDeny"),
         ("cloudwatch:PutMetricData", None, {"cloudwatch:namespace": "Driftline/Monitoring"}, "Allow"),
         ("cloudwatch:PutMetricData", None, {"cloudwatch:namespace": "Other"}, "ImplicitDeny"),
+        ("sns:Publish", "arn:aws:sns:us-east-1:1:t", {}, "Allow"),
     ],
 )
 def test_decide(action: str, resource: str | None, context: dict[str, str], decision: str) -> None:
