@@ -23,9 +23,17 @@ CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 # `sagemaker_submit_directory` names the local file, as the SageMaker SDK does for isolated estimators.
 CODE_CHANNEL = "code"
 CONTAINER_SOURCEDIR = f"/opt/ml/input/data/{CODE_CHANNEL}/sourcedir.tar.gz"
-# Instance families with local NVMe storage: AWS encrypts it in hardware and refuses a VolumeKmsKeyId
-# (CreateTrainingJob ResourceConfig / CreateProcessingJob ClusterConfig) or KmsKeyId (CreateEndpointConfig).
-_INSTANCE_STORAGE = re.compile(r"^ml\.([a-z]+\d+[a-z]*d[a-z]*|g5|g6|g6e|p4de?|p5e?|trn1n?|inf2)\.")
+
+
+def _has_instance_storage(instance_type: str) -> bool:
+    """Instance families with only local NVMe storage, encrypted in hardware: AWS refuses a volume KMS key there.
+
+    The SageMaker SDK's rule (sagemaker/utils.py `volume_size_supported` / `instance_supports_kms`): a "d"
+    in the family (c5d, g4dn, p4d, ...) or a g5, g6, p5 or trn1 family.
+    """
+    parts = instance_type.split(".")
+    family = parts[1] if len(parts) == 3 and parts[0] == "ml" else parts[0]
+    return "d" in family or family.startswith(("g5", "g6", "p5", "trn1"))
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class RunContext:
 
     def volume_key(self, instance_type: str, field: str = "VolumeKmsKeyId") -> dict[str, str]:
         """The key for an instance's storage volume, unless the instance type has only local (NVMe) storage."""
-        if not self.kms_key_arn or _INSTANCE_STORAGE.match(instance_type):
+        if not self.kms_key_arn or _has_instance_storage(instance_type):
             return {}
         return {field: self.kms_key_arn}
 

@@ -445,6 +445,7 @@ class JobRunner:
     def _prepare_training(self, job: _Job) -> tuple[list[str], dict[str, str], Path]:
         fake, sandbox = job.fake, job.sandbox
         python = self._image_python(job, (fake.algorithm_specification or {}).get("TrainingImage", ""))
+        self._check_kms_keys(job)
         raw = dict(fake.hyper_parameters or {})
         decoded = {k: _decode_hyperparameter(v) for k, v in raw.items()}
         program = decoded.get("sagemaker_program")
@@ -664,6 +665,7 @@ class JobRunner:
         (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
         app = fake.app_specification or {}
         python = self._image_python(job, app.get("ImageUri", ""))
+        self._check_kms_keys(job)
         entrypoint = list(app.get("ContainerEntrypoint") or [])
         if not entrypoint:
             raise JobFailed(
@@ -674,6 +676,25 @@ class JobRunner:
         return [map_opt_ml(part, sandbox) for part in entrypoint + list(app.get("ContainerArguments") or [])]
 
     # ---- running the process ----------------------------------------------------------------
+
+    def _check_kms_keys(self, job: _Job) -> None:
+        """Every KMS key the request names must exist in the job's account and region (moto's KMS)."""
+        fake = job.fake
+        if job.kind == "training":
+            named = {
+                "OutputDataConfig.KmsKeyId": (fake.output_data_config or {}).get("KmsKeyId"),
+                "ResourceConfig.VolumeKmsKeyId": (fake.resource_config or {}).get("VolumeKmsKeyId"),
+            }
+        else:
+            cluster = ((getattr(fake, "processing_resources", None) or {}).get("ClusterConfig")) or {}
+            named = {
+                "ProcessingOutputConfig.KmsKeyId": (fake.processing_output_config or {}).get("KmsKeyId"),
+                "ProcessingResources.ClusterConfig.VolumeKmsKeyId": cluster.get("VolumeKmsKeyId"),
+            }
+        _, _, _, region, account, _ = fake.arn.split(":", 5)
+        for field_name, key in named.items():
+            if key and not _kms_key_exists(str(key), account, region):
+                raise JobFailed(f"ClientError: {field_name} {key} is not a KMS key in {account}/{region}")
 
     def _image_python(self, job: _Job, image_uri: str) -> str:
         """The interpreter of the job's image environment; an image AWS could not pull fails the job."""
@@ -772,6 +793,21 @@ class JobRunner:
             job.process = None
         logs.flush()
         return proc.returncode
+
+
+def _kms_key_exists(key: str, account: str, region: str) -> bool:
+    """A key id, key ARN, alias name or alias ARN that moto's KMS knows in this account and region."""
+    from moto.kms.models import kms_backends
+
+    if key.startswith("arn:"):
+        parts = key.split(":", 5)
+        if len(parts) != 6 or parts[3] != region or parts[4] != account:
+            return False
+    try:
+        kms_backends[account][region].describe_key(key)
+    except Exception:  # moto raises KeyError / NotFoundException for an unknown key or alias
+        return False
+    return True
 
 
 # What SageMaker reports when it cannot pull the image (aws/sagemaker-python-sdk issues #57, #1968; a processing
