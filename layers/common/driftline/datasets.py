@@ -300,7 +300,9 @@ class _Lines:
             self.check_clock(self.line)
             if b"\x00" in chunk:
                 raise InvalidDataset(
-                    "the file is binary (it contains NUL bytes); upload a plain-text CSV", rule="binary", line=self.line
+                    "the file is binary or UTF-16 (it contains NUL bytes); upload a plain-text UTF-8 CSV",
+                    rule="binary",
+                    line=self.line,
                 )
             try:
                 text = decoder.decode(chunk)
