@@ -28,17 +28,26 @@ _clients: dict[tuple[str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def client(ctx: LocalCloudContext, service: str) -> Any:
-    """A boto3 client for `service` on the local server (cached; boto3 clients are thread-safe)."""
-    key = (ctx.endpoint_url, service)
+def client(ctx: LocalCloudContext, service: str, role_arn: str | None = None) -> Any:
+    """A boto3 client for `service` on the local server (cached; boto3 clients are thread-safe).
+
+    With `role_arn` (a job's `RoleArn`, a model's `ExecutionRoleArn`) and IAM enforced, the client acts
+    as SageMaker does with that role: a session of it (`iam.credentials_for_role`; raises
+    `iam.RoleNotAssumable` when SageMaker may not assume it). Otherwise the account's administrator.
+    """
+    from driftline_local import iam
+
+    credentials = iam.credentials_for_role(role_arn) if role_arn else {}
+    key = (ctx.endpoint_url, service, credentials.get("AWS_ACCESS_KEY_ID", ""))
     with _clients_lock:
         if key not in _clients:
             _clients[key] = boto3.client(
                 service,
                 endpoint_url=ctx.endpoint_url,
                 region_name=ctx.region,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
+                aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID", "testing"),
+                aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY", "testing"),
+                aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
                 config=Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=60),
             )
         return _clients[key]
@@ -51,13 +60,13 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-def download_s3(ctx: LocalCloudContext, uri: str, dest: Path) -> list[Path]:
+def download_s3(ctx: LocalCloudContext, uri: str, dest: Path, role_arn: str | None = None) -> list[Path]:
     """Download every object under `uri` (an S3Prefix) into `dest`, keeping the relative layout.
 
     A URI naming one object exactly lands as `dest/<basename>`, as SageMaker does for a single file.
     """
     bucket, prefix = split_s3_uri(uri)
-    s3 = client(ctx, "s3")
+    s3 = client(ctx, "s3", role_arn)
     dest.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -75,10 +84,10 @@ def download_s3(ctx: LocalCloudContext, uri: str, dest: Path) -> list[Path]:
     return written
 
 
-def download_manifest(ctx: LocalCloudContext, uri: str, dest: Path) -> list[Path]:
+def download_manifest(ctx: LocalCloudContext, uri: str, dest: Path, role_arn: str | None = None) -> list[Path]:
     """S3DataType ManifestFile: `[{"prefix": "s3://b/p/"}, "rel/key", ...]`, each object to `dest/rel/key`."""
     bucket, key = split_s3_uri(uri)
-    s3 = client(ctx, "s3")
+    s3 = client(ctx, "s3", role_arn)
     manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     prefix = manifest[0]["prefix"]
     written: list[Path] = []
@@ -91,12 +100,12 @@ def download_manifest(ctx: LocalCloudContext, uri: str, dest: Path) -> list[Path
     return written
 
 
-def upload_file(ctx: LocalCloudContext, path: Path, uri: str) -> None:
+def upload_file(ctx: LocalCloudContext, path: Path, uri: str, role_arn: str | None = None) -> None:
     bucket, key = split_s3_uri(uri)
-    client(ctx, "s3").upload_file(str(path), bucket, key)
+    client(ctx, "s3", role_arn).upload_file(str(path), bucket, key)
 
 
-def upload_tree(ctx: LocalCloudContext, src: Path, uri: str) -> int:
+def upload_tree(ctx: LocalCloudContext, src: Path, uri: str, role_arn: str | None = None) -> int:
     """Upload every file below `src` to `uri/<relative path>`; returns the number of files."""
     if not src.is_dir():
         return 0
@@ -106,7 +115,7 @@ def upload_tree(ctx: LocalCloudContext, src: Path, uri: str) -> int:
     for path in sorted(p for p in src.rglob("*") if p.is_file()):
         rel = path.relative_to(src).as_posix()
         key = f"{prefix}/{rel}" if prefix else rel
-        client(ctx, "s3").upload_file(str(path), bucket, key)
+        client(ctx, "s3", role_arn).upload_file(str(path), bucket, key)
         count += 1
     return count
 

@@ -6,7 +6,9 @@ Deploys the template (a SAM template whose local paths resolve from its own dire
 absolute), then, as the account's administrator, drives two callers and prints one JSON line:
 - `config`: OnConfigUploadedFunction invoked on a valid models/<model>/model.yaml (its role reads S3);
 - `plan_task`: a TrainingPipeline execution's "Plan the run" task (the machine's role invokes
-  PrepareRunFunction): the first TaskSucceeded/TaskFailed after it was scheduled.
+  PrepareRunFunction): the first TaskSucceeded/TaskFailed after it was scheduled;
+- `sagemaker_role`: what a SageMaker job's S3 staging (`sagemaker._aws.client` with the job's RoleArn)
+  may read: training data under incoming/, not model configs; and whether Lambda may assume it.
 A cloud per interpreter: moto's backends and the Lambda runtime are process-wide.
 """
 
@@ -78,11 +80,39 @@ def _plan_task_outcome(cloud: LocalCloud, deployed: Any) -> dict[str, Any]:
         sfn.stop_execution(executionArn=arn)
 
 
+def _sagemaker_role_outcome(cloud: LocalCloud, deployed: Any) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+    from driftline_local import iam
+    from driftline_local.sagemaker import _aws
+
+    role_arn = f"arn:aws:iam::{cloud.ctx.account_id}:role/{deployed.resources['SageMakerExecutionRole']}"
+    bucket = deployed.outputs["DataBucketName"]
+    _client(cloud, "s3").put_object(Bucket=bucket, Key="incoming/churn/a.csv", Body=b"x,y\n1,0\n")
+    s3 = _aws.client(cloud.ctx, "s3", role_arn)
+    outcome: dict[str, Any] = {}
+    for key in ("incoming/churn/a.csv", "models/churn/model.yaml"):
+        try:
+            s3.get_object(Bucket=bucket, Key=key)
+            outcome[key] = "read"
+        except ClientError as exc:
+            outcome[key] = exc.response["Error"]["Code"]
+    try:
+        iam.credentials_for_role(role_arn, "lambda.amazonaws.com")
+        outcome["lambda_assumes_it"] = True
+    except iam.RoleNotAssumable:
+        outcome["lambda_assumes_it"] = False
+    return outcome
+
+
 def main() -> None:
     template, workdir = Path(sys.argv[1]), Path(sys.argv[2])
     with LocalCloud(port=0, workdir=workdir, enforce_iam="--no-iam" not in sys.argv[3:]) as cloud:
         deployed = cloud.deploy(template, "driftline", {**resolve_image_uris(cloud.ctx.region)})
-        result = {"config": _config_outcome(cloud, deployed), "plan_task": _plan_task_outcome(cloud, deployed)}
+        result = {
+            "config": _config_outcome(cloud, deployed),
+            "plan_task": _plan_task_outcome(cloud, deployed),
+            "sagemaker_role": _sagemaker_role_outcome(cloud, deployed),
+        }
     print("RESULT " + json.dumps(result), flush=True)
 
 

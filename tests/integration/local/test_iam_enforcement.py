@@ -100,6 +100,16 @@ def test_without_invoke_permission_the_pipeline_task_fails_with_access_denied(re
     assert "lambda:InvokeFunction" in task["cause"] and "PrepareRunFunction" in task["cause"]
 
 
+def test_a_sagemaker_job_stages_data_with_its_role(real: dict[str, Any]) -> None:
+    """`sagemaker._aws.client(ctx, "s3", RoleArn)`: the job role reads training data, not model configs."""
+    assert real["sagemaker_role"]["incoming/churn/a.csv"] == "read"
+    assert real["sagemaker_role"]["models/churn/model.yaml"] == "AccessDenied"
+
+
+def test_a_role_is_assumed_only_by_the_services_its_trust_policy_names(real: dict[str, Any]) -> None:
+    assert real["sagemaker_role"]["lambda_assumes_it"] is False
+
+
 # --- the decision itself ------------------------------------------------------------------------
 BUCKET_OBJECTS = {
     "Version": "2012-10-17",
