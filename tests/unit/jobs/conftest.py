@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from driftline_local.sagemaker.image_envs import python_for_image
 from driftline_local.sample_data import (
     generate_bank_marketing,
     generate_multiclass,
@@ -40,11 +41,22 @@ class Job:
     log: Path | None = None
 
 
+# The image each script runs on in production (driftline.sagemaker_requests): the scripts run here in
+# that image's environment (`make image-envs`), as the local cloud runs them, not in the project's venv.
+SCRIPT_IMAGES = {
+    "preprocess.py": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+    "monitor.py": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+    "train.py": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0",
+    "evaluate.py": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0",
+}
+
+
 def start(job: Job) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **job.env}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env |= {"PYTHONUNBUFFERED": "1", **job.env}
     stdout = open(job.log, "w") if job.log else subprocess.PIPE  # noqa: SIM115 - closed by the caller's wait
     return subprocess.Popen(
-        [sys.executable, str(JOBS / job.script), *job.args],
+        [python_for_image(SCRIPT_IMAGES[job.script]), str(JOBS / job.script), *job.args],
         env=env,
         stdout=stdout,
         stderr=subprocess.STDOUT,
@@ -348,6 +360,7 @@ class Harness:
     """The helpers above, handed to tests as the `harness` fixture (test modules never import conftest)."""
 
     Job = Job
+    SCRIPT_IMAGES = SCRIPT_IMAGES
     start = staticmethod(start)
     run_all = staticmethod(run_all)
     read_json = staticmethod(read_json)

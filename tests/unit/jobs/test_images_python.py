@@ -107,6 +107,11 @@ def test_every_job_script_runs_on_some_image():
     assert covered == {path.name for path in JOBS.glob("*.py")}
 
 
+def test_the_job_tests_run_each_script_on_its_production_image(harness):
+    production = dict(_script_and_image(request) for request in _requests())
+    assert {script: production[script] for script in harness.SCRIPT_IMAGES} == harness.SCRIPT_IMAGES
+
+
 @pytest.mark.parametrize("python", sorted(_scripts_by_python()))
 def test_job_scripts_need_no_newer_python_than_their_image_has(python: str):
     # Given the scripts (and the jobs/ modules they import) that run on an image with this Python
