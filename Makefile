@@ -62,7 +62,7 @@ $(VENV)/bench-evidently/.installed: bench/requirements-evidently.txt
 	$(VENV)/bench-evidently/bin/pip install -q -r bench/requirements-evidently.txt
 	touch $@
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(IMAGE_ENVS)
 	$(BIN)/python -m pytest tests/unit
 
 lint: $(STAMP)
