@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -25,6 +25,9 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from driftline import aws
 from driftline.settings import settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 COMPLETED_SECONDS = 7 * 24 * 3600  # a repeat within a week is recognised (EventBridge retries end after 24 h)
 DEFAULT_REMAINING_MS = 60_000  # the functions' Timeout, for callers without a Lambda context
@@ -68,7 +71,7 @@ def once(
     config = IdempotencyConfig(
         expires_after_seconds=COMPLETED_SECONDS,
         raise_on_no_idempotency_key=True,
-        lambda_context=_TimeLeft(DEFAULT_REMAINING_MS if remaining_ms is None else remaining_ms),
+        lambda_context=cast("LambdaContext", _TimeLeft(DEFAULT_REMAINING_MS if remaining_ms is None else remaining_ms)),
         response_hook=lambda response, _record: on_repeat(response),
     )
 

@@ -304,8 +304,8 @@ def read_report(report_uri: str) -> dict[str, Any]:
             "distance": distance,
             "threshold": threshold,
         }
-    distances = {
-        name: f.get("distance")
+    distances: dict[str, float] = {
+        name: float(f["distance"])
         for name, f in (summary.get("features") or {}).items()
         if isinstance(f, dict) and f.get("distance") is not None
     }
