@@ -493,8 +493,9 @@ def _authorize(original: Any, response: Any, iam_request_cls: type, resource: st
         account_id=response.current_account,
         method=response.method,
         path=parsed_path,
-        # moto signs `body or data`: a bodiless GET (lambda:GetFunction) must hash as empty, not as its query
-        data=response.data if (s3 or response.raw_body) else {},
+        # moto signs `body or data`: a bodiless GET (lambda:GetFunction) must hash as empty, not as its
+        # query; a form POST (SNS, whose body werkzeug consumed into the form) as its form
+        data=response.data if (s3 or response.raw_body or getattr(response, "form_data", None)) else {},
         body=response.raw_body,
         headers=response.headers,
         action=operation,

@@ -104,6 +104,57 @@ def _sagemaker_role_outcome(cloud: LocalCloud, deployed: Any) -> dict[str, Any]:
     return outcome
 
 
+def _admin_role_outcome(cloud: LocalCloud, deployed: Any) -> dict[str, str]:
+    """One call per kind of request the code makes, as a role allowed everything: each must pass IAM
+    (no SignatureDoesNotMatch, no AccessDenied), whatever the service then answers."""
+    from botocore.exceptions import ClientError
+    from driftline_local import iam
+
+    admin = _client(cloud, "iam")
+    trust = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    admin.create_role(RoleName="everything", AssumeRolePolicyDocument=json.dumps({"Statement": [trust]}))
+    allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    admin.put_role_policy(RoleName="everything", PolicyName="all", PolicyDocument=json.dumps(allow_all))
+    session = iam.boto3_session(f"arn:aws:iam::{cloud.ctx.account_id}:role/everything", "lambda.amazonaws.com")
+
+    def c(service: str) -> Any:
+        return session.client(service, endpoint_url=cloud.endpoint_url)
+
+    bucket, table = deployed.outputs["DataBucketName"], deployed.outputs["StateTableName"]
+    topic, pipeline = deployed.outputs["OnCallTopicArn"], deployed.outputs["TrainingPipelineArn"]
+    function = deployed.resources["OnConfigUploadedFunction"]
+    calls = {
+        "s3.put_object": lambda: c("s3").put_object(Bucket=bucket, Key="incoming/x/ü b.csv", Body=b"a\n"),
+        "s3.head_object": lambda: c("s3").head_object(Bucket=bucket, Key="incoming/x/ü b.csv"),
+        "s3.copy": lambda: c("s3").copy({"Bucket": bucket, "Key": "incoming/x/ü b.csv"}, bucket, "quarantine/x.csv"),
+        "s3.list_objects_v2": lambda: c("s3").list_objects_v2(Bucket=bucket, Prefix="incoming/"),
+        "s3.delete_object": lambda: c("s3").delete_object(Bucket=bucket, Key="quarantine/x.csv"),
+        "dynamodb.put_item": lambda: c("dynamodb").put_item(TableName=table, Item={"pk": {"S": "k"}, "sk": {"S": "s"}}),
+        "dynamodb.query": lambda: c("dynamodb").query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "k"}}
+        ),
+        "sns.publish": lambda: c("sns").publish(TopicArn=topic, Subject="[Driftline] x", Message="a\nb — c"),
+        "stepfunctions.list_executions": lambda: c("stepfunctions").list_executions(stateMachineArn=pipeline),
+        "sagemaker.list_training_jobs": lambda: c("sagemaker").list_training_jobs(),
+        "cloudwatch.put_metric_data": lambda: c("cloudwatch").put_metric_data(
+            Namespace="Driftline", MetricData=[{"MetricName": "m", "Value": 1.0}]
+        ),
+        "cloudwatch.describe_alarms": lambda: c("cloudwatch").describe_alarms(AlarmNamePrefix="driftline-"),
+        "events.put_events": lambda: c("events").put_events(
+            Entries=[{"Source": "driftline", "DetailType": "t", "Detail": "{}"}]
+        ),
+        "lambda.get_function": lambda: c("lambda").get_function(FunctionName=function),
+    }
+    outcome = {}
+    for name, call in calls.items():
+        try:
+            call()
+            outcome[name] = "ok"
+        except ClientError as exc:
+            outcome[name] = exc.response["Error"]["Code"]
+    return outcome
+
+
 def main() -> None:
     template, workdir = Path(sys.argv[1]), Path(sys.argv[2])
     with LocalCloud(port=0, workdir=workdir, enforce_iam="--no-iam" not in sys.argv[3:]) as cloud:
@@ -112,6 +163,7 @@ def main() -> None:
             "config": _config_outcome(cloud, deployed),
             "plan_task": _plan_task_outcome(cloud, deployed),
             "sagemaker_role": _sagemaker_role_outcome(cloud, deployed),
+            "admin_role": _admin_role_outcome(cloud, deployed),
         }
     print("RESULT " + json.dumps(result), flush=True)
 

@@ -110,6 +110,11 @@ def test_a_role_is_assumed_only_by_the_services_its_trust_policy_names(real: dic
     assert real["sagemaker_role"]["lambda_assumes_it"] is False
 
 
+def test_a_role_allowed_everything_passes_iam_on_every_kind_of_request(real: dict[str, Any]) -> None:
+    """Signatures of form, JSON, REST and bodiless requests check out; actions and resources map."""
+    assert real["admin_role"] == dict.fromkeys(real["admin_role"], "ok")
+
+
 # --- the decision itself ------------------------------------------------------------------------
 BUCKET_OBJECTS = {
     "Version": "2012-10-17",
