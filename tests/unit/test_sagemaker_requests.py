@@ -102,3 +102,14 @@ def test_instances_with_only_local_storage_get_no_volume_key(instance_type: str)
     assert "KmsKeyId" not in endpoint_config(ctx)
     assert training_request(ctx)["OutputDataConfig"]["KmsKeyId"] == KEY  # S3 outputs are still encrypted
     assert endpoint_config(ctx)["DataCaptureConfig"]["KmsKeyId"] == KEY
+
+
+def test_jobs_run_in_the_stacks_subnets_when_it_names_them() -> None:
+    base = context()
+    in_vpc = RunContext(**{**base.__dict__, "subnet_ids": ("subnet-1", "subnet-2"), "security_group_ids": ("sg-1",)})
+    vpc = {"Subnets": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}
+
+    assert training_request(in_vpc)["VpcConfig"] == vpc
+    assert all(request["NetworkConfig"]["VpcConfig"] == vpc for request in processing_requests(in_vpc))
+    assert "VpcConfig" not in training_request(base)
+    assert all("VpcConfig" not in request["NetworkConfig"] for request in processing_requests(base))

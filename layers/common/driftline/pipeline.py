@@ -35,7 +35,14 @@ def run_context(model: str, run: str) -> RunContext:
         role_arn=env.sagemaker_role_arn,
         training_image=env.training_image_uri,
         processing_image=env.processing_image_uri,
+        kms_key_arn=env.kms_key_arn,
+        subnet_ids=_listed(env.job_subnet_ids),
+        security_group_ids=_listed(env.job_security_group_ids),
     )
+
+
+def _listed(joined: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in joined.split(",") if part.strip())
 
 
 def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:

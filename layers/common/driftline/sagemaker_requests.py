@@ -48,6 +48,8 @@ class RunContext:
     training_image: str
     processing_image: str
     kms_key_arn: str = ""  # DriftlineKey: volumes, outputs, endpoint storage and data capture ("" = AWS-managed keys)
+    subnet_ids: tuple[str, ...] = ()  # optional VPC for training and processing jobs
+    security_group_ids: tuple[str, ...] = ()
 
     @property
     def model(self) -> str:
@@ -74,6 +76,12 @@ class RunContext:
     def output_key(self) -> dict[str, str]:
         """`{"KmsKeyId": key}` for S3 outputs and data capture; nothing without a key."""
         return {"KmsKeyId": self.kms_key_arn} if self.kms_key_arn else {}
+
+    def vpc_config(self) -> dict[str, Any]:
+        """`{"VpcConfig": ...}` when the stack gives subnets; nothing otherwise (SageMaker's own network)."""
+        if not self.subnet_ids:
+            return {}
+        return {"VpcConfig": {"Subnets": list(self.subnet_ids), "SecurityGroupIds": list(self.security_group_ids)}}
 
     def volume_key(self, instance_type: str, field: str = "VolumeKmsKeyId") -> dict[str, str]:
         """The key for an instance's storage volume, unless the instance type has only local (NVMe) storage."""
@@ -131,7 +139,7 @@ def _processing_job(
             }
         },
         # Jobs parse untrusted uploads: no network; every input and output goes through SageMaker.
-        "NetworkConfig": {"EnableNetworkIsolation": True},
+        "NetworkConfig": {"EnableNetworkIsolation": True, **ctx.vpc_config()},
         "StoppingCondition": {"MaxRuntimeInSeconds": processing.max_runtime_seconds},
         "Tags": ctx.tags(),
     }
@@ -231,6 +239,7 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
         },
         "StoppingCondition": stopping,
         "EnableNetworkIsolation": True,
+        **ctx.vpc_config(),
         "EnableManagedSpotTraining": spot,
         "CheckpointConfig": {"S3Uri": ctx.artifacts("checkpoints/"), "LocalPath": CHECKPOINT_LOCAL_PATH},
         "Tags": ctx.tags(),

@@ -22,6 +22,9 @@ class Settings(BaseModel):
     canary_rollout_arn: str = ""
     start_monitoring_function_arn: str = ""
     kms_key_arn: str = ""  # DriftlineKey: SageMaker volumes, outputs, endpoint storage, data capture
+    # Optional VPC for training and processing jobs (comma-separated, as the template joins them).
+    job_subnet_ids: str = ""
+    job_security_group_ids: str = ""
     region: str = "us-east-1"
 
 
@@ -37,6 +40,8 @@ _ENVIRONMENT = {
     "canary_rollout_arn": "CANARY_ROLLOUT_ARN",
     "start_monitoring_function_arn": "START_MONITORING_FUNCTION_ARN",
     "kms_key_arn": "KMS_KEY_ARN",
+    "job_subnet_ids": "JOB_SUBNET_IDS",
+    "job_security_group_ids": "JOB_SECURITY_GROUP_IDS",
     "region": "AWS_REGION",
 }
 
