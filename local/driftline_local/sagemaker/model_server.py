@@ -24,7 +24,7 @@ from typing import Any
 from driftline_local.context import LocalCloudContext
 
 from ._aws import client, split_s3_uri
-from .image_envs import python_for_image
+from .image_envs import ImageEnvMissing, UnknownImage, python_for_image
 
 MODEL_LOAD_TIMEOUT_SECONDS = 120.0
 DRAIN_SECONDS = 5.0  # how long retiring a variant waits for the request it is answering
@@ -102,9 +102,18 @@ class VariantWorker:
             }
         )
         env.update({k: str(v).replace("/opt/ml", str(self.sandbox)) for k, v in self.environment.items()})
+        try:
+            python = python_for_image(self.image)
+        except UnknownImage as exc:
+            # What SageMaker reports when the model's image cannot be pulled (CreateEndpoint -> Failed).
+            raise DeployFailed(
+                f"The image '{self.image}' for production variant {self.name} does not exist or cannot be pulled"
+            ) from exc
+        except ImageEnvMissing as exc:
+            raise DeployFailed(f"InternalServerError: {exc}") from exc
         log = open(self.sandbox / "model_server.log", "ab")  # noqa: SIM115 - owned by the process
         self._proc = subprocess.Popen(
-            [python_for_image(self.image), str(_WORKER), str(code_dir), str(model_dir), program],
+            [python, str(_WORKER), str(code_dir), str(model_dir), program],
             cwd=code_dir,
             env=env,
             stdin=subprocess.PIPE,

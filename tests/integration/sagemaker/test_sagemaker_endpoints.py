@@ -16,7 +16,7 @@ from driftline_local.sagemaker import flush_data_capture
 from .sagemaker_testkit import IMAGE, ROLE, at_least, wait_for
 
 
-def _model(aws: Any, bucket: str, code: str, factor: float, **extra: Any) -> str:
+def _model(aws: Any, bucket: str, code: str, factor: float, image: str = IMAGE, **extra: Any) -> str:
     """Upload a model.tar.gz holding model.json and register a SageMaker model serving it."""
     name = f"model-{uuid.uuid4().hex[:8]}"
     data = json.dumps({"factor": factor, **extra}).encode()
@@ -30,7 +30,7 @@ def _model(aws: Any, bucket: str, code: str, factor: float, **extra: Any) -> str
         ModelName=name,
         ExecutionRoleArn=ROLE,
         PrimaryContainer={
-            "Image": IMAGE,
+            "Image": image,
             "ModelDataUrl": f"s3://{bucket}/models/{name}/model.tar.gz",
             "Environment": {
                 "SAGEMAKER_PROGRAM": "inference.py",
@@ -161,6 +161,18 @@ def test_model_that_cannot_load_fails_the_endpoint(aws, bucket, code):
     described = _in_service(aws, endpoint)
     assert described["EndpointStatus"] == "Failed"
     assert "cannot load a broken model" in described["FailureReason"]
+
+
+def test_model_whose_image_does_not_exist_fails_the_endpoint(aws, bucket, code):
+    unknown = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-own-server:latest"
+    config = _config(aws, {"AllTraffic": (_model(aws, bucket, code, factor=1, image=unknown), 1.0)})
+    endpoint = f"ep-{uuid.uuid4().hex[:8]}"
+
+    aws("sagemaker").create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+
+    described = _in_service(aws, endpoint)
+    assert described["EndpointStatus"] == "Failed"
+    assert unknown in described["FailureReason"] and "cannot be pulled" in described["FailureReason"]
 
 
 def test_update_endpoint_switches_to_the_new_model(aws, bucket, code):
