@@ -406,6 +406,8 @@ class CronSchedule:
         minutes, hours, day_of_month, month, day_of_week, year = fields
         if (day_of_month == "?") == (day_of_week == "?"):
             raise ValueError(f"one of day-of-month and day-of-week must be '?': {expression!r}")
+        if "?" in (minutes, hours, month, year):
+            raise ValueError(f"'?' is allowed only in day-of-month or day-of-week: {expression!r}")
         self.minutes = _cron_field(minutes, 0, 59)
         self.hours = _cron_field(hours, 0, 23)
         self.months = _cron_field(month, 1, 12, _MONTHS)
