@@ -68,6 +68,7 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         } | links
         severity = "page"
     else:
+        why, job = failure_reason(outcome.cause)
         subject = f"{outcome.model}: run failed at '{outcome.failed_step or 'unknown step'}'"
         facts = {
             "What happened": "A training run failed; production is unchanged.",
@@ -75,7 +76,8 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
             "Run": outcome.run_id,
             "Step": outcome.failed_step,
             "Error": outcome.error,
-            "Why": _short(outcome.cause),
+            "Why": why,
+            "Job": job,
             "Training": describe_training(run.get("spot")),
             "What to do": "read the logs below; see docs/runbook.md, 'Run failed'",
         } | links
@@ -102,10 +104,36 @@ def _with_child_error(outcome: RunOutcome) -> RunOutcome:
     return outcome.model_copy(update={"error": error, "cause": cause or outcome.cause})
 
 
-def _short(cause: str | None, limit: int = 2000) -> str | None:
-    if cause is None:
-        return None
-    return cause if len(cause) <= limit else cause[:limit] + "…"
+_WHY_LIMIT = 500
+_JOB_NAME_FIELDS = ("ProcessingJobName", "TrainingJobName", "TransformJobName")
+
+
+def failure_reason(cause: str | None) -> tuple[str | None, str | None]:
+    """The reason a person reads, and the job it comes from, out of a Step Functions cause.
+
+    A failed `.sync` job's cause is its Describe* output as JSON: the job's own FailureReason is the
+    reason, never the request dump around it. Any other cause is kept, cut to a readable length.
+    """
+    if not cause:
+        return None, None
+    try:
+        described = json.loads(cause)
+    except ValueError:
+        described = None
+    if isinstance(described, dict):
+        job = next((str(described[f]) for f in _JOB_NAME_FIELDS if described.get(f)), None)
+        reason = described.get("FailureReason") or described.get("ExitMessage")
+        if reason:
+            return _cut(str(reason)), job
+        status = described.get("ProcessingJobStatus") or described.get("TrainingJobStatus")
+        if job:
+            return f"job {job} ended {status or 'unsuccessfully'} without a reason; read its log", job
+    return _cut(cause), None
+
+
+def _cut(text: str, limit: int = _WHY_LIMIT) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_training(spot: dict[str, Any] | None) -> str | None:

@@ -1,0 +1,44 @@
+"""A failed run's page says why in the job's own words, never as a dump of the request."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import invoke
+
+MODEL = "bank-marketing"
+RUN = f"{MODEL}-upload-20261128T050000"
+JOB = f"{RUN}-preprocess"
+REASON = "AlgorithmError: incoming/bank-marketing/part-002.csv, line 7: 9 fields, the header has 8 (ragged-row)"
+
+
+def _described_failed_job() -> str:
+    """What a failed createProcessingJob.sync task gives as Cause: the job's Describe output as JSON."""
+    inputs = [{"InputName": f"input-{i}", "S3Input": {"S3Uri": f"s3://bucket/{'x' * 200}/{i}"}} for i in range(20)]
+    return json.dumps({"ProcessingJobName": JOB, "ProcessingJobStatus": "Failed", "FailureReason": REASON,
+                       "ProcessingInputs": inputs, "AppSpecification": {"ImageUri": "image"}})
+
+
+def _failed(cause: str) -> dict:
+    return {"model": MODEL, "run_id": RUN, "outcome": "failed", "failed_step": "Preprocess the data",
+            "error": "States.TaskFailed", "cause": cause}
+
+
+def test_a_failed_job_pages_its_own_failure_reason_and_name(stack):
+    # When a run fails in its preprocessing job
+    invoke("report_run", _failed(_described_failed_job()))
+
+    # Then the page names the step, the job and the job's reason, and carries no request dump
+    [page] = stack.pages()
+    message = page["Message"]
+    assert "Preprocess the data" in page["Subject"]
+    assert REASON in message and JOB in message
+    assert "ProcessingInputs" not in message and "x" * 200 not in message
+
+
+def test_a_cause_that_is_not_a_job_is_kept_short(stack):
+    invoke("report_run", _failed("Lambda.Unknown: " + "the function crashed " * 200))
+
+    [page] = stack.pages()
+    assert "the function crashed" in page["Message"]
+    assert len(page["Message"]) < 2500
