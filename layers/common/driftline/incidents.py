@@ -76,42 +76,71 @@ def handle_alarm(change: AlarmStateChange, now: float | None = None) -> dict[str
     at = int(time.time() if now is None else now)
     if value == "ALARM":
         reopen = config.monitoring.retrain_cooldown_seconds if config else DEFAULT_REOPEN_SECONDS
-        new, incident = state.open_incident(name, at, reopen, reason=change.state.reason, model=model)
-        if not new:
+        transition = change.state.timestamp or ""
+        new, incident = state.open_incident(name, at, reopen, reason=change.state.reason, model=model,
+                                            transition=transition)
+        # A retry of the invocation that opened this incident and died before paging finishes its work:
+        # the incident is recorded before the work, so it alone must not turn a crash into silence.
+        unfinished = not incident.get("paged") and bool(transition) and incident.get("transition") == transition
+        if not new and not unfinished:
             logger.info("alarm already has an incident", extra={"alarm": name, "flaps": incident.get("flaps")})
             return {"alarm": name, "action": "none", "incident": "already open or reopened within the cooldown"}
-        outcome = _retrain(model, config, at) if kind == "drift" and model and config else None
+        moment = _transition_time(transition) or at
+        outcome = _retrain(model, config, at, moment) if kind == "drift" and model and config else None
         _page_alarm(change, model, kind, outcome)
+        state.mark_incident(name, "paged")
         if model:
             metrics.add_dimension(name="Model", value=model)
         metrics.add_metric(name="IncidentsOpened", unit="Count", value=1)
         return {"alarm": name, "action": "paged"} | ({"retrain": outcome} if outcome else {})
     if value == "OK":
-        closed = state.close_incident(name, at)
-        if closed is None or closed.get("resolution_sent"):
+        closed = state.close_incident(name, at) or _closed_without_resolution(name)
+        if closed is None or closed.get("resolution_sent"):  # a flap closing again was announced already
             return {"alarm": name, "action": "none"}
-        state.mark_resolution_sent(name)
         _page_resolution(change, model, kind, closed, at)
+        state.mark_incident(name, "resolution_sent")
         return {"alarm": name, "action": "resolved"}
     return {"alarm": name, "action": "none"}
 
 
-def _retrain(model: str, config: ModelConfig, at: int) -> dict[str, Any]:
-    """Start a drift retraining run unless that would be a duplicate or a storm."""
+def _closed_without_resolution(alarm: str) -> dict[str, Any] | None:
+    """An incident an earlier attempt closed but could not announce (the page failed): announce it now."""
+    incident = state.get_incident(alarm)
+    if incident and incident.get("status") == "CLOSED" and not incident.get("resolution_sent"):
+        return incident
+    return None
+
+
+def _transition_time(timestamp: str) -> int | None:
+    """The alarm transition's time (`2026-11-28T07:00:31.000+0000`) in epoch seconds: a retry names the same run."""
+    try:
+        return int(datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp())
+    except ValueError:
+        return None
+
+
+def _retrain(model: str, config: ModelConfig, at: int, moment: int) -> dict[str, Any]:
+    """Start a drift retraining run unless that would be a duplicate or a storm.
+
+    The run is named after the alarm transition (`moment`), so a retried invocation starts the same
+    run, which StartExecution and the claim both recognise, instead of a second one.
+    """
+    run = naming.run_id(model, "drift", _utc(moment))
     running = _running_run(model)
+    if running == run:
+        return {"started": True, "run_id": run, "execution_arn": None}
     if running:
         return {"started": False, "why": f"run {running} is already running; it trains on the newest data"}
-    run = naming.run_id(model, "drift", _utc(at))
     cooldown = config.monitoring.retrain_cooldown_seconds
     earlier = state.claim_retrain(model, run, at, cooldown)
-    if earlier:
+    if earlier and earlier != run:
         return {
             "started": False,
             "why": (
                 f"drift retrain {earlier} started less than {cooldown} s ago (monitoring.retrain_cooldown_seconds)"
             ),
         }
-    state.put_run(model, run, trigger="drift", status="COLLECTING", started_at=_utc(at).isoformat())
+    state.put_run(model, run, trigger="drift", status="COLLECTING", started_at=_utc(moment).isoformat())
     execution = start_pipeline(config, run, trigger="drift")
     state.update_run(model, run, execution_arn=execution)
     metrics.add_metric(name="DriftRetrainsStarted", unit="Count", value=1)

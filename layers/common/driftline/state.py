@@ -309,10 +309,15 @@ def close_incident(alarm: str, now: int) -> dict[str, Any] | None:
     return _plain(response["Attributes"])
 
 
-def mark_resolution_sent(alarm: str) -> None:
+def mark_incident(alarm: str, done: str) -> None:
+    """Record that an incident's page (`paged`) or resolution (`resolution_sent`) went out.
+
+    Written after the page, never before: a retry of an invocation that died first sends it then.
+    """
     _table().update_item(
         Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"},
-        UpdateExpression="SET resolution_sent = :t",
+        UpdateExpression="SET #done = :t",
+        ExpressionAttributeNames={"#done": done},
         ExpressionAttributeValues={":t": True},
     )
 
