@@ -544,7 +544,9 @@ def _install_state_machine_credentials() -> None:
 
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    original = getattr(boto_client.boto_client_for, "__wrapped__", boto_client.boto_client_for)
+    if getattr(boto_client.boto_client_for, "_driftline_local", False):
+        return  # installed by an earlier cloud in this process; it reads the current `_state`
+    original = boto_client.boto_client_for
 
     @functools.wraps(original)
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
@@ -577,6 +579,7 @@ def _install_state_machine_credentials() -> None:
         )
 
     # modules that imported it by name keep the old function: replace it there too
+    boto_client_for._driftline_local = True  # type: ignore[attr-defined]
     boto_client.boto_client_for = boto_client_for
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is original:
