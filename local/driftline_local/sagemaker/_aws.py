@@ -24,7 +24,7 @@ from driftline_local.context import LocalCloudContext
 
 LOG = logging.getLogger("driftline_local.sagemaker")
 
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
