@@ -6,6 +6,8 @@
 - `.sync` tasks notice their job's end up to 0.5 s late (moto polls at 2 Hz); see `SYNC_POLL_SECONDS`.
 - Every execution parses its definition again with moto's ANTLR grammar (0.2-0.3 s of CPU for the
   rollout's 47 states, under the same GIL as the server); see `_install_program_cache`.
+- `SendTaskFailure` drops its `cause` (moto's response passes only `error`), so a Catch sees
+  `Cause: null`; see `_install_task_failure_cause`.
 - CreateStateMachine accepts any field on an optimized SageMaker task; AWS refuses the ones its
   integration does not support (`sfn_parameters`).
 """
@@ -45,6 +47,20 @@ def install(ctx: LocalCloudContext) -> None:
     _install_sfn_parameter_casing()
     _install_sync_poll()
     _install_program_cache()
+    _install_task_failure_cause()
+
+
+def _install_task_failure_cause() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
 def _install_sync_poll() -> None:

@@ -50,16 +50,22 @@ def test_regression_model_is_gated_and_served(cloud):
 def test_run_that_fails_in_a_job_pages_on_call_with_the_step(cloud):
     clients = Clients(cloud.endpoint_url)
     stack = Stack.describe(clients)
-    # A constant target passes the upload checks but leaves nothing to learn: the jobs refuse it.
-    onboard_model(clients, stack, _config("constant", "binary_classification", "y"), "constant")
-    data = generate_regression(300, seed=7).assign(y="no")
+    # Valid data, but far more boosting rounds than the job's runtime limit allows: SageMaker stops the
+    # training job at MaxRuntimeInSeconds (the upload checks cannot know how long training will take).
+    config = (
+        "name: slow\nproblem_type: regression\ntarget: price\n" + FAST_TIMINGS
+        + "training:\n  use_spot: false\n  max_runtime_seconds: 60\n  checkpoint_interval: 1000000\n"
+        + "  hyperparameters:\n    num_round: 100000000\n"
+    )
+    onboard_model(clients, stack, config, "slow")
 
-    since = upload_frames(clients, stack, "constant", [data])
-    result = wait_for_run(clients, stack, "constant", since, progress=lambda message: None, timeout=600)
+    since = upload_frames(clients, stack, "slow", [generate_regression(300, seed=7)])
+    result = wait_for_run(clients, stack, "slow", since, progress=lambda message: None, timeout=600)
 
     assert result.status == "FAILED"
-    pages = [m for m in read_mailbox(cloud.ctx) if "constant: run failed" in (m.get("subject") or "")]
+    pages = [m for m in read_mailbox(cloud.ctx) if "slow: run failed" in (m.get("subject") or "")]
     assert pages and "Step:" in pages[0]["message"]
+    assert "MaxRuntimeInSeconds" in pages[0]["message"], pages[0]["message"]
 
 
 def test_candidate_that_misses_the_gate_is_rejected_and_never_served(cloud):
