@@ -9,7 +9,7 @@ REGION ?= us-east-1
 STACK ?= driftline
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools image-envs demo test test-fast lint build validate deploy clean bench-deps
+.PHONY: install tools image-envs demo test test-fast lint build validate aws-smoke deploy clean bench-deps
 
 install: $(STAMP)
 
@@ -46,7 +46,7 @@ demo: $(STAMP) $(IMAGE_ENVS)
 
 # The local cloud patches moto process-wide, so each suite runs in its own interpreter.
 SUITES := tests/unit tests/template tests/integration/handlers tests/integration/local \
-	tests/integration/sagemaker tests/e2e
+	tests/integration/sagemaker tests/e2e tests/aws
 
 test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS)
 	@for suite in $(SUITES); do \
@@ -70,9 +70,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check layers functions local jobs tests bench
 	$(BIN)/mypy layers/common/driftline functions local/driftline_local
 
+# With AWS credentials, Step Functions' own validator also checks the substituted definitions.
 validate: $(TOOLS_STAMP)
 	$(TOOLS)/sam validate --lint --region $(REGION)
 	$(BIN)/statelint statemachines/*.asl.json
+	$(BIN)/python -m driftline_local.validate_asl $(REGION)
+
+# Deploys a throwaway stack to the account of your credentials, runs the loop once, deletes it all
+# (about one US dollar, 60-90 minutes; README, "Real-AWS smoke test").
+aws-smoke: $(STAMP) $(TOOLS_STAMP)
+	DRIFTLINE_AWS_TESTS=1 AWS_REGION=$(REGION) PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" \
+	  $(BIN)/python -m pytest tests/aws -v -s --timeout 7200
 
 build: $(TOOLS_STAMP)
 	$(TOOLS)/sam build
