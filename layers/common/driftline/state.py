@@ -400,7 +400,14 @@ def put_training_token(
 
 
 def append_training_attempt(model: str, run: str, attempt: dict[str, Any]) -> list[dict[str, Any]]:
-    """Add one finished training job to the run; returns every attempt so far, oldest first."""
+    """Add one finished training job to the run; returns every attempt so far, oldest first.
+
+    A retried event (the token is handed back when its handler fails) finds its job there already and
+    adds nothing: the claimed token serialises the events of one job.
+    """
+    recorded = (get_run(model, run) or {}).get("attempts") or []
+    if any(a.get("job_name") == attempt.get("job_name") for a in recorded):
+        return list(recorded)
     response = _table().update_item(
         Key={"pk": _model_key(model), "sk": f"RUN#{run}"},
         UpdateExpression="SET attempts = list_append(if_not_exists(attempts, :none), :one)",

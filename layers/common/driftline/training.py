@@ -114,20 +114,20 @@ def handle_training_state_change(change: TrainingJobStateChange) -> dict[str, An
         logger.info("no task token to complete", extra={"job": job, "status": status})
         return {"job": job, "status": status, "action": "ignored"}
     model, run = claim["model"], claim["run_id"]
-    attempt = _attempt(change, outcome)
-    attempts = state.append_training_attempt(model, run, attempt)
     metrics.add_dimension(name="Model", value=model)
     try:
+        attempts = state.append_training_attempt(model, run, _attempt(change, outcome))
         if outcome is JobOutcome.COMPLETED:
             return _complete(claim, change, attempts)
         if outcome is JobOutcome.SPOT_CAPACITY_LOST:
             return _resume(claim, change, attempts)
+        return _fail(claim, change, outcome, attempts)
     except Exception:
-        # Hand the token back so that a redelivered event can finish the work.
+        # Hand the token back so that the retried event can finish the work: a token taken and then
+        # dropped leaves the pipeline waiting for a training job that already ended.
         state.put_training_token(job, claim["task_token"], model, run,
                                  request=claim.get("request"), policy=claim.get("policy"))
         raise
-    return _fail(claim, change, outcome, attempts)
 
 
 def _attempt(change: TrainingJobStateChange, outcome: JobOutcome) -> dict[str, Any]:

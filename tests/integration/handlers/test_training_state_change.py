@@ -1,5 +1,6 @@
 """on_training_state_change: completes or fails the pipeline's task token exactly once."""
 
+import pytest
 from driftline import state
 
 from .conftest import invoke, sample
@@ -44,3 +45,28 @@ def test_in_progress_event_changes_nothing(stack):
 
     assert invoke("on_training_state_change", event)["action"] == "none"
     assert state.claim_training_token(JOB) is not None
+
+
+def test_a_failure_that_could_not_be_reported_is_reported_by_the_retry(stack, monkeypatch):
+    # Given the pipeline cannot be told at first (Step Functions throttles SendTaskFailure)
+    from botocore.exceptions import ClientError
+    from driftline import aws
+
+    run = "bank-marketing-upload-20261128T050000"
+    state.put_training_token(JOB, "token-1", "bank-marketing", run)
+    state.put_run("bank-marketing", run, status="TRAINING")
+    sfn = aws.client("stepfunctions")
+    real = sfn.send_task_failure
+
+    def throttled(**kwargs):
+        monkeypatch.setattr(sfn, "send_task_failure", real)
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "SendTaskFailure")
+
+    monkeypatch.setattr(sfn, "send_task_failure", throttled)
+    event = sample("training_job_failed.json")
+    with pytest.raises(ClientError):
+        invoke("on_training_state_change", event)
+
+    # When the event is retried, then the failure reaches the pipeline and the job is recorded once
+    assert invoke("on_training_state_change", event)["action"] == "failed"
+    assert [a["job_name"] for a in state.get_run("bank-marketing", run)["attempts"]] == [JOB]
