@@ -72,7 +72,13 @@ def read_raw(data_dir: Path) -> pd.DataFrame:
         raise JobInputError(f"no *.csv files below {data_dir}; upload CSVs with a header row")
     frames = []
     for file in files:
-        frame = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        try:
+            frame = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            # The upload checks read every file; this names the one that still breaks the run, and
+            # pandas' own words (line and field counts, a byte position), never the file's content.
+            reason = f"not UTF-8 text at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            raise JobInputError(f"{file.relative_to(data_dir)}: {reason.strip()}; fix or remove the file") from exc
         frame.columns = [str(c).strip() for c in frame.columns]
         frames.append(frame)
         log.info("read %s: %d rows, %d columns", file.name, len(frame), frame.shape[1])

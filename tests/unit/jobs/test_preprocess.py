@@ -152,3 +152,16 @@ def test_rows_trained_on_in_one_run_stay_out_of_the_next_runs_test_set(harness):
     leaked = set(train_before) & set(test_after)
     # only rows at the split boundary may move; a random split would leak about a third of the test set
     assert len(leaked) / len(test_after) < 0.05
+
+
+def test_a_file_that_does_not_parse_fails_naming_the_file_and_line_not_its_content(tmp_path, harness):
+    (tmp_path / "data" / "batch").mkdir(parents=True)
+    (tmp_path / "data" / "good.csv").write_text("a,y\n1,x\n2,z\n")
+    (tmp_path / "data" / "batch" / "ragged.csv").write_text("a,y\n1,x\n2,z,secret-value\n")
+    preprocess = harness.load_job_module("preprocess")
+
+    with pytest.raises(preprocess.JobInputError) as error:
+        preprocess.read_raw(tmp_path / "data")
+
+    assert "batch/ragged.csv" in str(error.value) and "line 3" in str(error.value)
+    assert "secret-value" not in str(error.value)
