@@ -48,8 +48,8 @@ class LocalCloud:
         self.ctx = LocalCloudContext(port=port, workdir=Path(workdir).resolve(), time_scale=time_scale)
         if region:
             self.ctx.region = region
-        if enforce_iam is None:  # DRIFTLINE_LOCAL_IAM=1 turns it on for clouds that do not say
-            enforce_iam = os.environ.get("DRIFTLINE_LOCAL_IAM", "0") == "1"
+        if enforce_iam is None:  # on, as on AWS; DRIFTLINE_LOCAL_IAM=0 turns it off to tell an IAM refusal apart
+            enforce_iam = os.environ.get("DRIFTLINE_LOCAL_IAM", "1") == "1"
         self.enforce_iam = enforce_iam  # callers act with their template roles (`iam`)
         self._server: Any = None
         self._saved_env: dict[str, str | None] = {}

@@ -15,7 +15,9 @@
      (SAM `ScheduleV2`), `AWS::Lambda::EventInvokeConfig` (SAM `EventInvokeConfig`),
      `AWS::SNS::Subscription`; policies (`AWS::SQS::QueuePolicy`, `AWS::SNS::TopicPolicy`,
      `AWS::S3::BucketPolicy`) are accepted and not enforced;
-   - a bucket's `NotificationConfiguration.EventBridgeConfiguration`;
+   - a bucket's `NotificationConfiguration.EventBridgeConfiguration` and `VersioningConfiguration`
+     (moto's CloudFormation applies only encryption and tags: an unversioned local bucket would
+     really lose what AWS keeps, e.g. a version overwritten before it was quarantined);
    - a role's `ManagedPolicyArns` (moto's CloudFormation drops them; `iam.attach_managed_policies`);
    - each function's code location, layers and `DeadLetterConfig` go to `ctx.functions` for the
      Lambda runtime (moto's CloudFormation drops `Layers` and `DeadLetterConfig`).
@@ -296,11 +298,14 @@ def _create_schedule(ctx: LocalCloudContext, stack: Any, lid: str, properties: d
     _client(ctx, "scheduler").create_schedule(**properties)
 
 
-def _bucket_notifications(ctx: LocalCloudContext, cfn: dict[str, Any], physical: dict[str, str]) -> None:
+def _bucket_settings(ctx: LocalCloudContext, cfn: dict[str, Any], physical: dict[str, str]) -> None:
     s3 = _client(ctx, "s3")
     for lid, resource in cfn["Resources"].items():
         if resource["Type"] != "AWS::S3::Bucket":
             continue
+        versioning = resource.get("Properties", {}).get("VersioningConfiguration") or {}
+        if versioning.get("Status"):
+            s3.put_bucket_versioning(Bucket=physical[lid], VersioningConfiguration={"Status": versioning["Status"]})
         config = resource.get("Properties", {}).get("NotificationConfiguration") or {}
         if "EventBridgeConfiguration" in config:
             enabled = config["EventBridgeConfiguration"].get("EventBridgeEnabled", True)
@@ -371,7 +376,7 @@ def deploy(
     backend = cloudformation_backends[ctx.account_id][ctx.region]
     stack = next(s for s in backend.stacks.values() if s.name == stack_name and s.status == "CREATE_COMPLETE")
     warnings = _apply_deferred(ctx, stack, deferred)
-    _bucket_notifications(ctx, cfn, physical)
+    _bucket_settings(ctx, cfn, physical)
 
     lambda_client = _client(ctx, "lambda")
     registered: dict[str, FunctionCode] = {}

@@ -1,17 +1,10 @@
 """Managed spot on the local cloud: a run whose capacity is reclaimed twice still finishes, from checkpoints."""
 
+import re
+
 import pytest
-from driftline_local.loop import (
-    FAST_TIMINGS,
-    Clients,
-    Interruption,
-    Stack,
-    interrupt_training,
-    onboard_model,
-    upload_frames,
-    wait_for_run,
-)
-from driftline_local.sagemaker.jobs import interrupt_training_job
+from driftline_local.loop import FAST_TIMINGS, Clients, Stack, onboard_model, upload_frames, wait_for_run
+from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption
 from driftline_local.sample_data import generate_bank_marketing
 from driftline_local.sns import read_mailbox
 
@@ -31,8 +24,15 @@ gate:
 """
 
 
-def reclaim(name: str, outcome: str) -> None:
-    interrupt_training_job(name, notice_seconds=2.0, outcome=outcome)
+ROUND = re.compile(r"\bround=(\d+) ")  # jobs/train.py logs it at every checkpoint
+
+
+def reclaim_at_round(attempt: int, rounds: int, outcome: str = "max_wait_exceeded") -> PlannedInterruption:
+    """Reclaim the run's `attempt`-th training job once it has trained `rounds` rounds (not after a time:
+    on a busy machine a job can finish before a timed interruption lands)."""
+    return plan_training_interruption(
+        PlannedInterruption(f"-train-{attempt}", ROUND, at_least=rounds, notice_seconds=2.0, outcome=outcome)
+    )
 
 
 def final_metrics(clients: Clients, job: str) -> dict[str, float]:
@@ -44,14 +44,13 @@ def test_run_interrupted_twice_resumes_from_checkpoints_and_serves_the_model(clo
     clients = Clients(cloud.endpoint_url)
     stack = Stack.describe(clients)
     onboard_model(clients, stack, CONFIG.format(resumes=3), "spotty")
-    plan = [Interruption(attempt=1, after_seconds=3.0),  # capacity gone: a successor job takes over
-            Interruption(attempt=2, after_seconds=3.0, outcome="resume")]  # capacity back: restarts in place
+    plans = [reclaim_at_round(1, 100),  # capacity gone: a successor job takes over
+             reclaim_at_round(2, 400, outcome="resume")]  # capacity back: restarts in place
 
     since = upload_frames(clients, stack, "spotty", [generate_bank_marketing(20000, seed=11)])
-    interruptions = interrupt_training(clients, "spotty", since, plan, reclaim, progress=lambda message: None)
     result = wait_for_run(clients, stack, "spotty", since, progress=lambda message: None, timeout=600)
-    interruptions.join(timeout=5)
 
+    assert all(plan.fired.is_set() for plan in plans)
     assert result.status == "SUCCEEDED", result.error
     assert [a["outcome"] for a in result.attempts] == ["spot_capacity_lost", "completed"]
     assert result.spot["interruptions"] == 2 and result.spot["resumes"] == 1
@@ -69,12 +68,11 @@ def test_run_out_of_spot_resumes_finishes_on_demand_and_pages(cloud):
     stack = Stack.describe(clients)
     onboard_model(clients, stack, CONFIG.format(resumes=0), "spotty")
 
+    plan = reclaim_at_round(1, 100)
     since = upload_frames(clients, stack, "spotty", [generate_bank_marketing(20000, seed=12)], prefix="more")
-    interruptions = interrupt_training(clients, "spotty", since, [Interruption(attempt=1, after_seconds=3.0)],
-                                       reclaim, progress=lambda message: None)
     result = wait_for_run(clients, stack, "spotty", since, progress=lambda message: None, timeout=600)
-    interruptions.join(timeout=5)
 
+    assert plan.fired.is_set()
     assert result.status == "SUCCEEDED", (result.error, result.gate.get("reasons"))
     assert [a["spot"] for a in result.attempts] == [True, False]
     assert result.spot["on_demand_fallback"]

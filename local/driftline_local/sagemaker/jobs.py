@@ -133,7 +133,41 @@ class _Job:
     metrics: dict[str, float] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     image_bin: str = ""  # the `bin` of the image's environment, first on the job's PATH
+    submitted_at: float = field(default_factory=time.time)
+
+    @property
+    def role_arn(self) -> str | None:
+        """The job's RoleArn: SageMaker stages its inputs, outputs and checkpoints with this role."""
+        return getattr(self.fake, "role_arn", None)
     isolated: bool = False  # EnableNetworkIsolation: the container has no network (not even to S3)
+
+
+@dataclass
+class PlannedInterruption:
+    """Reclaim the spot capacity of a training job once its log shows it got far enough.
+
+    Tests and benches say *where* in training an interruption lands (a log line such as `round=120`),
+    not how many seconds after the start: on a busy machine a job can finish before a timed
+    interruption, and the interruption the test claims never happens.
+    """
+
+    name_suffix: str  # the job whose name ends with this (e.g. `-train-2`, the run's second job)
+    log_pattern: re.Pattern[str]  # a line of the job's log; group 1, if any, is compared with `at_least`
+    at_least: float = 0.0
+    submitted_after: float = field(default_factory=time.time)  # only jobs created after the plan
+    notice_seconds: float = 2.0
+    outcome: str = "max_wait_exceeded"
+    fired: threading.Event = field(default_factory=threading.Event)
+
+    def due(self, job: _Job, line: str) -> bool:
+        if self.fired.is_set() or job.submitted_at < self.submitted_after or not job.name.endswith(self.name_suffix):
+            return False
+        match = self.log_pattern.search(line)
+        if not match:
+            return False
+        with contextlib.suppress(IndexError, ValueError):
+            return float(match.group(1)) >= self.at_least
+        return True
 
 
 class JobRunner:
@@ -145,6 +179,7 @@ class JobRunner:
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._lock = threading.Lock()
         self.interruption_hooks: list[Callable[[str, int], None]] = []
+        self.planned_interruptions: list[PlannedInterruption] = []
 
     # ---- submission -------------------------------------------------------------------------
 
@@ -270,6 +305,24 @@ class JobRunner:
             hook(name, int(notice_seconds))
         self._signal(job, signal.SIGTERM)
         self._kill_later(job, notice_seconds)
+
+    def plan_interruption(self, plan: PlannedInterruption) -> PlannedInterruption:
+        """Carry out `plan` on the first matching training job when its log reaches the planned line."""
+        with self._lock:
+            self.planned_interruptions.append(plan)
+        return plan
+
+    def _carry_out_planned(self, job: _Job, line: str) -> None:
+        if job.kind != "training":
+            return
+        with self._lock:
+            due = [p for p in self.planned_interruptions if p.due(job, line)]
+            for plan in due:
+                plan.fired.set()
+                self.planned_interruptions.remove(plan)
+        for plan in due:
+            with contextlib.suppress(ValueError):  # the job ended meanwhile
+                self.interrupt_training(job.name, plan.notice_seconds, plan.outcome)
 
     def shutdown(self) -> None:
         with self._lock:
@@ -398,7 +451,7 @@ class JobRunner:
             self._transition(job, "Downloading", "Downloading input data")
             cmd, env, code_dir = self._prepare_training(job)
             if checkpoint and checkpoint_dir:
-                download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir)
+                download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir, job.role_arn)
         except JobFailed as exc:
             self._finish(job, "Failed", str(exc)[:1024], secondary="Failed")
             return
@@ -406,7 +459,7 @@ class JobRunner:
         while True:
             self._transition(job, "Training", "Training image download completed. Training in progress.")
             sync = (
-                _CheckpointSync(self.ctx, checkpoint_dir, checkpoint["S3Uri"])
+                _CheckpointSync(self.ctx, checkpoint_dir, checkpoint["S3Uri"], job.role_arn)
                 if checkpoint and checkpoint_dir
                 else None
             )
@@ -422,7 +475,7 @@ class JobRunner:
                     self._transition(job, "Starting", "Launching requested ML instances after spot interruption")
                     self._transition(job, "Downloading", "Downloading input data")
                     if checkpoint and checkpoint_dir:
-                        download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir)
+                        download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir, job.role_arn)
                     continue
                 self._upload_model(job, partial=True)
                 if job.spot_outcome == "capacity_error":
@@ -467,7 +520,7 @@ class JobRunner:
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
                 raise JobFailed(f"ClientError: channel {name}: only S3DataType S3Prefix is supported locally")
             dest = sandbox / "input" / "data" / name
-            files = download_s3(self.ctx, source["S3Uri"], dest)
+            files = download_s3(self.ctx, source["S3Uri"], dest, job.role_arn)
             if not files:
                 raise JobFailed(
                     f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data source.'
@@ -598,11 +651,11 @@ class JobRunner:
         if not (partial and not any(model_dir.glob("*"))):
             archive = sandbox / "model.tar.gz"
             _tar_dir(model_dir, archive)
-            upload_file(self.ctx, archive, artifact)
+            upload_file(self.ctx, archive, artifact, job.role_arn)
         if output_data.is_dir() and any(output_data.iterdir()):
             archive = sandbox / "output.tar.gz"
             _tar_dir(output_data, archive)
-            upload_file(self.ctx, archive, artifact.rsplit("/", 1)[0] + "/output.tar.gz")
+            upload_file(self.ctx, archive, artifact.rsplit("/", 1)[0] + "/output.tar.gz", job.role_arn)
 
     # ---- processing -------------------------------------------------------------------------
 
@@ -634,7 +687,9 @@ class JobRunner:
             for output in (fake.processing_output_config or {}).get("Outputs", []):
                 s3_output = output.get("S3Output")
                 if s3_output:
-                    upload_tree(self.ctx, Path(map_opt_ml(s3_output["LocalPath"], sandbox)), s3_output["S3Uri"])
+                    upload_tree(
+                        self.ctx, Path(map_opt_ml(s3_output["LocalPath"], sandbox)), s3_output["S3Uri"], job.role_arn
+                    )
         except Exception as exc:
             self._finish(job, "Failed", f"ClientError: could not upload processing outputs: {exc}"[:1024])
             return
@@ -653,7 +708,7 @@ class JobRunner:
                 )
             dest = Path(map_opt_ml(s3_input["LocalPath"], sandbox))
             download = download_manifest if data_type == "ManifestFile" else download_s3
-            if not download(self.ctx, s3_input["S3Uri"], dest):
+            if not download(self.ctx, s3_input["S3Uri"], dest, job.role_arn):
                 raise JobFailed(
                     f'ClientError: No S3 objects found under S3 URL "{s3_input["S3Uri"]}" given in input data source.'
                 )
@@ -767,6 +822,7 @@ class JobRunner:
                     line = raw.decode("utf-8", errors="replace").rstrip("\n")
                     job.tail.append(line)
                     self._match_metrics(job, line)
+                    self._carry_out_planned(job, line)
                     logs.add(line)
 
             reader = threading.Thread(target=pump, name=f"log-{job.name}", daemon=True)
@@ -831,8 +887,8 @@ _FINAL_MESSAGES = {
 class _CheckpointSync:
     """CheckpointConfig.LocalPath -> S3Uri, uploading new or changed files (SageMaker syncs continuously)."""
 
-    def __init__(self, ctx: LocalCloudContext, local: Path, uri: str) -> None:
-        self.ctx, self.local, self.uri = ctx, local, uri.rstrip("/")
+    def __init__(self, ctx: LocalCloudContext, local: Path, uri: str, role_arn: str | None = None) -> None:
+        self.ctx, self.local, self.uri, self.role_arn = ctx, local, uri.rstrip("/"), role_arn
         self._seen: dict[str, tuple[int, int]] = {}
 
     def run(self) -> None:
@@ -852,7 +908,7 @@ class _CheckpointSync:
             try:
                 data = path.read_bytes()
                 bucket, key = split_s3_uri(f"{self.uri}/{rel}")
-                client(self.ctx, "s3").upload_fileobj(io.BytesIO(data), bucket, key)
+                client(self.ctx, "s3", self.role_arn).upload_fileobj(io.BytesIO(data), bucket, key)
                 self._seen[rel] = signature
             except FileNotFoundError:
                 continue
@@ -872,6 +928,11 @@ def runner() -> JobRunner:
 def interrupt_training_job(name: str, notice_seconds: float = 2.0, outcome: str = "max_wait_exceeded") -> None:
     """Spot interruption of a running training job (see `JobRunner.interrupt_training`)."""
     runner().interrupt_training(name, notice_seconds, outcome)
+
+
+def plan_training_interruption(plan: PlannedInterruption) -> PlannedInterruption:
+    """Spot interruption of a training job at a point of its training (see `PlannedInterruption`)."""
+    return runner().plan_interruption(plan)
 
 
 def install(ctx: LocalCloudContext) -> JobRunner:

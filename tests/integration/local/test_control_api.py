@@ -25,12 +25,18 @@ from tests.integration.sagemaker.sagemaker_testkit import (
     training_request,
 )
 
+from .roles import create_service_role
 from .waiting import eventually
 
 
 @pytest.fixture(scope="module")
 def code(aws) -> tuple[str, str]:
-    """A bucket with the tiny training and inference scripts: (bucket, code URI)."""
+    """A bucket with the tiny training and inference scripts: (bucket, code URI), and the jobs' role.
+
+    The local cloud stages a job's data with its role, as SageMaker does: the role must exist and
+    trust SageMaker, or the job fails as it would on AWS.
+    """
+    create_service_role(aws, ROLE, "sagemaker.amazonaws.com", "s3:*")
     bucket = f"control-{uuid.uuid4().hex[:8]}"
     aws("s3").create_bucket(Bucket=bucket)
     files = {"train.py": TRAIN_PY, "inference.py": INFERENCE_PY}

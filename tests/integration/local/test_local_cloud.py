@@ -32,6 +32,17 @@ def test_describe_stacks_returns_the_outputs(stack, aws):
     assert aws("cloudwatch").describe_alarms(AlarmNames=["localtest-errors"])["MetricAlarms"]
 
 
+def test_a_versioned_bucket_keeps_every_version_of_an_overwritten_object(stack, aws):
+    bucket = stack.outputs["DataBucketName"]
+    s3 = aws("s3")
+
+    first = s3.put_object(Bucket=bucket, Key="kept/same-name.csv", Body=b"first")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="kept/same-name.csv", Body=b"second")
+
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert s3.get_object(Bucket=bucket, Key="kept/same-name.csv", VersionId=first)["Body"].read() == b"first"
+
+
 def test_upload_runs_the_handler_and_the_state_machine_succeeds(stack, aws):
     aws("s3").put_object(Bucket=stack.outputs["DataBucketName"], Key="incoming/good.csv", Body=b"a,b\n1,2\n")
 

@@ -11,10 +11,17 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from .roles import create_service_role
 from .waiting import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 ROLE = "arn:aws:iam::123456789012:role/states"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def states_role(aws) -> None:
+    """The state machines' role: Step Functions acts with it (IAM is enforced), so it must exist."""
+    create_service_role(aws, ROLE, "states.amazonaws.com", "sagemaker:*")
 
 
 def _task(resource: str, parameters: dict, **extra) -> str:
