@@ -29,8 +29,6 @@ from driftline.settings import settings
 
 NAMESPACE = "Driftline/Monitoring"
 MAX_CAPTURE_INPUTS = 6  # SageMaker allows 10 processing inputs; code, baseline, preprocessor and config take 4
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 # "Baseline drift distance 0.41 (PSI) exceeds threshold 0.2" (Driftline) or
 # "Baseline drift distance: 0.7 exceeds threshold: 0.1" (SageMaker Model Monitor)
 _MONITOR_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-monitor$")
@@ -38,11 +36,10 @@ _DRIFT_TEXT = re.compile(r"distance:?\s*([-+0-9.eE]+).*?threshold:?\s*([-+0-9.eE
 
 
 def interval_seconds(schedule: str) -> int:
-    """The period of a `rate(...)` schedule; cron schedules are taken as hourly."""
-    match = _RATE.match(schedule.strip())
-    if not match:
-        return 3600
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+    """The period of a `rate(...)` schedule; cron schedules are taken as hourly (one rule, at upload too)."""
+    from driftline.config_rules import schedule_interval_seconds  # the upload rules' module: only when asked
+
+    return schedule_interval_seconds(schedule)
 
 
 def schedule_rule_name(model: str) -> str:
