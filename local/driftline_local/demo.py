@@ -27,12 +27,10 @@ from driftline_local.context import REPO_ROOT
 from driftline_local.loop import (
     FAST_TIMINGS,
     Clients,
-    Interruption,
     RunResult,
     Stack,
     StepReporter,
     Traffic,
-    interrupt_training,
     onboard_model,
     predict,
     start_rollout,
@@ -41,7 +39,7 @@ from driftline_local.loop import (
     wait_for_run,
 )
 from driftline_local.sagemaker.endpoints import set_fault
-from driftline_local.sagemaker.jobs import interrupt_training_job
+from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption
 from driftline_local.sample_data import SAMPLE_MODEL_YAML, generate_bank_marketing
 from driftline_local.sns import read_mailbox, wait_for_mail
 
@@ -104,13 +102,16 @@ def _first_model(clients: Clients, stack: Stack, rows: int, files: int, story: S
     size = -(-len(data) // files)
     parts = [data.iloc[i : i + size] for i in range(0, len(data), size)]
     say(f"uploading {rows} labelled rows as a burst of {files} CSV files, plus one broken file")
+    # Spot capacity is reclaimed once, after round 100; it comes back and the job resumes in place.
+    interruption = plan_training_interruption(
+        PlannedInterruption("-train-1", TRAINING_ROUND, at_least=100, notice_seconds=2.0, outcome="resume")
+    )
     since = upload_frames(clients, stack, MODEL, parts)
     clients("s3").put_object(Bucket=stack.data_bucket, Key=f"incoming/{MODEL}/broken.csv",
                              Body=b"age,job,outcome\n41,admin.,no\n")
-    # Spot capacity is reclaimed once, 2.5 s into training; it comes back and the job resumes in place.
-    interruptions = interrupt_training(clients, MODEL, since, [Interruption(1, 2.5, "resume")], _reclaim, say)
     story.first = result = wait_for_run(clients, stack, MODEL, since, say)
-    interruptions.join(timeout=5)
+    if interruption.fired.is_set():
+        say("spot capacity was reclaimed from the training job after round 100 (it restarts in place)")
     say(f"run finished: {result.status} in {result.seconds:.1f}s from the first upload")
     story.ok = result.status == "SUCCEEDED" and bool(result.endpoint_name)
     if not story.ok:
@@ -127,8 +128,7 @@ def _first_model(clients: Clients, stack: Stack, rows: int, files: int, story: S
             f"(actual {row['y']})")
 
 
-def _reclaim(name: str, outcome: str) -> None:
-    interrupt_training_job(name, notice_seconds=2.0, outcome=outcome)
+TRAINING_ROUND = re.compile(r"\bround=(\d+) ")  # jobs/train.py logs it at every checkpoint
 
 
 def _resume_facts(clients: Clients, job: str) -> dict[str, Any]:
