@@ -35,6 +35,26 @@ class JobInputError(ValueError):
     """An input of a job cannot be used; the message says what is wrong and where."""
 
 
+EXIT_MESSAGE_BYTES = 1024  # DescribeProcessingJob.ExitMessage keeps the first 1 KB of the file
+
+
+def job_failed(message: str, exit_message: str | None, log: logging.Logger) -> int:
+    """Log why the job cannot go on, write it where SageMaker reads it, and return the exit code.
+
+    A processing job's FailureReason is SageMaker's generic "AlgorithmError: See job logs ..."; the
+    container's own words reach DescribeProcessingJob.ExitMessage through /opt/ml/output/message (AWS,
+    "Save and Access Metadata Information About Your Processing Job"). The request passes that path as
+    `--exit-message`, so every path a job writes is visible in its request.
+    """
+    log.error("%s", message)
+    if exit_message:
+        path = Path(exit_message)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = message.encode("utf-8")[:EXIT_MESSAGE_BYTES]
+        path.write_text(kept.decode("utf-8", "ignore"), encoding="utf-8")
+    return 1
+
+
 def setup_logging() -> logging.Logger:
     """Log to stdout (CloudWatch keeps it) with a timestamp; one logger for all job scripts."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stdout)

@@ -24,6 +24,7 @@ from _common import (
     encode_frame,
     extract_archive,
     finite_or_none,
+    job_failed,
     load_model_dir,
     read_label_first,
     setup_logging,
@@ -39,6 +40,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--test", default="/opt/ml/processing/input/test/test.csv")
     parser.add_argument("--production", default="/opt/ml/processing/input/production/model.tar.gz")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output/evaluation")
+    parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
     return parser.parse_args(argv)
 
 
@@ -189,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as workdir:
             result = evaluate(Path(args.model), Path(args.test), production, Path(workdir))
     except JobInputError as exc:
-        log.error("evaluation failed: %s", exc)
-        return 1
+        return job_failed(f"evaluation failed: {exc}", args.exit_message, log)
     write_json(Path(args.output_dir) / "evaluation.json", result)
     return 0
 

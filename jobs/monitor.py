@@ -70,6 +70,7 @@ from _common import (
     clean_column,
     clean_value,
     find_file,
+    job_failed,
     load_preprocessor,
     setup_logging,
     to_numbers,
@@ -147,6 +148,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the KS sample")
     parser.add_argument("--window-start", type=utc_time, help="ISO time: capture files taken before it are skipped")
     parser.add_argument("--window-end", type=utc_time, help="ISO time: capture files taken at or after it are skipped")
+    parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
     args = parser.parse_args(argv)
     if args.block_bytes < 1 or args.ks_sample < 1:
         parser.error("--block-bytes and --ks-sample must be positive")
@@ -1180,8 +1182,7 @@ def main(argv: list[str] | None = None) -> int:
             span=(args.window_start, args.window_end),
         )
     except JobInputError as exc:
-        log.error("monitoring failed: %s", exc)
-        return 1
+        return job_failed(f"monitoring failed: {exc}", args.exit_message, log)
     return 0
 
 

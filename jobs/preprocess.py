@@ -27,6 +27,7 @@ from _common import (
     clean_column,
     encode_frame,
     encoded_names,
+    job_failed,
     setup_logging,
     to_numbers,
     write_json,
@@ -46,6 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="/opt/ml/processing/input/data")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--seed", type=int, default=None, help=f"default: the config's seed, else {DEFAULT_SEED}")
+    parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
     return parser.parse_args(argv)
 
 
@@ -308,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))
         preprocess(config, Path(args.data_dir), Path(args.output_dir), seed)
     except JobInputError as exc:
-        log.error("preprocessing failed: %s", exc)
-        return 1
+        return job_failed(f"preprocessing failed: {exc}", args.exit_message, log)
     return 0
 
 

@@ -122,7 +122,9 @@ def failure_reason(cause: str | None) -> tuple[str | None, str | None]:
         described = None
     if isinstance(described, dict):
         job = next((str(described[f]) for f in _JOB_NAME_FIELDS if described.get(f)), None)
-        reason = described.get("FailureReason") or described.get("ExitMessage")
+        # A processing job's FailureReason is SageMaker's generic "AlgorithmError: See job logs ..."; its
+        # ExitMessage is what the job itself wrote (/opt/ml/output/message).
+        reason = described.get("ExitMessage") or described.get("FailureReason")
         if reason:
             return _cut(str(reason)), job
         status = described.get("ProcessingJobStatus") or described.get("TrainingJobStatus")

@@ -18,6 +18,7 @@ INPUT_DIR = "/opt/ml/processing/input"
 OUTPUT_DIR = "/opt/ml/processing/output"
 CONTAINER_CODE_DIR = f"{INPUT_DIR}/code"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+EXIT_MESSAGE_PATH = "/opt/ml/output/message"
 # Under network isolation the container cannot fetch its code from S3 (the toolkit's
 # `_files.download_and_extract` would call S3 itself): the sourcedir arrives as the `code` channel and
 # `sagemaker_submit_directory` names the local file, as the SageMaker SDK does for isolated estimators.
@@ -126,7 +127,8 @@ def _processing_job(
         "AppSpecification": {
             "ImageUri": image or ctx.processing_image,
             "ContainerEntrypoint": ["python3", f"{CONTAINER_CODE_DIR}/{script}"],
-            "ContainerArguments": arguments,
+            # A failing job explains itself here; SageMaker returns it as DescribeProcessingJob.ExitMessage.
+            "ContainerArguments": [*arguments, "--exit-message", EXIT_MESSAGE_PATH],
         },
         "ProcessingInputs": [_input("code", ctx.loose_code_uri), *inputs],
         "ProcessingOutputConfig": {"Outputs": outputs, **ctx.output_key()},

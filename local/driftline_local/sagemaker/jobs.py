@@ -399,8 +399,9 @@ class JobRunner:
             fake.billable_time_in_seconds = max(1, math.ceil(seconds * SPOT_BILLABLE_FRACTION)) if spot else seconds
         else:
             fake.processing_end_time = now
-            if failure_reason:
-                fake.exit_message = failure_reason
+            message = job.sandbox / "output" / "message"  # /opt/ml/output/message -> ExitMessage (first 1 KB)
+            if message.is_file():
+                fake.exit_message = message.read_bytes()[:1024].decode("utf-8", "replace")
         self._set_status(job, status)
         self._emit(job)
 
@@ -676,12 +677,9 @@ class JobRunner:
             self._finish(job, "Stopped")
             return
         if returncode != 0:
-            error = _error_line(job.tail)
-            self._finish(
-                job,
-                "Failed",
-                f"AlgorithmError: {error} (exit code {returncode}). See job logs for more information"[:1024],
-            )
+            # A processing container runs its entrypoint directly (no toolkit writes a failure file):
+            # SageMaker's reason is generic; the container's own words go to ExitMessage (`_finish`).
+            self._finish(job, "Failed", PROCESSING_FAILURE)
             return
         try:
             for output in (fake.processing_output_config or {}).get("Outputs", []):
@@ -868,6 +866,10 @@ def _kms_key_exists(key: str, account: str, region: str) -> bool:
 
 # What SageMaker reports when it cannot pull the image (aws/sagemaker-python-sdk issues #57, #1968; a processing
 # job's reason quotes Docker's registry error).
+# What DescribeProcessingJob says of a container that exited non-zero (e.g. aws/amazon-sagemaker-examples#1604,
+# aws/sagemaker-python-sdk#1378: "Failed. Reason: AlgorithmError"); the details are in the job's log.
+PROCESSING_FAILURE = "AlgorithmError: See job logs for more information"
+
 _PULL_FAILURES = {
     "training": "ClientError: Cannot pull algorithm container. Either the image does not exist or its permissions "
     "are incorrect. (image {image})",

@@ -42,3 +42,14 @@ def test_a_cause_that_is_not_a_job_is_kept_short(stack):
     [page] = stack.pages()
     assert "the function crashed" in page["Message"]
     assert len(page["Message"]) < 2500
+
+
+def test_a_processing_jobs_own_exit_message_is_the_why(stack):
+    # A processing job's FailureReason is SageMaker's generic text; what the job wrote is its ExitMessage
+    cause = json.dumps({"ProcessingJobName": JOB, "ProcessingJobStatus": "Failed",
+                        "FailureReason": "AlgorithmError: See job logs for more information", "ExitMessage": REASON})
+
+    invoke("report_run", _failed(cause))
+
+    [page] = stack.pages()
+    assert f"Why: {REASON}" in page["Message"]

@@ -205,3 +205,14 @@ def at_least(read: Callable[[], list[Any]], count: int, timeout: float = 30.0) -
         return got if len(got) >= count else None
 
     return wait_for(check, timeout)
+
+
+def job_log(aws: Any, job_name: str, group: str = "/aws/sagemaker/ProcessingJobs") -> str:
+    """Everything a job wrote to its CloudWatch log streams (where SageMaker puts a container's output)."""
+    logs = aws("logs")
+    streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=job_name)["logStreams"]
+    return "\n".join(
+        event["message"]
+        for stream in streams
+        for event in logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"])["events"]
+    )

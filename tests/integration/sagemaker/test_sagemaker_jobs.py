@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from driftline_local.sagemaker import interrupt_training_job
 
-from .sagemaker_testkit import at_least, processing_request, training_request, wait_for
+from .sagemaker_testkit import at_least, job_log, processing_request, training_request, wait_for
 
 
 def _status(aws: Callable[[str], Any], name: str) -> str:
@@ -215,4 +215,36 @@ def test_failing_processing_script_fails_the_job_with_its_error(aws, bucket, cod
         )
     )
     assert job["ProcessingJobStatus"] == "Failed"
-    assert "RuntimeError: no config" in job["FailureReason"]
+    assert job["FailureReason"] == "AlgorithmError: See job logs for more information"  # what AWS says
+    assert "RuntimeError: no config" in job_log(aws, name)
+
+
+def test_a_processing_job_explains_its_failure_through_its_exit_message(aws, bucket):
+    # Given a processing script that writes why it fails where SageMaker reads it (/opt/ml/output/message)
+    script = (
+        "import pathlib, sys\n"
+        "path = pathlib.Path(sys.argv[sys.argv.index('--exit-message') + 1])\n"
+        "path.parent.mkdir(parents=True, exist_ok=True)\n"
+        "path.write_text('incoming/m/a.csv, line 3: 9 fields, the header has 8')\n"
+        "sys.exit(1)\n"
+    )
+    aws("s3").put_object(Bucket=bucket, Key="explains/src/process.py", Body=script.encode())
+    aws("s3").put_object(Bucket=bucket, Key="incoming/a.csv", Body=b"x\n")
+    name = f"process-explains-{uuid.uuid4().hex[:8]}"
+
+    # When it runs and fails
+    aws("sagemaker").create_processing_job(
+        **processing_request(name, bucket, f"s3://{bucket}/explains", "--exit-message", "/opt/ml/output/message")
+    )
+
+    # Then the reason is SageMaker's generic one and the job's own words are its ExitMessage
+    job = wait_for(
+        lambda: (
+            (d := aws("sagemaker").describe_processing_job(ProcessingJobName=name))["ProcessingJobStatus"]
+            != "InProgress"
+            and d
+        )
+    )
+    assert job["ProcessingJobStatus"] == "Failed"
+    assert job["FailureReason"] == "AlgorithmError: See job logs for more information"
+    assert job["ExitMessage"] == "incoming/m/a.csv, line 3: 9 fields, the header has 8"

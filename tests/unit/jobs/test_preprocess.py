@@ -165,3 +165,19 @@ def test_a_file_that_does_not_parse_fails_naming_the_file_and_line_not_its_conte
 
     assert "batch/ragged.csv" in str(error.value) and "line 3" in str(error.value)
     assert "secret-value" not in str(error.value)
+
+
+def test_a_failed_run_writes_its_reason_where_sagemaker_reads_it(tmp_path, harness):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ragged.csv").write_text("a,y\n1,x\n2,z,secret-value\n")
+    config = harness.base_config("bad", "binary_classification", "y")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    message = tmp_path / "output" / "message"
+    preprocess = harness.load_job_module("preprocess")
+
+    code = preprocess.main(["--config", str(tmp_path / "config.json"), "--data-dir", str(tmp_path / "data"),
+                            "--output-dir", str(tmp_path / "out"), "--exit-message", str(message)])
+
+    assert code == 1
+    assert message.read_text().startswith("preprocessing failed: ragged.csv: ")
+    assert "line 3" in message.read_text() and "secret-value" not in message.read_text()
