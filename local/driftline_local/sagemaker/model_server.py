@@ -60,7 +60,11 @@ class VariantWorker:
             shutil.rmtree(self.sandbox)
         model_dir = self.sandbox / "model"
         model_dir.mkdir(parents=True)
-        s3 = client(self.ctx, "s3")
+        role = getattr(self.model, "execution_role_arn", None)
+        try:
+            s3 = client(self.ctx, "s3", role)  # SageMaker fetches the model's data with its execution role
+        except Exception as exc:
+            raise DeployFailed(f"Could not assume the model's execution role {role}: {exc}") from exc
         data_url = container.get("ModelDataUrl")
         if data_url:
             archive = self.sandbox / "model.tar.gz"

@@ -76,6 +76,31 @@ def endpoint(aws, code) -> str:
     return name
 
 
+def test_an_endpoint_whose_model_role_sagemaker_cannot_assume_fails_to_deploy(aws, code):
+    # Given a model whose execution role trusts Lambda, not SageMaker
+    bucket, code_uri = code
+    role = f"arn:aws:iam::123456789012:role/not-for-sagemaker-{uuid.uuid4().hex[:6]}"
+    create_service_role(aws, role, "lambda.amazonaws.com", "s3:*")
+    name = f"ep-{uuid.uuid4().hex[:8]}"
+    aws("sagemaker").create_model(
+        ModelName=name,
+        ExecutionRoleArn=role,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
+                          "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                          "SAGEMAKER_SUBMIT_DIRECTORY": f"{code_uri}/sourcedir.tar.gz"}},
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    aws("sagemaker").create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])
+
+    # When the endpoint is created, then it fails: SageMaker fetches the model's data with that role
+    aws("sagemaker").create_endpoint(EndpointName=name, EndpointConfigName=name)
+    described = eventually(
+        lambda: (d := aws("sagemaker").describe_endpoint(EndpointName=name))["EndpointStatus"] != "Creating" and d
+    )
+    assert described["EndpointStatus"] == "Failed"
+    assert role in described["FailureReason"]
+
+
 def _invoke(aws: Any, endpoint: str) -> str:
     try:
         aws("sagemaker-runtime").invoke_endpoint(EndpointName=endpoint, Body="1", ContentType="text/csv")
