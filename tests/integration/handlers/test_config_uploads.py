@@ -158,3 +158,44 @@ def test_a_duplicate_delivery_of_the_newest_config_activates_it_again(stack):
 
     assert [invoke("on_config_uploaded", event)["outcome"] for _ in range(2)] == ["activated", "activated"]
     assert stack.pages() == []
+
+
+def _throttled_once(monkeypatch, client, method: str) -> None:
+    from botocore.exceptions import ClientError
+
+    real = getattr(client, method)
+
+    def throttled(**kwargs):
+        monkeypatch.setattr(client, method, real)
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, method)
+
+    monkeypatch.setattr(client, method, throttled)
+
+
+def test_a_rejection_whose_page_failed_is_paged_by_the_retry(stack, monkeypatch):
+    from botocore.exceptions import ClientError
+    from driftline import aws
+
+    # Given SNS throttles the first page of a rejection: the invocation fails (Lambda will retry it)
+    _throttled_once(monkeypatch, aws.client("sns"), "publish")
+    with pytest.raises(ClientError):
+        put_config(stack, CONFIG + "gate:\n  metric: precison\n")
+
+    # When the event is retried, then the rejection reaches on-call once
+    assert put_config(stack, CONFIG + "gate:\n  metric: precison\n")["outcome"] == "rejected"
+    assert [p["Subject"] for p in stack.pages()] == ["[Driftline] bank-marketing: model.yaml rejected"]
+
+
+def test_a_config_whose_save_failed_is_activated_by_the_retry(stack, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    # Given the state table throttles the first write of a valid config
+    table = state._table()
+    _throttled_once(monkeypatch, table.meta.client, "put_item")
+    with pytest.raises(ClientError):
+        put_config(stack, CONFIG)
+    assert state.load_config("bank-marketing") is None
+
+    # When the event is retried, then the config is active
+    assert put_config(stack, CONFIG)["outcome"] == "activated"
+    assert state.load_config("bank-marketing") is not None
