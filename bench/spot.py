@@ -25,7 +25,6 @@ import re
 import sys
 import tarfile
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,9 +36,9 @@ from driftline.sagemaker_requests import RunContext, preprocess_request, trainin
 from driftline_local.cloud import LocalCloud
 from driftline_local.context import REPO_ROOT
 from driftline_local.images import resolve_image_uris
-from driftline_local.loop import Clients, wait_for_training_phase
+from driftline_local.loop import Clients
 from driftline_local.publish import publish_jobs
-from driftline_local.sagemaker.jobs import interrupt_training_job, runner
+from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption, runner
 from driftline_local.sample_data import generate_bank_marketing
 from sklearn.metrics import roc_auc_score
 
@@ -47,11 +46,12 @@ sys.path.insert(0, str(REPO_ROOT / "jobs"))
 from _common import read_label_first  # noqa: E402  (job code, imported as the container would)
 
 MODEL = "bench-spot"
+ROLE_NAME = "bench-spot-jobs"
 DATA_BUCKET, ARTIFACT_BUCKET = "bench-data", "bench-artifacts"
 NOTICE_SECONDS = 2.0  # SageMaker gives two minutes; the local cloud scales it down
 SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
 RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
-ROUND_LINE = re.compile(r"round=(\d+)")
+ROUND_LINE = re.compile(r"\bround=(\d+)")
 EARLY_SIGTERM_LINE = re.compile(r"SIGTERM received before training started")
 FIRST_ROUND_LINE = re.compile(r"training on \d+ rows")  # data loaded: a fresh start after an early stop
 
@@ -83,17 +83,24 @@ def main() -> None:
         prepared = prepare(clients, config, args.rows)
         outcomes: list[Outcome] = []
         for k in range(4):
-            points = sorted(rng.uniform(0.1, 0.9) for _ in range(k))
-            baseline_seconds = outcomes[0].seconds if outcomes else 0.0
-            outcomes.append(train(clients, prepared, config, k, [p * baseline_seconds for p in points]))
+            points = interruption_rounds(rng, k, args.rounds, args.interval)
+            outcomes.append(train(clients, prepared, config, k, points))
             print(f"k={k} done in {outcomes[-1].seconds:.1f}s", file=sys.stderr)
         report(outcomes, args)
+
+
+def interruption_rounds(rng: random.Random, k: int, rounds: int, interval: int) -> list[int]:
+    """k rounds between 10 % and 90 % of training, at least two checkpoints apart (each must land)."""
+    while True:
+        points = sorted(int(rng.uniform(0.1, 0.9) * rounds) for _ in range(k))
+        if all(b - a >= 2 * interval for a, b in zip(points, points[1:], strict=False)):
+            return points
 
 
 def context(config: ModelConfig, run: str) -> RunContext:
     images = resolve_image_uris("us-east-1")
     return RunContext(config=config, run_id=run, data_bucket=DATA_BUCKET, artifact_bucket=ARTIFACT_BUCKET,
-                      role_arn="arn:aws:iam::123456789012:role/bench", training_image=images["TrainingImageUri"],
+                      role_arn=f"arn:aws:iam::123456789012:role/{ROLE_NAME}", training_image=images["TrainingImageUri"],
                       processing_image=images["ProcessingImageUri"])
 
 
@@ -102,6 +109,16 @@ def prepare(clients: Clients, config: ModelConfig, rows: int) -> RunContext:
     s3 = clients("s3")
     for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
         s3.create_bucket(Bucket=bucket)
+    # The local cloud enforces IAM: SageMaker stages the jobs' data with their role, so it must exist.
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    clients("iam").create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+    clients("iam").put_role_policy(RoleName=ROLE_NAME, PolicyName="bench-buckets", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*",
+                       "Resource": [f"arn:aws:s3:::{b}{suffix}" for b in (DATA_BUCKET, ARTIFACT_BUCKET)
+                                    for suffix in ("", "/*")]}],
+    }))
     publish_jobs(s3, ARTIFACT_BUCKET, REPO_ROOT / "jobs")
     buffer = io.StringIO()
     generate_bank_marketing(rows, seed=5).to_csv(buffer, index=False)
@@ -117,7 +134,7 @@ def prepare(clients: Clients, config: ModelConfig, rows: int) -> RunContext:
     return ctx
 
 
-def train(clients: Clients, prepared: RunContext, config: ModelConfig, k: int, points: list[float]) -> Outcome:
+def train(clients: Clients, prepared: RunContext, config: ModelConfig, k: int, points: list[int]) -> Outcome:
     ctx = context(config, f"{MODEL}-k{k}")
     s3 = clients("s3")
     source_prefix = prepared.artifacts().split("/", 3)[3]
@@ -126,15 +143,15 @@ def train(clients: Clients, prepared: RunContext, config: ModelConfig, k: int, p
                        Key=item["Key"].replace(f"/runs/{prepared.run_id}/", f"/runs/{ctx.run_id}/", 1))
     request = training_request(ctx)
     name = request["TrainingJobName"]
-    started = time.time()
+    # Each interruption lands where training got to that round (not seconds after the start: a busy machine
+    # can finish the job first, and the bench would report an interruption that never happened).
+    plans = [
+        plan_training_interruption(
+            PlannedInterruption(name, ROUND_LINE, at_least=r, notice_seconds=NOTICE_SECONDS, outcome="resume")
+        )
+        for r in points
+    ]
     clients("sagemaker").create_training_job(**request)
-    phases: dict[str, int] = {}
-    progress = 0.0
-    for point in points:
-        wait_for_training_phase(clients, MODEL, started, 1, phases, timeout=600)
-        time.sleep(max(0.0, point - progress))
-        progress = point
-        interrupt_training_job(name, notice_seconds=NOTICE_SECONDS, outcome="resume")
     runner().wait("training", name, timeout=1800)
     described = clients("sagemaker").describe_training_job(TrainingJobName=name)
     if described["TrainingJobStatus"] != "Completed":
@@ -142,6 +159,9 @@ def train(clients: Clients, prepared: RunContext, config: ModelConfig, k: int, p
     seconds = (described["TrainingEndTime"] - described["TrainingStartTime"]).total_seconds()
     auc, predictions = score(clients, ctx, described["ModelArtifacts"]["S3ModelArtifacts"])
     redone, lost = rounds_redone(clients, name)
+    if not all(plan.fired.is_set() for plan in plans) or len(redone) != k:
+        raise SystemExit(f"k={k}: {sum(p.fired.is_set() for p in plans)} of {k} interruptions landed and "
+                         f"{len(redone)} restarts were logged; the figures would not be about {k} interruptions")
     return Outcome(k, seconds, lost, redone, auc, predictions)
 
 

@@ -313,7 +313,7 @@ class JobRunner:
         return plan
 
     def _carry_out_planned(self, job: _Job, line: str) -> None:
-        if job.kind != "training":
+        if job.kind != "training" or job.stop_reason:  # an interruption already under way: the next waits
             return
         with self._lock:
             due = [p for p in self.planned_interruptions if p.due(job, line)]
