@@ -128,7 +128,7 @@ def positive_class(classes: list[str], configured: str | None) -> str:
     if configured is not None:
         if str(configured) not in classes:
             raise JobInputError(
-                f"positive_class '{configured}' is not a value of the target; it has {', '.join(classes)}"
+                f"positive_class '{configured}' is not a value of the target (it has {len(classes)} values)"
             )
         return str(configured)
     for word in POSITIVE_WORDS:
@@ -149,7 +149,7 @@ def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray
     observed = sorted({str(v) for v in values.tolist()})
     if len(observed) < 2:
         raise JobInputError(
-            f"target '{config['target']}' has a single value ({', '.join(observed)}); "
+            f"target '{config['target']}' has a single value; "
             "classification needs at least two classes"
         )
     if problem == BINARY:
@@ -157,7 +157,7 @@ def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray
         others = [c for c in observed if c != positive]
         if len(others) > 1 and config.get("positive_class") is None:
             raise JobInputError(
-                f"target '{config['target']}' has {len(observed)} values ({', '.join(observed[:10])}); "
+                f"target '{config['target']}' has {len(observed)} values; "
                 "binary_classification needs two, or set positive_class to treat the rest as negative"
             )
         negative = others[0] if len(others) == 1 else f"not {positive}"
@@ -245,7 +245,7 @@ def preprocess(config: dict[str, Any], data_dir: Path, output_dir: Path, seed: i
     target = config["target"]
     data = read_raw(data_dir)
     if target not in data.columns:
-        raise JobInputError(f"the data has no target column '{target}'; columns are {', '.join(data.columns)}")
+        raise JobInputError(f"the data has no target column '{target}' (it has {len(data.columns)} columns)")
     data = data[data[target].notna()].reset_index(drop=True)
     labels, target_info = encode_target(data[target], config)
     usable = ~np.isnan(labels)

@@ -181,3 +181,19 @@ def test_a_failed_run_writes_its_reason_where_sagemaker_reads_it(tmp_path, harne
     assert code == 1
     assert message.read_text().startswith("preprocessing failed: ragged.csv: ")
     assert "line 3" in message.read_text() and "secret-value" not in message.read_text()
+
+
+def test_failure_messages_name_the_rule_not_the_labels_or_headers(tmp_path, harness):
+    # Exit messages reach on-call's pages: they say what is wrong, never values or column names from the data
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.csv").write_text("a,secret_header,y\n1,2,secret-label\n3,4,secret-label\n")
+    preprocess = harness.load_job_module("preprocess")
+    messages = []
+    for target in ("y", "absent"):
+        config = harness.base_config("bad", "binary_classification", target)
+        with pytest.raises(preprocess.JobInputError) as error:
+            preprocess.preprocess(config, tmp_path / "data", tmp_path / f"out-{target}", 1)
+        messages.append(str(error.value))
+
+    assert "single value" in messages[0] and "no target column 'absent'" in messages[1]
+    assert not any("secret" in message for message in messages), messages
