@@ -1,12 +1,14 @@
 """The `driftline` command.
 
-One function per subcommand (`cmd_<name>`), registered in `build_parser`; to add a subcommand, add a
-`_add_<name>(subparsers)` that sets `func=`.
+One function per subcommand (`cmd_<name>`). Subcommands defined here are added by a `_add_<name>(subparsers)` that
+sets `func=`; those in their own module (local/driftline_local/ops/*.py) expose `register(subparsers)` and are listed,
+one line each, in `COMMAND_MODULES`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import signal
@@ -20,6 +22,12 @@ from driftline_local.control import DEFAULT_ENDPOINT_URL
 
 STACK_NAME = "driftline"
 DEFAULT_ONCALL_EMAIL = "oncall@example.com"
+
+# Modules that add subcommands: each exposes `register(subparsers)`. Add one line per module; imported lazily
+# (only when the parser is built), so keep heavy imports inside the command functions.
+COMMAND_MODULES: tuple[str, ...] = (
+    # one "driftline_local.ops.<module>", line per module
+)
 
 
 # --- driftline local up ---------------------------------------------------------------------------
@@ -239,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add in (_add_local, _add_publish_jobs, _add_images, _add_demo):
         add(subparsers)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
     return parser
 
 
