@@ -3,11 +3,13 @@
 The real `on_data_uploaded` handler runs in-process against moto (S3, DynamoDB, Step Functions, SNS),
 8 invocations at a time, the events in shuffled order (EventBridge does not promise order). The bench
 checks the outcome first (20 executions, one per model, 20 "started" and 980 "joined", nothing
-quarantined) and only then prints how long it took. Run: `.venv/bin/python bench/burst.py`.
+quarantined), for the burst and for the same burst delivered one at a time (the baseline), and only
+then prints how long each took. Run: `.venv/bin/python bench/burst.py [--json PATH]`.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import importlib.util
 import json
@@ -46,6 +48,7 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
+from figures import Figures, add_json_argument, refuse  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 
@@ -97,7 +100,8 @@ def _event(key: str, version: str, sequencer: int, moment: datetime) -> dict:
     return sample
 
 
-def main() -> None:
+def run_burst(workers: int) -> tuple[float, list[tuple[str, float]], Counter]:
+    """Deliver the burst to a fresh stack, `workers` handlers at a time; refuse unless it became 20 runs."""
     with mock_aws():
         _stack()
         s3 = boto3.client("s3")
@@ -110,7 +114,8 @@ def main() -> None:
             config_event = json.loads((REPO / "events" / "config_uploaded.json").read_text())
             config_event["detail"]["bucket"]["name"] = "data"
             config_event["detail"]["object"].update({"key": key, "size": len(text), "version-id": version})
-            assert on_config(config_event, _Context())["outcome"] == "activated"
+            if on_config(config_event, _Context())["outcome"] != "activated":
+                refuse(f"the config of {model} was not activated")
         start = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
         events = []
         for i in range(UPLOADS):  # within 50 s: one quiet window (settle_seconds 60)
@@ -125,7 +130,7 @@ def main() -> None:
             return outcome, time.perf_counter() - began
 
         began = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(deliver, events))
         elapsed = time.perf_counter() - began
 
@@ -134,20 +139,48 @@ def main() -> None:
         )["executions"]
         per_model = Counter(e["name"].rsplit("-upload-", 1)[0] for e in executions)
         outcomes = Counter(outcome for outcome, _ in results)
-        assert len(executions) == MODELS, f"{len(executions)} runs for {MODELS} models"
-        assert per_model == Counter({model: 1 for model in models}), per_model
-        assert outcomes == Counter({"started": MODELS, "joined": UPLOADS - MODELS}), outcomes
+        if per_model != Counter({model: 1 for model in models}):
+            refuse(f"{len(executions)} runs for {MODELS} models ({workers} at a time): {dict(per_model)}")
+        if outcomes != Counter({"started": MODELS, "joined": UPLOADS - MODELS}):
+            refuse(f"unexpected outcomes ({workers} at a time): {dict(outcomes)}")
+    return elapsed, results, outcomes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    add_json_argument(parser)
+    args = parser.parse_args()
+    figures = Figures("burst")
+    serial_elapsed, _, _ = run_burst(workers=1)
+    elapsed, results, outcomes = run_burst(workers=WORKERS)
     latencies = sorted(seconds for _, seconds in results)
     median, p95 = statistics.median(latencies), latencies[int(0.95 * len(latencies))]
     print(
         f"{UPLOADS} uploads for {MODELS} models, {WORKERS} handlers at a time (moto, in-process): "
-        f"{len(executions)} runs, one per model; outcomes {dict(outcomes)}"
+        f"{MODELS} runs, one per model; outcomes {dict(outcomes)}"
     )
     print(
-        f"burst handled in {elapsed:.1f} s ({UPLOADS / elapsed:.0f} uploads/s); per upload: "
-        f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+        f"burst handled in {elapsed:.1f} s ({UPLOADS / elapsed:.0f} uploads/s; the same burst one at a time: "
+        f"{serial_elapsed:.1f} s); per upload: median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
         f"max {latencies[-1] * 1000:.0f} ms"
     )
+    figures.add(
+        f"runs opened by {UPLOADS:,} uploads for {MODELS} models in one quiet window, {WORKERS} at a time",
+        MODELS,
+        "runs",
+        aim=f"exactly {MODELS} (one per model)",
+        holds=True,
+        note=f"outcomes {dict(outcomes)}; the same for the serial baseline",
+    )
+    figures.add(
+        f"burst of {UPLOADS:,} uploads, {WORKERS} handlers at a time",
+        elapsed,
+        "s",
+        baseline=serial_elapsed,
+        baseline_name="the same events one at a time",
+        note=f"per upload median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms (moto in-process, one GIL)",
+    )
+    figures.write_if_asked(args.json)
 
 
 if __name__ == "__main__":

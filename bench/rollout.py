@@ -49,6 +49,7 @@ from driftline_local.loop import (
 )
 from driftline_local.sagemaker.endpoints import flush_metrics, set_fault
 from driftline_local.sample_data import generate_bank_marketing
+from figures import Figures, add_json_argument, refuse
 
 MODEL = "rollout"
 ENDPOINT = f"driftline-{MODEL}"
@@ -93,6 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=20.0, help="invocations per second")
     parser.add_argument("--bake", type=int, default=6, help="bake_seconds of each traffic step")
+    add_json_argument(parser)
     args = parser.parse_args()
     began = time.monotonic()
     with tempfile.TemporaryDirectory() as workdir, LocalCloud(port=0, workdir=workdir, time_scale=TIME_SCALE) as cloud:
@@ -140,6 +142,26 @@ def main() -> None:
     )
     summaries = [report(s) for s in scenarios]
     print(json.dumps({"aims_hold": all(s["aims_hold"] for s in summaries), "scenarios": summaries}))
+    figures = Figures("rollout")
+    for summary in summaries:
+        figures.add(
+            f"{summary['scenario']}: requests failed by the rollout itself",
+            summary["failed_caused_by_the_rollout"],
+            "requests",
+            aim="0",
+            holds=summary["failed_caused_by_the_rollout"] == 0,
+            note=f"{summary['sent']} sent at {args.rate:g}/s; "
+            f"{summary['failed_by_the_fault']} failed by the injected fault",
+        )
+        if "rejected_after_rollback" in summary:
+            figures.add(
+                f"{summary['scenario']}: requests the rejected variant answered after the rollback",
+                summary["rejected_after_rollback"],
+                "requests",
+                aim="0",
+                holds=summary["rejected_after_rollback"] == 0,
+            )
+    figures.write_if_asked(args.json)
 
 
 def run(
@@ -291,6 +313,10 @@ def report(s: Scenario) -> dict[str, Any]:
         )
     caused = [f for f in attributed if not expected(s, f)]
     injected = sum(1 for f in attributed if expected(s, f))
+    if not log.sent or not any(log.served_by(start, end) for _, start, end in s.windows):
+        refuse(f"{s.title}: no request was served during the rollout")
+    if s.faulted and not injected:
+        refuse(f"{s.title}: the fault on {s.faulted} never answered a request, so no rollback was tested")
     summary: dict[str, Any] = {
         "scenario": s.title,
         "status": s.outcome["status"],
