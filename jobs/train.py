@@ -3,13 +3,21 @@
 Hyperparameters arrive as `--name value` arguments. Driftline's own are num_round, checkpoint_dir,
 checkpoint_interval and seed; sagemaker_* ones are ignored; every other one is an XGBoost parameter.
 Channels: SM_CHANNEL_TRAIN, SM_CHANNEL_VALIDATION, SM_CHANNEL_PREPROCESSOR. Writes
-SM_MODEL_DIR/xgboost-model.json (+ preprocessor.json) and SM_OUTPUT_DATA_DIR/training_summary.json.
+SM_MODEL_DIR/xgboost-model.json (+ preprocessor.json), SM_OUTPUT_DATA_DIR/training_summary.json and
+SM_OUTPUT_DATA_DIR/metric_history.json (the validation metrics of every round and the attempts that trained
+them; the run report plots it from the job's output.tar.gz).
 
 Checkpoints are checkpoint-<round>.json in checkpoint_dir, written atomically every
 checkpoint_interval rounds, at the end, and on SIGTERM (then the job exits 143 at once). A start
 resumes from the newest checkpoint that loads. Training is deterministic, so a resumed model predicts
 exactly as an uninterrupted one: tree_method hist, and row subsampling (`subsample`) is drawn here
 from a per-round seed instead of by XGBoost, whose sampler state a checkpoint does not keep.
+
+The metric history travels inside each checkpoint (a booster attribute), so it always matches the rounds
+the checkpoint holds: a resumed attempt continues it, and rounds an interrupted attempt trained after its
+last checkpoint (redone by the next attempt) are not counted twice. Each attempt (a new process: a spot
+replacement job, or a restart in place) is recorded with the round it started from and the last round it
+checkpointed; `ended` is "interrupted" when it stopped on SIGTERM. The served model carries no attribute.
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ log = setup_logging()
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)\.json$")
 KEEP_CHECKPOINTS = 3
+HISTORY_ATTRIBUTE = "driftline_metric_history"
+HISTORY_FILE = "metric_history.json"
 EXIT_ON_SIGTERM = 143  # 128 + SIGTERM, what a process killed by the signal reports
 DEFAULT_OBJECTIVE = {BINARY: "binary:logistic", MULTICLASS: "multi:softprob"}
 DRIFTLINE_DEFAULTS = {
@@ -193,6 +203,45 @@ class StopRequest:
         self.requested = True
 
 
+class MetricHistory:
+    """Validation metrics per round (index i = round i + 1) and the attempts that trained them."""
+
+    def __init__(self, metrics: dict[str, list[float | None]], attempts: list[dict[str, Any]]) -> None:
+        self.metrics, self.attempts = metrics, attempts
+
+    @classmethod
+    def resumed(cls, booster: xgb.Booster | None, rounds: int, job: str | None) -> MetricHistory:
+        """The history a checkpoint carries (cut to its `rounds`), with a new attempt starting there."""
+        stored: dict[str, Any] = {}
+        if booster is not None:
+            try:
+                stored = json.loads(booster.attr(HISTORY_ATTRIBUTE) or "{}")
+            except ValueError:
+                log.warning("checkpoint's metric history does not parse; starting a new one")
+        metrics = {str(name): list(values)[:rounds] for name, values in (stored.get("metrics") or {}).items()}
+        attempts = [dict(a) for a in stored.get("attempts") or [] if int(a.get("started_at_round", 0)) <= rounds]
+        for attempt in attempts:
+            attempt["last_round"] = min(int(attempt.get("last_round", 0)), rounds)
+            attempt["ended"] = attempt.get("ended") or "interrupted"  # killed before it could say so
+        attempts.append({"attempt": len(attempts) + 1, "job": job, "started_at_round": rounds, "last_round": rounds,
+                         "ended": None})
+        return cls(metrics, attempts)
+
+    def record(self, rounds: int, latest: dict[str, float]) -> None:
+        for name, value in latest.items():
+            values = self.metrics.setdefault(name, [])
+            del values[rounds - 1 :]
+            values.extend([None] * (rounds - 1 - len(values)))
+            values.append(round(value, 6) if np.isfinite(value) else None)
+        self.attempts[-1]["last_round"] = rounds
+
+    def as_json(self) -> dict[str, Any]:
+        return {"version": 1, "dataset": "validation", "metrics": self.metrics, "attempts": self.attempts}
+
+    def attach(self, booster: xgb.Booster) -> None:
+        booster.set_attr(**{HISTORY_ATTRIBUTE: json.dumps(self.as_json(), separators=(",", ":"))})
+
+
 class RowSubsample(xgb.callback.TrainingCallback):
     """Row subsampling with a mask drawn from (seed, round): the same rows whether or not a run resumed."""
 
@@ -209,9 +258,9 @@ class RowSubsample(xgb.callback.TrainingCallback):
 class Progress(xgb.callback.TrainingCallback):
     """Logs the validation metrics and checkpoints every `interval` rounds; stops on SIGTERM."""
 
-    def __init__(self, checkpoints: Checkpoints, interval: int, stop: StopRequest) -> None:
+    def __init__(self, checkpoints: Checkpoints, interval: int, stop: StopRequest, history: MetricHistory) -> None:
         super().__init__()
-        self.checkpoints, self.interval, self.stop = checkpoints, interval, stop
+        self.checkpoints, self.interval, self.stop, self.history = checkpoints, interval, stop, history
         self.last_logged = -1
         self.last_metrics: dict[str, float] = {}
         self.evals_log: Any = {}
@@ -226,12 +275,17 @@ class Progress(xgb.callback.TrainingCallback):
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
         rounds = model.num_boosted_rounds()
         self.evals_log = evals_log
+        self.history.record(rounds, {m: float(v[-1]) for m, v in (evals_log.get("validation") or {}).items()})
+        if self.stop.requested:
+            self.history.attempts[-1]["ended"] = "interrupted"
         if rounds % self.interval == 0:
             self.log_round(rounds, evals_log)
+            self.history.attach(model)
             self.checkpoints.write(model)
         if self.stop.requested:
             if rounds % self.interval:
                 self.log_round(rounds, evals_log)
+                self.history.attach(model)
                 self.checkpoints.write(model)
             log.warning("SIGTERM received: checkpoint-%d.json written, stopping", rounds)
             return True
@@ -294,7 +348,8 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
         log.warning("SIGTERM received before training started; exiting")
         return EXIT_ON_SIGTERM
 
-    progress = Progress(checkpoints, interval, stop)
+    history = MetricHistory.resumed(booster, resumed_from, os.environ.get("TRAINING_JOB_NAME"))
+    progress = Progress(checkpoints, interval, stop, history)
     callbacks: list[xgb.callback.TrainingCallback] = [progress]
     if subsample < 1.0:
         callbacks.insert(0, RowSubsample(dtrain, train_labels.size, subsample, seed))
@@ -317,10 +372,13 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
         return EXIT_ON_SIGTERM
     if remaining > 0 and progress.last_logged != rounds:
         progress.log_round(rounds, progress.evals_log)
+    history.attempts[-1].update(last_round=rounds, ended="completed")
+    history.attach(booster)
     checkpoints.write(booster)
 
     model_dir = Path(settings["model_dir"])
     model_dir.mkdir(parents=True, exist_ok=True)
+    booster.set_attr(**{HISTORY_ATTRIBUTE: None})  # the served model is the trees alone
     booster.save_model(str(model_dir / MODEL_FILE))
     shutil.copyfile(preprocessor_path, model_dir / PREPROCESSOR_FILE)
     trained = rounds - resumed_from
@@ -339,6 +397,7 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
             "validation_metrics": progress.last_metrics,
         },
     )
+    write_json(Path(settings["output_data_dir"]) / HISTORY_FILE, history.as_json())
     return 0
 
 

@@ -131,3 +131,29 @@ def test_hyperparameters_split_into_driftline_settings_and_xgboost_params(train_
 def test_a_hyperparameter_without_a_value_is_rejected(train_module):
     with pytest.raises(train_module.JobInputError, match="--max_depth has no value"):
         train_module.parse_arguments(["--max_depth"])
+
+
+def test_training_writes_the_validation_metric_of_every_round_and_its_attempt(pipelines, harness):
+    history = harness.read_json(pipelines.trained.bank.root / "output-data" / "metric_history.json")
+    assert len(history["metrics"]["auc"]) == 20 and all(0.5 < value <= 1 for value in history["metrics"]["auc"])
+    assert history["attempts"] == [
+        {"attempt": 1, "job": None, "started_at_round": 0, "last_round": 20, "ended": "completed"}
+    ]
+
+
+def test_served_model_carries_no_metric_history(pipelines):
+    booster = xgb.Booster(model_file=str(pipelines.trained.bank.model_dir / "xgboost-model.json"))
+    assert booster.attributes() == {}
+
+
+def test_resumed_training_continues_the_history_from_its_checkpoint(pipelines, harness):
+    done = pipelines.finished
+    first = harness.read_json(pipelines.trained.bank.root / "output-data" / "metric_history.json")
+    resumed = harness.read_json(done.resume_root / "output" / "metric_history.json")
+    # The resume started from checkpoint-10.json (15 was half-written): its first attempt ends there, unfinished.
+    assert [(a["started_at_round"], a["last_round"], a["ended"]) for a in resumed["attempts"]] == [
+        (0, 10, "interrupted"),
+        (10, 20, "completed"),
+    ]
+    assert len(resumed["metrics"]["auc"]) == 20
+    assert np.allclose(resumed["metrics"]["auc"], first["metrics"]["auc"], atol=1e-6)
