@@ -223,8 +223,9 @@ class MetricHistory:
         for attempt in attempts:
             attempt["last_round"] = min(int(attempt.get("last_round", 0)), rounds)
             attempt["ended"] = attempt.get("ended") or "interrupted"  # killed before it could say so
-        attempts.append({"attempt": len(attempts) + 1, "job": job, "started_at_round": rounds, "last_round": rounds,
-                         "ended": None})
+        attempts.append(
+            {"attempt": len(attempts) + 1, "job": job, "started_at_round": rounds, "last_round": rounds, "ended": None}
+        )
         return cls(metrics, attempts)
 
     def record(self, rounds: int, latest: dict[str, float]) -> None:
