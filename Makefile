@@ -9,7 +9,7 @@ REGION ?= us-east-1
 STACK ?= driftline
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools image-envs demo test test-fast lint build validate aws-smoke deploy clean bench-deps
+.PHONY: install tools image-envs demo test test-fast lint build validate aws-smoke deploy clean bench-deps bench
 
 install: $(STAMP)
 
@@ -53,6 +53,11 @@ test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS)
 	  echo "== $$suite"; \
 	  PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest $$suite || exit $$?; \
 	done
+
+# Every bench at a size that fits about 15 minutes on 2 cores: one table, bench/results.json, and the
+# README's performance section regenerated from it (bench/all.py).
+bench: $(STAMP) $(IMAGE_ENVS) bench-deps
+	$(BIN)/python bench/all.py --readme
 
 # bench/monitor.py's peer (Evidently needs pandas < 3): a benchmark-only environment.
 bench-deps: $(VENV)/bench-evidently/.installed
