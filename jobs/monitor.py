@@ -18,8 +18,12 @@ How drift is measured:
   where KS p-values become tiny for any change once there are many records.
 - Numeric features: buckets between the baseline's deciles. Each distinct decile value is a bucket of
   its own, so a discrete feature (pdays = 999 for most rows, small counts) keeps one bucket per common
-  value instead of collapsing into one. The two-sample Kolmogorov-Smirnov statistic (as
-  scipy.stats.ks_2samp computes it) and its asymptotic p-value are reported beside PSI, for information.
+  value instead of collapsing into one.
+- With --ks-test (the model config's monitoring.ks_test, off by default), the two-sample
+  Kolmogorov-Smirnov statistic (as scipy.stats.ks_2samp computes it) and its asymptotic p-value are
+  reported beside PSI, for information only: they decide nothing, and the verdicts are the same with
+  or without them. KS needs a sample of the window's raw values, which costs about half of the
+  statistics' time (bench/monitor.py), so it is off unless asked for.
 - Categorical features: one bucket per baseline category plus one for every value the baseline never
   had; unseen values also raise a categorical_values_check.
 - Missing values are left out of the distributions; completeness_check reports them instead.
@@ -27,12 +31,13 @@ How drift is measured:
   (drift_summary.json says why). No rows at all: every output is still written, window_empty is true.
 
 Bounded memory at any volume: capture files are streamed in blocks of --block-bytes and folded, 50,000
-rows at a time, into per-feature bucket counts, category counts and running sums. KS needs raw values,
-so it runs on a
-uniform sample of at most --ks-sample values per feature and side (bottom-k of random keys: a uniform
-sample without replacement; exact when there are fewer values). The baseline is streamed the same way;
-its decile edges and bucket shares come from its sample, which is the whole baseline up to --ks-sample
-rows. Peak memory stays near 200 MB from 100,000 to 1,000,000 records (bench/monitor.py).
+rows at a time, into per-feature bucket counts, category counts and running sums. The baseline is
+streamed the same way. The baseline sample: a numeric feature's decile edges and its baseline bucket
+shares come from a uniform sample of at most --sample values (default 100,000; bottom-k of random
+keys, a uniform sample without replacement, seeded by --seed), which is the whole baseline up to that
+many rows. Categorical features are not sampled: their baseline counts are exact over every row (up
+to MAX_TRACKED_VALUES distinct values), so a rare category is in the baseline's domain however rare.
+With --ks-test, KS runs on the baseline sample and a window sample of the same size.
 
 Capture records: the request body is captureData.endpointInput.data (encoding CSV, JSON or BASE64),
 parsed as jobs/inference.py parses requests: text/csv rows without header in the preprocessor's feature
@@ -92,7 +97,7 @@ NUMERIC_SHARE = 0.95  # without preprocessor.json: a column is numeric when this
 DEFAULT_BLOCK_BYTES = 4 * 1024 * 1024  # capture bytes parsed at a time (about 7,000 records of 600 bytes)
 FOLD_ROWS = 50_000  # parsed rows folded into the summaries at a time (each fold has a fixed cost)
 BASELINE_CHUNK_ROWS = 100_000
-DEFAULT_KS_SAMPLE = 100_000
+DEFAULT_SAMPLE = 100_000  # baseline rows sampled per numeric feature (see the module docstring)
 EXAMPLES = 5  # malformed records quoted in the log
 
 # Read as missing values by the CSV reader; clean_value maps any other spelling of these to missing too.
@@ -144,14 +149,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", default="/opt/ml/processing/input/config/config.json")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--block-bytes", type=int, default=DEFAULT_BLOCK_BYTES, help="capture bytes read at a time")
-    parser.add_argument("--ks-sample", type=int, default=DEFAULT_KS_SAMPLE, help="values kept per feature for KS")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the KS sample")
+    parser.add_argument(
+        "--sample",
+        "--ks-sample",
+        dest="sample",
+        type=int,
+        default=DEFAULT_SAMPLE,
+        help="numeric values sampled per feature: the baseline's deciles and shares (and KS, when on)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the samples")
+    parser.add_argument(
+        "--ks-test",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also report the KS statistic and p-value per numeric feature (informational; monitoring.ks_test)",
+    )
     parser.add_argument("--window-start", type=utc_time, help="ISO time: capture files taken before it are skipped")
     parser.add_argument("--window-end", type=utc_time, help="ISO time: capture files taken at or after it are skipped")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
     args = parser.parse_args(argv)
-    if args.block_bytes < 1 or args.ks_sample < 1:
-        parser.error("--block-bytes and --ks-sample must be positive")
+    if args.block_bytes < 1 or args.sample < 1:
+        parser.error("--block-bytes and --sample must be positive")
     return args
 
 
@@ -223,7 +241,7 @@ def resolve_features(baseline: Path, preprocessor: Path | None) -> list[Feature]
 
 
 class NumericSummary:
-    """Counts, running sums, bucket counts and a bounded uniform sample of one numeric column."""
+    """Counts, running sums, bucket counts and a bounded uniform sample of one numeric column (none: size 0)."""
 
     def __init__(self, sample_size: int, rng: np.random.Generator, edges: np.ndarray | None = None) -> None:
         self.rows = 0
@@ -264,7 +282,8 @@ class NumericSummary:
             self.integral = bool(np.all(np.floor(values) == values))
         if self.edges is not None and self.bucket_counts is not None:
             self.bucket_counts += bucket_counts(values, self.edges)
-        self._keep_sample(values)
+        if self._size:
+            self._keep_sample(values)
 
     def _keep_sample(self, values: np.ndarray) -> None:
         """Bottom-k sampling: every value gets a random key; the `size` smallest keys are the sample.
@@ -414,9 +433,9 @@ class Columns:
                 summary.add(value_counts(column), rows)
 
 
-def read_baseline(path: Path, features: list[Feature], sample_size: int, rng: np.random.Generator) -> Columns:
-    baseline = Columns(features, sample_size, rng, edges={})
-    categorical = {f.name: "category" for f in features if not f.numeric}
+def read_baseline(path: Path, baseline: Columns) -> Columns:
+    """Fold the baseline file into `baseline` (empty summaries, without edges), chunk by chunk."""
+    categorical = {f.name: "category" for f in baseline.features if not f.numeric}
     try:
         reader = pd.read_csv(
             path,
@@ -433,6 +452,15 @@ def read_baseline(path: Path, features: list[Feature], sample_size: int, rng: np
     if not baseline.rows:
         raise JobInputError(f"the baseline {path} has no rows; it should hold the training features")
     return baseline
+
+
+def set_decile_edges(baseline: Columns) -> dict[str, np.ndarray]:
+    """Each numeric feature's drift bucket edges, from its baseline sample (set on the baseline's summaries too)."""
+    edges = {}
+    for name, summary in baseline.summaries.items():
+        if isinstance(summary, NumericSummary):
+            summary.edges = edges[name] = decile_edges(summary.sample)
+    return edges
 
 
 def decile_edges(sample: np.ndarray) -> np.ndarray:
@@ -1044,9 +1072,13 @@ def not_judged_reason(records: int, malformed: int, settings: Settings) -> str |
 
 
 def judge(
-    features: list[Feature], baseline: Columns, window: Window, settings: Settings, judged: bool
+    features: list[Feature], baseline: Columns, window: Window, settings: Settings, judged: bool, ks: bool = False
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
-    """Per-feature drift entries for drift_summary.json and the baseline_drift_check violations."""
+    """Per-feature drift entries for drift_summary.json and the baseline_drift_check violations.
+
+    `ks` adds the KS statistic and p-value to numeric entries (the window's summaries must hold samples);
+    they are informational and change no verdict.
+    """
     entries: dict[str, dict[str, Any]] = {}
     violations = []
     for feature in features:
@@ -1064,7 +1096,7 @@ def judge(
             "present": current.present,
             "missing": current.rows - current.present,
         }
-        if isinstance(base, NumericSummary) and isinstance(current, NumericSummary):
+        if ks and isinstance(base, NumericSummary) and isinstance(current, NumericSummary):
             statistic, p_value = ks_test(base.sample, current.sample) if judged else (None, None)
             entry["ks_statistic"], entry["ks_p_value"] = rounded(statistic), rounded(p_value, 12)
         entries[feature.name] = entry
@@ -1075,7 +1107,12 @@ def judge(
 
 
 def drift_summary(
-    window: Window, settings: Settings, reason: str | None, entries: dict[str, dict[str, Any]], violations: int
+    window: Window,
+    settings: Settings,
+    reason: str | None,
+    entries: dict[str, dict[str, Any]],
+    violations: int,
+    ks: bool = False,
 ) -> dict[str, Any]:
     distances = {name: e["distance"] for name, e in entries.items() if e["distance"] is not None}
     drifted = [name for name, e in entries.items() if e["drifted"]]
@@ -1092,6 +1129,7 @@ def drift_summary(
         "not_judged_reason": reason,
         "min_records": settings.min_records,
         "drift_threshold": settings.drift_threshold,
+        "ks_test": ks,
         "drifted_feature_count": len(drifted),
         "drifted_features": drifted,
         "max_drift": distances[worst] if worst is not None else None,
@@ -1102,15 +1140,39 @@ def drift_summary(
     }
 
 
+def reports(
+    features: list[Feature], baseline: Columns, window: Window, settings: Settings, ks_test: bool = False
+) -> dict[str, Any]:
+    """The output files' contents, by file name, from the folded baseline and window."""
+    reason = not_judged_reason(window.records, sum(window.malformed.values()), settings)
+    entries, drift_violations = judge(features, baseline, window, settings, judged=reason is None, ks=ks_test)
+    violations = (data_violations(window, baseline, reason is None) if window.records else []) + drift_violations
+    statistics = {
+        "version": 0,
+        "dataset": {"item_count": window.records},
+        "features": [
+            feature_statistics(f, window.columns.summaries[f.name], inferred_type(baseline.summaries[f.name]))
+            for f in features
+        ],
+    }
+    return {
+        "statistics.json": statistics,
+        "constraints.json": constraints_file(features, baseline, settings),
+        "constraint_violations.json": {"violations": violations},
+        "drift_summary.json": drift_summary(window, settings, reason, entries, len(violations), ks=ks_test),
+    }
+
+
 def monitor(
     baseline_dir: Path,
     capture_dir: Path,
     config: Path,
     output_dir: Path,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
-    ks_sample: int = DEFAULT_KS_SAMPLE,
+    sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
     span: tuple[datetime | None, datetime | None] = (None, None),
+    ks_test: bool = False,
 ) -> dict[str, Any]:
     settings = load_settings(config)
     baseline_path = find_file(baseline_dir, [BASELINE_FILE]) if baseline_dir.exists() else None
@@ -1123,36 +1185,23 @@ def monitor(
         log.warning("monitoring.feature_thresholds names unknown feature(s) %s; ignored", ", ".join(unknown))
 
     rng = np.random.default_rng(seed)
-    baseline = read_baseline(baseline_path, features, ks_sample, rng)
-    edges = {}
-    for name, summary in baseline.summaries.items():
-        if isinstance(summary, NumericSummary):
-            summary.edges = edges[name] = decile_edges(summary.sample)
+    baseline = read_baseline(baseline_path, Columns(features, sample, rng, edges={}))
+    edges = set_decile_edges(baseline)
     log.info("baseline %s: %d rows, %d features", baseline_path, baseline.rows, len(features))
 
-    window = Window(features, Columns(features, ks_sample, rng, edges))
+    # The window is sampled only for KS: its drift buckets are counted exactly, row by row.
+    window = Window(features, Columns(features, sample if ks_test else 0, rng, edges))
     read_window(capture_dir, window, block_bytes, span)
     malformed = sum(window.malformed.values())
     log.info("window: %d capture records, %d rows, %d malformed", window.capture_records, window.records, malformed)
     for example in window.examples:
         log.warning("skipped a malformed record: %s", example)
 
-    reason = not_judged_reason(window.records, malformed, settings)
-    entries, drift_violations = judge(features, baseline, window, settings, judged=reason is None)
-    violations = (data_violations(window, baseline, reason is None) if window.records else []) + drift_violations
-    summary = drift_summary(window, settings, reason, entries, len(violations))
-    statistics = {
-        "version": 0,
-        "dataset": {"item_count": window.records},
-        "features": [
-            feature_statistics(f, window.columns.summaries[f.name], inferred_type(baseline.summaries[f.name]))
-            for f in features
-        ],
-    }
-    write_json(output_dir / "statistics.json", statistics)
-    write_json(output_dir / "constraints.json", constraints_file(features, baseline, settings))
-    write_json(output_dir / "constraint_violations.json", {"violations": violations})
-    write_json(output_dir / "drift_summary.json", summary)
+    outputs = reports(features, baseline, window, settings, ks_test)
+    for name, content in outputs.items():
+        write_json(output_dir / name, content)
+    summary = outputs["drift_summary.json"]
+    reason = summary["not_judged_reason"]
     if reason is None:
         log.info(
             "drift: %d of %d features drifted (%s); largest PSI %s on %s",
@@ -1164,7 +1213,7 @@ def monitor(
         )
     else:
         log.info("drift not judged: %s", reason)
-    log.info("%d violation(s) written to %s", len(violations), output_dir / "constraint_violations.json")
+    log.info("%d violation(s) written to %s", summary["violation_count"], output_dir / "constraint_violations.json")
     return summary
 
 
@@ -1177,9 +1226,10 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.config),
             Path(args.output_dir),
             block_bytes=args.block_bytes,
-            ks_sample=args.ks_sample,
+            sample=args.sample,
             seed=args.seed,
             span=(args.window_start, args.window_end),
+            ks_test=args.ks_test,
         )
     except JobInputError as exc:
         return job_failed(f"monitoring failed: {exc}", args.exit_message, log)

@@ -174,7 +174,7 @@ def test_a_shifted_feature_is_the_only_one_reported_drifted(workspace, window):
     older = window.assign(age=window["age"] + 15)
     workspace.write_capture([capture_line(row) for row in csv_rows(older)])
 
-    summary = workspace.run()
+    summary = workspace.run("--ks-test")
 
     assert summary["drifted_features"] == ["age"] and summary["max_drift_feature"] == "age"
     age = summary["features"]["age"]
@@ -383,12 +383,41 @@ def test_the_ks_statistic_is_the_one_scipy_computes(workspace, baseline):
     current = bank(WINDOW_ROWS, seed=5, shift=0.3)
     workspace.write_capture([capture_line(row) for row in csv_rows(current)])
 
-    summary = workspace.run()
+    summary = workspace.run("--ks-test")
 
     for name in ("age", "euribor3m", "campaign"):
         expected = ks_2samp(baseline[name].to_numpy(float), current[name].to_numpy(float), method="asymp")
         assert summary["features"][name]["ks_statistic"] == pytest.approx(expected.statistic, abs=1e-5)
         assert summary["features"][name]["ks_p_value"] == pytest.approx(expected.pvalue, rel=0.1, abs=1e-9)
+
+
+def test_ks_is_off_by_default_and_the_summary_says_so(workspace, window):
+    workspace.write_capture([capture_line(row) for row in csv_rows(window.assign(age=window["age"] + 15))])
+
+    summary = workspace.run()
+
+    assert summary["ks_test"] is False and summary["drifted_features"] == ["age"]
+    assert not any("ks_statistic" in f or "ks_p_value" in f for f in summary["features"].values())
+
+
+def test_the_ks_test_changes_no_verdict_and_no_other_output(workspace, new_workspace):
+    shifted = bank(WINDOW_ROWS, seed=2, shift=0.5)
+    lines = [capture_line(row) for row in csv_rows(shifted)]
+    workspace.write_capture(lines)
+    with_ks = new_workspace("with-ks")
+    with_ks.write_capture(lines)
+
+    without = workspace.run()
+    summary = with_ks.run("--ks-test")
+
+    assert summary["ks_test"] is True and without["drifted_feature_count"] > 0
+    numeric = [name for name, f in summary["features"].items() if f["type"] == "numeric"]
+    assert all(summary["features"][name]["ks_statistic"] is not None for name in numeric)
+    for entry in summary["features"].values():
+        entry.pop("ks_statistic", None), entry.pop("ks_p_value", None)
+    assert summary | {"ks_test": False} == without
+    for name in ("statistics.json", "constraints.json", "constraint_violations.json"):
+        assert with_ks.read(name) == workspace.read(name)
 
 
 def test_reading_in_small_blocks_changes_nothing(workspace):
