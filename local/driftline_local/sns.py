@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from driftline_local import sns_subject
+from driftline_local import sns_attributes, sns_subject
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def install(ctx: LocalCloudContext) -> None:
         _original_publish = Subscription.publish
         Subscription.publish = _publish  # type: ignore[method-assign]
     sns_subject.install()  # Publish refuses a Subject AWS refuses
+    sns_attributes.install()  # ... and message attributes AWS refuses
 
 
 def uninstall() -> None:

@@ -1,7 +1,16 @@
-"""Pages and summaries to on-call through the SNS topic."""
+"""Pages and summaries to on-call through the SNS topic.
+
+Every message is the readable text body (e-mail) plus SNS message attributes that subscribers filter on
+(an SNS subscription filter policy): `model`, `kind`, `severity`, `incident` and `action` (trigger |
+resolve). `incident` is stable for one incident (an alarm's incident is its alarm name), so incident
+tools that deduplicate (PagerDuty's dedup_key) keep a flapping alarm as one incident; the page that
+announces the end of an incident has action `resolve`. The JSON formats for AWS Chatbot and PagerDuty
+are built from the same fields by `driftline.page_formats`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -19,24 +28,70 @@ _PREFIX = "[Driftline] "
 _ELLIPSIS = "..."
 
 
-def page(subject: str, facts: Mapping[str, Any], *, severity: str = "page") -> str:
+NO_MODEL = "-"  # attribute value for a page that is about the stack, not one model (SNS refuses empty values)
+ACTIONS = ("trigger", "resolve")
+SEVERITIES = ("page", "warning", "info")
+
+
+def page(
+    subject: str,
+    facts: Mapping[str, Any],
+    *,
+    severity: str = "page",
+    kind: str | None = None,
+    model: str | None = None,
+    incident: str | None = None,
+    action: str = "trigger",
+) -> str:
     """Publish a message on-call can act on: a one-line subject and `label: value` facts.
 
     The subject always fits SNS's rules (`subject_line`); when it had to be shortened, the full title
-    is the first line of the body. Returns the SNS message id.
+    is the first line of the body. `kind` names what happened (`run-failed`, `drift`, ...); `incident`
+    names the incident the page belongs to (the same for every page of one incident, including its
+    `action="resolve"` page); without one, a page is its own incident (retries of it share the key).
+    Returns the SNS message id.
     """
     line = subject_line(subject)
     if line != _PREFIX + subject:
         facts = {"Title": subject} | dict(facts)
     body = render(facts)
+    attributes = page_attributes(
+        subject, facts, severity=severity, kind=kind, model=model, incident=incident, action=action
+    )
     response = aws.client("sns").publish(
         TopicArn=settings().on_call_topic_arn,
         Subject=line,
         Message=body,
-        MessageAttributes={"severity": {"DataType": "String", "StringValue": severity}},
+        MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
     )
-    logger.info("paged on-call", extra={"subject": line, "severity": severity})
+    logger.info("paged on-call", extra={"subject": line} | attributes)
     return str(response["MessageId"])
+
+
+def page_attributes(
+    subject: str,
+    facts: Mapping[str, Any],
+    *,
+    severity: str = "page",
+    kind: str | None = None,
+    model: str | None = None,
+    incident: str | None = None,
+    action: str = "trigger",
+) -> dict[str, str]:
+    """The SNS message attributes of a page: every value a non-empty string (SNS refuses empty ones)."""
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
+    model = model or _model_of(facts) or NO_MODEL
+    kind = kind or "notice"
+    if not incident:
+        digest = hashlib.sha256(f"{subject}\n{render(facts)}".encode()).hexdigest()[:16]
+        incident = f"{kind}/{model}/{digest}"
+    return {"model": model, "kind": kind, "severity": severity, "incident": incident, "action": action}
+
+
+def _model_of(facts: Mapping[str, Any]) -> str | None:
+    value = facts.get("Model")
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def subject_line(title: str) -> str:

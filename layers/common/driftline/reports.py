@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from driftline import state
+from driftline import aws, state
 from driftline.notifications import console_links, page
 from driftline.observability import metrics
 from driftline.settings import settings
@@ -37,8 +38,14 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         metrics.add_metric(name="RunsRolledBack", unit="Count", value=1)
         return {"status": "ROLLED_BACK", "message_id": None}
     status = {"succeeded": "SUCCEEDED", "rejected": "REJECTED"}.get(outcome.outcome, "FAILED")
-    state.update_run(outcome.model, outcome.run_id, status=status, failed_step=outcome.failed_step,
-                     error=outcome.error, cause=outcome.cause)
+    state.update_run(
+        outcome.model,
+        outcome.run_id,
+        status=status,
+        failed_step=outcome.failed_step,
+        error=outcome.error,
+        cause=outcome.cause,
+    )
     metrics.add_dimension(name="Model", value=outcome.model)
     metrics.add_metric(name=f"Runs{status.title()}", unit="Count", value=1)
     links = console_links(region, execution_arn=outcome.execution_arn, job=outcome.training_job)
@@ -51,11 +58,12 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
             "Run": outcome.run_id,
             "Metrics (test set)": run.get("metrics"),
             "Training": describe_training(run.get("spot")),
+            "Data": _drift_run_data(outcome.model, outcome.run_id) if run.get("trigger") == "drift" else None,
             "Quality gate": (outcome.gate or {}).get("summary"),
             "Model package": outcome.model_package_arn,
             "Endpoint": outcome.endpoint_name,
         } | links
-        severity = "info"
+        severity, kind = "info", "run-succeeded"
     elif outcome.outcome == "rejected":
         subject = f"{outcome.model}: candidate rejected by the quality gate"
         facts = {
@@ -66,7 +74,7 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
             "Metrics (test set)": (outcome.gate or {}).get("metrics"),
             "What to do": "check the new data (labels, drift, volume) and the gate thresholds in model.yaml",
         } | links
-        severity = "page"
+        severity, kind = "page", "run-rejected"
     else:
         why, job = failure_reason(outcome.cause)
         subject = f"{outcome.model}: run failed at '{outcome.failed_step or 'unknown step'}'"
@@ -81,8 +89,10 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
             "Training": describe_training(run.get("spot")),
             "What to do": "read the logs below; see docs/runbook.md, 'Run failed'",
         } | links
-        severity = "page"
-    message_id = page(subject, facts, severity=severity)
+        severity, kind = "page", "run-failed"
+    message_id = page(
+        subject, facts, severity=severity, kind=kind, model=outcome.model, incident=f"run/{outcome.run_id}"
+    )
     return {"status": status, "message_id": message_id}
 
 
@@ -142,7 +152,74 @@ def describe_training(spot: dict[str, Any] | None) -> str | None:
     """One line on what the run's training jobs cost: spot savings, interruptions, resumes, fallback."""
     if not spot:
         return None
-    text = (f"{spot['jobs']} job(s), {spot['training_seconds']} s training, {spot['billable_seconds']} s billed "
-            f"(spot saved {spot['spot_savings_percent']}%); {spot['interruptions']} spot interruption(s), "
-            f"{spot['resumes']} resume(s) from checkpoints")
+    text = (
+        f"{spot['jobs']} job(s), {spot['training_seconds']} s training, {spot['billable_seconds']} s billed "
+        f"(spot saved {spot['spot_savings_percent']}%); {spot['interruptions']} spot interruption(s), "
+        f"{spot['resumes']} resume(s) from checkpoints"
+    )
     return text + ("; finished on demand" if spot.get("on_demand_fallback") else "")
+
+
+def new_labelled_uploads(model: str, *, since: float | None = None) -> tuple[int, float | None]:
+    """(how many labelled files arrived under incoming/<model>/ after `since`, `since`).
+
+    `since` defaults to the production model's data cutoff (when its run froze its data); with no
+    production model every upload counts as new.
+    """
+    if since is None:
+        production = state.get_production(model)
+        production_run = state.get_run(model, production["run_id"]) if production else None
+        cutoff = (production_run or {}).get("data_cutoff")
+        since = float(cutoff) if cutoff is not None else None
+    prefix = f"incoming/{model}/"
+    count = 0
+    for page_ in (
+        aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=settings().data_bucket, Prefix=prefix)
+    ):
+        for obj in page_.get("Contents", []):
+            if obj["Key"].endswith(".csv") and (since is None or obj["LastModified"].timestamp() > since):
+                count += 1
+    return count, since
+
+
+def drift_retrain_data_note(model: str, run_id: str) -> str:
+    """What a drift retrain trains on, in words for its page: new labelled data, or none and what to upload.
+
+    A drift retrain that finds no labelled data newer than the production model's retrains on the same
+    data, which cannot follow the drift; on-call and the model owner need to know that.
+    """
+    count, since = new_labelled_uploads(model)
+    if count:
+        return f"started retraining run {run_id} on {count} labelled file(s) uploaded since the production model"
+    return (
+        f"started retraining run {run_id}, but no labelled data arrived since the production model was trained"
+        f"{_since(since)}: it retrains on the same data, which cannot follow the drift. Upload recent labelled "
+        f"rows (the same columns, with the target) as CSV to s3://{settings().data_bucket}/incoming/{model}/; "
+        + _then(model)
+    )
+
+
+def _then(model: str) -> str:
+    config = state.load_config(model)
+    if config is not None and config.training.start_on_upload:
+        return "the upload starts a run on them"
+    return f"then run `driftline retrain {model} --reason 'new labelled data'`"
+
+
+def _drift_run_data(model: str, run_id: str) -> str:
+    """For a drift run's summary: whether it had new labelled data (its data manifest exists) or not."""
+    bucket = settings().artifact_bucket
+    try:
+        aws.client("s3").head_object(Bucket=bucket, Key=f"{model}/runs/{run_id}/data-manifest.json")
+        return "the labelled data uploaded since the previous production model"
+    except Exception as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise
+    return (
+        f"no labelled data arrived since the previous production model: this model was retrained on the same "
+        f"data. Upload recent labelled rows as CSV to s3://{settings().data_bucket}/incoming/{model}/"
+    )
+
+
+def _since(at: float | None) -> str:
+    return f" (data up to {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M} UTC)" if at else ""

@@ -15,13 +15,26 @@ REASON = "AlgorithmError: incoming/bank-marketing/part-002.csv, line 7: 9 fields
 def _described_failed_job() -> str:
     """What a failed createProcessingJob.sync task gives as Cause: the job's Describe output as JSON."""
     inputs = [{"InputName": f"input-{i}", "S3Input": {"S3Uri": f"s3://bucket/{'x' * 200}/{i}"}} for i in range(20)]
-    return json.dumps({"ProcessingJobName": JOB, "ProcessingJobStatus": "Failed", "FailureReason": REASON,
-                       "ProcessingInputs": inputs, "AppSpecification": {"ImageUri": "image"}})
+    return json.dumps(
+        {
+            "ProcessingJobName": JOB,
+            "ProcessingJobStatus": "Failed",
+            "FailureReason": REASON,
+            "ProcessingInputs": inputs,
+            "AppSpecification": {"ImageUri": "image"},
+        }
+    )
 
 
 def _failed(cause: str) -> dict:
-    return {"model": MODEL, "run_id": RUN, "outcome": "failed", "failed_step": "Preprocess the data",
-            "error": "States.TaskFailed", "cause": cause}
+    return {
+        "model": MODEL,
+        "run_id": RUN,
+        "outcome": "failed",
+        "failed_step": "Preprocess the data",
+        "error": "States.TaskFailed",
+        "cause": cause,
+    }
 
 
 def test_a_failed_job_pages_its_own_failure_reason_and_name(stack):
@@ -46,10 +59,32 @@ def test_a_cause_that_is_not_a_job_is_kept_short(stack):
 
 def test_a_processing_jobs_own_exit_message_is_the_why(stack):
     # A processing job's FailureReason is SageMaker's generic text; what the job wrote is its ExitMessage
-    cause = json.dumps({"ProcessingJobName": JOB, "ProcessingJobStatus": "Failed",
-                        "FailureReason": "AlgorithmError: See job logs for more information", "ExitMessage": REASON})
+    cause = json.dumps(
+        {
+            "ProcessingJobName": JOB,
+            "ProcessingJobStatus": "Failed",
+            "FailureReason": "AlgorithmError: See job logs for more information",
+            "ExitMessage": REASON,
+        }
+    )
 
     invoke("report_run", _failed(cause))
 
     [page] = stack.pages()
     assert f"Why: {REASON}" in page["Message"]
+
+
+def test_a_failed_runs_page_carries_the_attributes_subscribers_filter_on(stack):
+    # When a run fails
+    invoke("report_run", _failed("Lambda.Unknown: boom"))
+
+    # Then the page's SNS message attributes name the model, what happened, how bad and the incident
+    [page] = stack.pages()
+    attributes = {name: value["Value"] for name, value in page["MessageAttributes"].items()}
+    assert attributes == {
+        "model": MODEL,
+        "kind": "run-failed",
+        "severity": "page",
+        "incident": f"run/{RUN}",
+        "action": "trigger",
+    }
