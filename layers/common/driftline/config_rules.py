@@ -595,6 +595,11 @@ def _monitoring_problems(config: ModelConfig) -> list[str]:
             f"monitoring.model_monitor_schedule: '{schedule_name}' is not a SageMaker monitoring schedule "
             "name (1-63 letters, digits and '-', starting and ending with a letter or digit)"
         )
+    if monitoring.ks_test and schedule_name:
+        found.append(
+            "monitoring.ks_test: the KS test is reported by Driftline's own monitor, which does not run when "
+            f"monitoring.model_monitor_schedule ('{schedule_name}') is set; remove one of the two"
+        )
     if monitoring.enabled and not schedule_name and config.deployment.data_capture_percent == 0:
         found.append(
             "deployment.data_capture_percent: 0 captures no traffic, so the drift monitor would never "

@@ -137,7 +137,9 @@ def start_monitoring(tick: MonitorTick, now: datetime | None = None) -> dict[str
         ContentType="application/json",
     )
     captures = capture_prefixes(ctx.artifact_bucket, tick.model, production["endpoint_name"], start, end)
-    request = monitor_request(ctx, job, report_uri, captures, (_iso(start), _iso(end)))
+    request = monitor_request(
+        ctx, job, report_uri, captures, (_iso(start), _iso(end)), ks_test=config.monitoring.ks_test
+    )
     try:
         aws.client("sagemaker").create_processing_job(**request)
     except Exception as exc:

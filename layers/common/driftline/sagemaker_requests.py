@@ -344,13 +344,20 @@ def _capture_hour(prefix: str) -> str:
 
 
 def monitor_request(
-    ctx: RunContext, job_name: str, report_uri: str, capture_prefixes: list[str], window: tuple[str, str]
+    ctx: RunContext,
+    job_name: str,
+    report_uri: str,
+    capture_prefixes: list[str],
+    window: tuple[str, str],
+    *,
+    ks_test: bool = False,
 ) -> dict[str, Any]:
     """The drift monitor over one window of captured traffic, against the production run's baseline.
 
     `ctx` is the production model's run (its baseline and preprocessor); `report_uri` receives the
     Model-Monitor-format reports and holds `config/config.json`, the model's current config.
     An empty window has no capture inputs: the monitor still reports (no traffic).
+    `ks_test` (the config's monitoring.ks_test) adds the informational KS statistics to the report.
     """
     inputs = [
         _input("baseline", ctx.artifacts("baseline/"), f"{INPUT_DIR}/baseline/training"),
@@ -380,6 +387,7 @@ def monitor_request(
             window[0],
             "--window-end",
             window[1],
+            *(["--ks-test"] if ks_test else []),
         ],
     )
     request["ProcessingJobName"] = job_name
