@@ -41,13 +41,20 @@ class LocalCloud:
         time_scale: float = 1.0,
         region: str | None = None,
         enforce_iam: bool | None = None,
+        lambda_idle_seconds: float | None = None,
+        lambda_initialize_ahead: bool = True,
     ) -> None:
+        """`lambda_idle_seconds`: cloud seconds an idle Lambda environment lives (default 10 minutes);
+        `lambda_initialize_ahead=False`: no environment is started before its function's first invocation."""
         if workdir is None:
             workdir = tempfile.mkdtemp(prefix="driftline-local-")
         port = port or free_port()
         self.ctx = LocalCloudContext(port=port, workdir=Path(workdir).resolve(), time_scale=time_scale)
         if region:
             self.ctx.region = region
+        if lambda_idle_seconds is not None:
+            self.ctx.lambda_idle_seconds = lambda_idle_seconds
+        self.ctx.lambda_initialize_ahead = lambda_initialize_ahead
         if enforce_iam is None:  # on, as on AWS; DRIFTLINE_LOCAL_IAM=0 turns it off to tell an IAM refusal apart
             enforce_iam = os.environ.get("DRIFTLINE_LOCAL_IAM", "1") == "1"
         self.enforce_iam = enforce_iam  # callers act with their template roles (`iam`)

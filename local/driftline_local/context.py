@@ -16,6 +16,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
+# Cloud seconds an idle Lambda execution environment lives. AWS documents no figure ("after a period of
+# inactivity"); measured since 2019 it is a fixed 10 minutes after the last request (docs/internals.md).
+LAMBDA_IDLE_LIFETIME_SECONDS = 600.0
 
 
 @dataclass
@@ -26,6 +29,10 @@ class LocalCloudContext:
     region: str = REGION
     account_id: str = ACCOUNT_ID
     time_scale: float = 1.0  # schedules and alarm periods run this many times faster
+    # Lambda execution environments: cloud seconds one lives idle, and whether a deploy starts one per
+    # function ahead of traffic (`lambda_runtime`)
+    lambda_idle_seconds: float = LAMBDA_IDLE_LIFETIME_SECONDS
+    lambda_initialize_ahead: bool = True
     stop_event: threading.Event = field(default_factory=threading.Event)
     # Lambda code registry, filled by `stack` on deploy: function name -> lambda_runtime.FunctionCode
     functions: dict[str, Any] = field(default_factory=dict)

@@ -15,6 +15,10 @@ function's role when IAM is enforced, see `iam`; dummy ones otherwise) and
   started in the background, as Lambda proactively initializes environments for on-demand functions
   (`AWS_LAMBDA_INITIALIZATION_TYPE` stays `on-demand`, as there). A first run then measures the
   pipeline's work, not sixteen first imports; `bench/cold_start.py` measures those.
+  `LocalCloudContext.lambda_initialize_ahead = False` turns it off (a cold pipeline, `bench/loop.py`).
+- Idle lifetime: an environment idle for `IDLE_LIFETIME_SECONDS` of cloud time (10 minutes, divided by
+  the time scale like every scaled timing) is shut down, as Lambda reclaims idle environments; the next
+  invocation starts a fresh one (its REPORT line then carries `Init Duration`, as on Lambda).
 - Logs: each function's output goes to ``<workdir>/lambda/<function>.log`` and to the CloudWatch
   Logs group ``/aws/lambda/<function>``; embedded-metric-format lines become CloudWatch metrics, as
   CloudWatch Logs does for EMF on AWS.
@@ -43,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline_local import iam
-from driftline_local.context import LocalCloudContext
+from driftline_local.context import LAMBDA_IDLE_LIFETIME_SECONDS, LocalCloudContext
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ WORKER_SCRIPT = Path(__file__).with_name("_lambda_worker.py")
 INIT_TIMEOUT_SECONDS = 60.0  # Lambda allows 10 s of init; a loaded laptop importing pandas needs more
 AHEAD_OF_TIME_INITS = 2  # environments initializing at once: a 2-core laptop keeps serving meanwhile
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # cloud seconds between async attempts, as Lambda does
+IDLE_LIFETIME_SECONDS = LAMBDA_IDLE_LIFETIME_SECONDS  # cloud seconds; see `context`
 _END_MARKER = "\x00driftline-end"
 
 
@@ -89,9 +94,11 @@ class _Worker:
         self.log_group = f"/aws/lambda/{self.name}"
         day = dt.datetime.now(dt.UTC).strftime("%Y/%m/%d")
         self.log_stream = f"{day}/[$LATEST]{uuid.uuid4().hex}"
-        self._lines: list[str] = []
+        self._lines: list[tuple[int, str]] = []  # (epoch ms when the line arrived, text)
         self._lines_lock = threading.Lock()
         self._end_seen = threading.Event()
+        self.idle_since = time.monotonic()
+        self.fresh = True  # its init delayed the invocation it was started for (reported as Init Duration)
 
         home = runtime.ctx.workdir / "lambda" / self.name
         home.mkdir(parents=True, exist_ok=True)
@@ -115,7 +122,9 @@ class _Worker:
         self._responses = os.fdopen(self._resp_read, "r", encoding="utf-8")
         threading.Thread(target=self._pump_output, name=f"lambda-log-{self.name}", daemon=True).start()
         self.init_error: dict[str, Any] | None = None
+        init_started = time.monotonic()
         ready = self._read_message(INIT_TIMEOUT_SECONDS)
+        self.init_ms = (time.monotonic() - init_started) * 1000
         if ready is None:
             self.init_error = {"errorType": "Runtime.InitTimeout", "errorMessage": "init timed out"}
         elif not ready.get("ready"):
@@ -133,7 +142,7 @@ class _Worker:
                 continue
             self.runtime.write_function_log(self.name, line)
             with self._lines_lock:
-                self._lines.append(line.rstrip("\n"))
+                self._lines.append((_now_ms(), line.rstrip("\n")))
         self._end_seen.set()
 
     def _read_message(self, timeout: float) -> dict[str, Any] | None:
@@ -144,7 +153,9 @@ class _Worker:
         line = self._responses.readline()
         return json.loads(line) if line else None
 
-    def invoke(self, event: Any, request_id: str, timeout: float) -> tuple[dict[str, Any], list[str]]:
+    def invoke(self, event: Any, request_id: str, timeout: float) -> tuple[dict[str, Any], list[tuple[int, str]]]:
+        """Run one request; the response and the invocation's log lines with their times (epoch ms)."""
+        started_ms = _now_ms()
         with self._lines_lock:
             self._lines.clear()
         self._end_seen.clear()
@@ -178,13 +189,27 @@ class _Worker:
         duration_ms = (time.monotonic() - started) * 1000
         with self._lines_lock:
             lines = list(self._lines)
+        report = f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
+        report += f"\tMemory Size: {self.fn.memory_size} MB"
+        if self.fresh:  # as Lambda reports an invocation that waited for its environment's init phase
+            report += f"\tInit Duration: {self.init_ms:.2f} ms"
+            self.fresh = False
+        ended_ms = _now_ms()
         lines = [
-            f"START RequestId: {request_id} Version: $LATEST",
+            (started_ms, f"START RequestId: {request_id} Version: $LATEST"),
             *lines,
-            f"END RequestId: {request_id}",
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tMemory Size: {self.fn.memory_size} MB",
+            (ended_ms, f"END RequestId: {request_id}"),
+            (ended_ms, report),
         ]
         return response, lines
+
+    def shut_down(self) -> None:
+        """Lambda's Shutdown phase for an idle environment: SIGTERM, then SIGKILL if it lingers."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)
+        self.kill()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -193,6 +218,10 @@ class _Worker:
         for stream in (self._requests, self._responses):
             with contextlib.suppress(OSError):
                 stream.close()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _runtime_error(error_type: str, message: str) -> dict[str, Any]:
@@ -207,12 +236,16 @@ class LambdaRuntime:
         self._idle: dict[tuple[str, str], list[_Worker]] = {}
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
+        self._idle_changed = threading.Condition(self._lock)  # the reaper's wake-up: a release, a new lifetime
+        self._idle_lifetime = ctx.scaled(ctx.lambda_idle_seconds)
+        self._closed = False
         self._log_lock = threading.Lock()
         self._extract_lock = threading.Lock()
         self._async = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lambda-async")
         self._ahead = ThreadPoolExecutor(max_workers=AHEAD_OF_TIME_INITS, thread_name_prefix="lambda-init")
         self._ahead_pending: list[Future[None]] = []
         (ctx.workdir / "lambda").mkdir(parents=True, exist_ok=True)
+        threading.Thread(target=self._reap_idle, name="lambda-idle-reaper", daemon=True).start()
 
     # --- code and environment ---------------------------------------------------------------
     def code_for(self, fn: Any) -> FunctionCode:
@@ -286,13 +319,60 @@ class LambdaRuntime:
     def _release(self, fn: Any, code: FunctionCode, worker: _Worker) -> None:
         with self._lock:
             self._busy.discard(worker)
-            if worker.alive and not self.ctx.stop_event.is_set():
+            if worker.alive and not self.ctx.stop_event.is_set() and not self._closed:
+                worker.idle_since = time.monotonic()
                 self._idle.setdefault(self._pool_key(fn, code), []).append(worker)
+                self._idle_changed.notify_all()
                 return
         worker.kill()
 
+    # --- idle lifetime ---------------------------------------------------------------------
+    @property
+    def idle_lifetime(self) -> float:
+        """Real seconds an idle environment lives before it is shut down."""
+        return self._idle_lifetime
+
+    def set_idle_lifetime(self, cloud_seconds: float) -> None:
+        """Change the idle lifetime (cloud seconds, scaled like the default); applies to idle environments now."""
+        with self._lock:
+            self._idle_lifetime = self.ctx.scaled(cloud_seconds)
+            self._idle_changed.notify_all()
+
+    def environments(self, function_name: str) -> int:
+        """How many execution environments of a function are alive (idle or busy)."""
+        with self._lock:
+            workers = [w for (name, _), ws in self._idle.items() if name == function_name for w in ws]
+            workers += [w for w in self._busy if w.name == function_name]
+        return sum(1 for w in workers if w.proc.poll() is None)
+
+    def _reap_idle(self) -> None:
+        """Shut down every environment idle longer than the idle lifetime, as Lambda reclaims them."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                expired: list[_Worker] = []
+                next_expiry: float | None = None
+                for workers in self._idle.values():
+                    for worker in list(workers):
+                        expires = worker.idle_since + self._idle_lifetime
+                        if expires <= now:
+                            workers.remove(worker)
+                            expired.append(worker)
+                        elif next_expiry is None or expires < next_expiry:
+                            next_expiry = expires
+                if not expired:
+                    self._idle_changed.wait(None if next_expiry is None else next_expiry - now)
+                    continue
+            for worker in expired:
+                log.debug("shutting down an idle execution environment of %s", worker.name)
+                worker.shut_down()
+
     def initialize_ahead(self, function_names: list[str]) -> None:
-        """Start one idle execution environment per function in the background."""
+        """Start one idle execution environment per function in the background (unless turned off)."""
+        if not self.ctx.lambda_initialize_ahead:
+            return
         self._ahead_pending += [self._ahead.submit(self._initialize_one, name) for name in function_names]
 
     def wait_until_initialized(self, timeout: float = 120.0) -> None:
@@ -307,7 +387,9 @@ class LambdaRuntime:
 
             fn = get_backend(self.ctx.account_id, self.ctx.region).get_function(name)
             code = self.code_for(fn)
-            self._release(fn, code, self._acquire(fn, code))  # an invocation may already have warmed one
+            worker = self._acquire(fn, code)
+            worker.fresh = False  # initialized ahead: no invocation waited for it
+            self._release(fn, code, worker)  # an invocation may already have warmed one
         except Exception:
             log.debug(
                 "ahead-of-time initialization of %s failed; its first invocation initializes", name, exc_info=True
@@ -317,6 +399,8 @@ class LambdaRuntime:
         self._ahead.shutdown(wait=False, cancel_futures=True)
         self._async.shutdown(wait=False, cancel_futures=True)
         with self._lock:
+            self._closed = True
+            self._idle_changed.notify_all()
             workers = [w for ws in self._idle.values() for w in ws] + list(self._busy)
             self._idle.clear()
         for worker in workers:
@@ -335,18 +419,19 @@ class LambdaRuntime:
         try:
             if worker.init_error is not None:
                 response: dict[str, Any] = {"ok": False, "error": worker.init_error}
-                lines = [f"INIT_REPORT RequestId: {request_id} Status: error"]
+                lines = [(_now_ms(), f"INIT_REPORT RequestId: {request_id} Status: error")]
             else:
                 response, lines = worker.invoke(event, request_id, float(fn.timeout or 3))
         finally:
             self._release(fn, code, worker)
         self._ship_logs(worker, lines)
+        tail = "\n".join(text for _, text in lines)
         if response.get("ok"):
             payload = response.get("payload", "null").encode()
-            return InvocationResult(payload, None, "\n".join(lines))
+            return InvocationResult(payload, None, tail)
         error = {"errorMessage": "", "errorType": "Unhandled", "stackTrace": [], **response["error"]}
         error.setdefault("requestId", request_id)
-        return InvocationResult(json.dumps(error).encode(), "Unhandled", "\n".join(lines))
+        return InvocationResult(json.dumps(error).encode(), "Unhandled", tail)
 
     def invoke_async(self, fn: Any, event: Any) -> str:
         """Queue an Event invocation (retries, then destinations/DLQ); returns the request id."""
@@ -463,7 +548,7 @@ class LambdaRuntime:
         with self._log_lock, open(self.ctx.workdir / "lambda" / f"{name}.log", "a", encoding="utf-8") as f:
             f.write(line if line.endswith("\n") else line + "\n")
 
-    def _ship_logs(self, worker: _Worker, lines: list[str]) -> None:
+    def _ship_logs(self, worker: _Worker, lines: list[tuple[int, str]]) -> None:
         try:
             from moto.logs.models import logs_backends
 
@@ -473,12 +558,12 @@ class LambdaRuntime:
             group = logs.groups[worker.log_group]
             if worker.log_stream not in group.streams:
                 logs.create_log_stream(worker.log_group, worker.log_stream)
-            now = int(time.time() * 1000)
-            logs.put_log_events(worker.log_group, worker.log_stream, [{"timestamp": now, "message": m} for m in lines])
+            events = [{"timestamp": at, "message": text} for at, text in lines]
+            logs.put_log_events(worker.log_group, worker.log_stream, events)
         except Exception:
             log.debug("could not ship logs of %s to CloudWatch Logs", worker.name, exc_info=True)
-        for line in lines:
-            _publish_emf(self.ctx, line)
+        for _, text in lines:
+            _publish_emf(self.ctx, text)
 
 
 def _publish_emf(ctx: LocalCloudContext, line: str) -> None:
