@@ -1,13 +1,16 @@
-"""Last step of every TrainingPipeline path: record the outcome and tell on-call."""
+"""Last step of every TrainingPipeline path: record the outcome, tell on-call, write the run's report.html."""
 
-from driftline import aws
+from driftline import aws, run_report
 from driftline.observability import logger, metrics
 from driftline.reports import RunOutcome, report_run
 
-aws.prepare("dynamodb", "sns")  # init phase: the clients exist before the first event
+aws.prepare("dynamodb", "sns", "s3")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return report_run(RunOutcome.model_validate(event))
+    outcome = RunOutcome.model_validate(event)
+    result = report_run(outcome)
+    # After the page: the run's state is final. The report's URI is fixed, so the page can already name it.
+    return result | {"report_uri": run_report.write_quietly(outcome.model, outcome.run_id)}
