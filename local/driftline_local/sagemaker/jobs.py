@@ -134,12 +134,14 @@ class _Job:
     done: threading.Event = field(default_factory=threading.Event)
     image_bin: str = ""  # the `bin` of the image's environment, first on the job's PATH
     submitted_at: float = field(default_factory=time.time)
+    host_lost: bool = False  # the interruption came without notice: SIGKILL, nothing saved on the way out
+    checkpoint_sync: _CheckpointSync | None = None  # the running attempt's CheckpointConfig sync
+    isolated: bool = False  # EnableNetworkIsolation: the container has no network (not even to S3)
 
     @property
     def role_arn(self) -> str | None:
         """The job's RoleArn: SageMaker stages its inputs, outputs and checkpoints with this role."""
         return getattr(self.fake, "role_arn", None)
-    isolated: bool = False  # EnableNetworkIsolation: the container has no network (not even to S3)
 
 
 @dataclass
@@ -149,6 +151,9 @@ class PlannedInterruption:
     Tests and benches say *where* in training an interruption lands (a log line such as `round=120`),
     not how many seconds after the start: on a busy machine a job can finish before a timed
     interruption, and the interruption the test claims never happens.
+
+    `notice=False` loses the host without notice (see `JobRunner.interrupt_training`): the job is
+    killed the moment its log shows the planned line, so nothing it would write next is saved.
     """
 
     name_suffix: str  # the job whose name ends with this (e.g. `-train-2`, the run's second job)
@@ -157,6 +162,7 @@ class PlannedInterruption:
     submitted_after: float = field(default_factory=time.time)  # only jobs created after the plan
     notice_seconds: float = 2.0
     outcome: str = "max_wait_exceeded"
+    notice: bool = True
     fired: threading.Event = field(default_factory=threading.Event)
 
     def due(self, job: _Job, line: str) -> bool:
@@ -282,8 +288,16 @@ class JobRunner:
         self._signal(job, signal.SIGTERM)
         self._kill_later(job, self.ctx.scaled(STOP_GRACE_SECONDS))
 
-    def interrupt_training(self, name: str, notice_seconds: float = 2.0, outcome: str = "max_wait_exceeded") -> None:
+    def interrupt_training(
+        self, name: str, notice_seconds: float = 2.0, outcome: str = "max_wait_exceeded", notice: bool = True
+    ) -> None:
         """Reclaim a spot training job's capacity: SIGTERM now, SIGKILL after `notice_seconds`.
+
+        Without notice (`notice=False`, or `notice_seconds` <= 0) the host is lost: EC2 gives its
+        two-minute notice only on a best-effort basis. The job gets no SIGTERM and is SIGKILLed at
+        once; its checkpoints reach S3 only as far as the continuous CheckpointConfig sync had
+        uploaded them (the sync catches up first, as SageMaker's uploads files as they appear), and
+        nothing is uploaded from the lost host afterwards (no final sync, no partial model).
 
         `outcome` says what happens after the interruption:
         - `resume`: capacity comes back; the job restarts in place (SecondaryStatus Interrupted ->
@@ -291,18 +305,28 @@ class JobRunner:
         - `max_wait_exceeded`: capacity does not come back within MaxWaitTimeInSeconds; the job ends
           Stopped / MaxWaitTimeExceeded (the wait is not simulated in real time);
         - `capacity_error`: the job ends Failed with a `CapacityError: ...` FailureReason.
-        Checkpoints written up to the kill are uploaded to CheckpointConfig.S3Uri in every case.
+        With notice, checkpoints written up to the kill are uploaded to CheckpointConfig.S3Uri.
+        On a restart (`resume`) the new instance starts with an empty checkpoint directory and gets
+        what S3 holds.
         """
         if outcome not in ("resume", "max_wait_exceeded", "capacity_error"):
             raise ValueError(f"unknown spot interruption outcome {outcome!r}")
         job = self.get("training", name)
         if job is None or job.done.is_set():
             raise ValueError(f"training job {name} is not running")
+        host_lost = not notice or notice_seconds <= 0
         with job.lock:
             job.stop_reason = "Interrupted"
             job.spot_outcome = outcome
+            job.host_lost = host_lost
+            sync = job.checkpoint_sync
         for hook in list(self.interruption_hooks):
-            hook(name, int(notice_seconds))
+            hook(name, 0 if host_lost else int(notice_seconds))
+        if host_lost:
+            if sync:
+                sync.run()
+            self._signal(job, signal.SIGKILL)
+            return
         self._signal(job, signal.SIGTERM)
         self._kill_later(job, notice_seconds)
 
@@ -316,13 +340,20 @@ class JobRunner:
         if job.kind != "training" or job.stop_reason:  # an interruption already under way: the next waits
             return
         with self._lock:
-            due = [p for p in self.planned_interruptions if p.due(job, line)]
-            for plan in due:
-                plan.fired.set()
-                self.planned_interruptions.remove(plan)
-        for plan in due:
-            with contextlib.suppress(ValueError):  # the job ended meanwhile
-                self.interrupt_training(job.name, plan.notice_seconds, plan.outcome)
+            plan = next((p for p in self.planned_interruptions if p.due(job, line)), None)
+            if plan is None:
+                return
+            self.planned_interruptions.remove(plan)
+        proc = job.process
+        if proc is None or proc.poll() is not None:  # the line was read after the script ended: too late to land
+            LOG.warning("planned interruption of %s did not land: the job's script had already exited", job.name)
+            return
+        try:
+            self.interrupt_training(job.name, plan.notice_seconds, plan.outcome, plan.notice)
+        except ValueError:  # the job ended meanwhile
+            LOG.warning("planned interruption of %s did not land: the job had ended", job.name)
+            return
+        plan.fired.set()  # set once the interruption is under way, never for one that did not happen
 
     def shutdown(self) -> None:
         with self._lock:
@@ -464,8 +495,10 @@ class JobRunner:
                 if checkpoint and checkpoint_dir
                 else None
             )
+            job.checkpoint_sync = sync
             returncode = self._execute(job, cmd, env, code_dir, logs, sync)
-            if sync:
+            job.checkpoint_sync = None
+            if sync and not job.host_lost:  # a lost host uploads nothing more
                 sync.run()
             if job.stop_reason == "Interrupted":
                 self._transition(job, "Interrupted", "Training job interrupted: managed spot capacity was reclaimed")
@@ -473,12 +506,15 @@ class JobRunner:
                 if job.spot_outcome == "resume":
                     with job.lock:
                         job.stop_reason = None
+                        job.host_lost = False
                     self._transition(job, "Starting", "Launching requested ML instances after spot interruption")
                     self._transition(job, "Downloading", "Downloading input data")
+                    self._fresh_instance(sandbox, checkpoint_dir)
                     if checkpoint and checkpoint_dir:
                         download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir, job.role_arn)
                     continue
-                self._upload_model(job, partial=True)
+                if not job.host_lost:
+                    self._upload_model(job, partial=True)
                 if job.spot_outcome == "capacity_error":
                     self._finish(job, "Failed", CAPACITY_ERROR, secondary="Failed")
                 else:
@@ -495,6 +531,14 @@ class JobRunner:
         self._transition(job, "Uploading", "Uploading generated training model")
         self._upload_model(job, partial=False)
         self._finish(job, "Completed", secondary="Completed")
+
+    @staticmethod
+    def _fresh_instance(sandbox: Path, checkpoint_dir: Path | None) -> None:
+        """A restarted spot job runs on a new instance: what the last one wrote locally is gone."""
+        for directory in (checkpoint_dir, sandbox / "model", sandbox / "output" / "data"):
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
+                directory.mkdir(parents=True, exist_ok=True)
 
     def _prepare_training(self, job: _Job) -> tuple[list[str], dict[str, str], Path]:
         fake, sandbox = job.fake, job.sandbox
@@ -892,8 +936,13 @@ class _CheckpointSync:
     def __init__(self, ctx: LocalCloudContext, local: Path, uri: str, role_arn: str | None = None) -> None:
         self.ctx, self.local, self.uri, self.role_arn = ctx, local, uri.rstrip("/"), role_arn
         self._seen: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()  # the job's poll loop and a host loss may sync at the same time
 
     def run(self) -> None:
+        with self._lock:
+            self._run()
+
+    def _run(self) -> None:
         if not self.local.is_dir():
             return
         for path in self.local.rglob("*"):
