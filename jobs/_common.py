@@ -2,7 +2,8 @@
 
 The scripts run in SageMaker's scikit-learn and XGBoost containers (Python 3.9+, pandas 1.5-3.x) and
 locally. This module imports only the standard library, numpy and pandas at import time; xgboost is
-imported where a model is loaded. It never imports the `driftline` package.
+imported where a model is loaded, through `import_xgboost` (without the scikit-learn it would drag in).
+It never imports the `driftline` package.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 import sys
 import tarfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -207,6 +209,32 @@ def extract_archive(archive: Path, destination: Path) -> Path:
     return destination
 
 
+def import_xgboost() -> ModuleType:
+    """`xgboost`, imported without scikit-learn, which the jobs never use through it.
+
+    `import xgboost` runs xgboost/core.py, which imports xgboost/compat.py, whose module-level
+    `try: from sklearn.base import BaseEstimator ... except ImportError: SKLEARN_INSTALLED = False` imports
+    scikit-learn whenever the image has it (the XGBoost 3.2-0 image pins scikit-learn 1.8.0): about 0.6-0.8 s of
+    xgboost's 0.8-1.1 s import, only for the XGBClassifier/XGBRegressor base classes and `cv`'s StratifiedKFold.
+    The jobs use Booster, DMatrix/QuantileDMatrix, `train` and callbacks only. A `None` entry in `sys.modules`
+    makes `import sklearn` raise ModuleNotFoundError (Python's import system, "The module cache"), so compat.py
+    takes its own no-scikit-learn branch; the entry is removed right after, so a job that wants scikit-learn for
+    something else can still import it (and pays for it where it does). When xgboost or scikit-learn is
+    already imported (the serving container imports both before the inference script), nothing changes.
+    """
+    if "xgboost" not in sys.modules and "sklearn" not in sys.modules:
+        sys.modules["sklearn"] = None  # type: ignore[assignment]
+        try:
+            import xgboost
+        finally:
+            if "sklearn" in sys.modules and sys.modules["sklearn"] is None:
+                del sys.modules["sklearn"]
+        return xgboost
+    import xgboost
+
+    return xgboost
+
+
 class LoadedModel:
     """A trained booster with the preprocessor that encodes its input."""
 
@@ -232,8 +260,7 @@ class LoadedModel:
 
     def predict_encoded(self, matrix: np.ndarray) -> np.ndarray:
         """Binary: P(positive) per row; multiclass: (rows, classes) probabilities; regression: values."""
-        import xgboost as xgb
-
+        xgb = import_xgboost()
         rows = matrix.shape[0]
         if rows == 0:
             return np.zeros((0, len(self.classes))) if self.problem_type == MULTICLASS else np.zeros(0)
@@ -260,8 +287,7 @@ def load_preprocessor(path: Path) -> dict[str, Any]:
 
 def load_model_dir(model_dir: str | Path) -> LoadedModel:
     """Load xgboost-model.json and preprocessor.json from an extracted model directory."""
-    import xgboost as xgb
-
+    xgb = import_xgboost()
     root = Path(model_dir)
     model_path = find_file(root, [MODEL_FILE, "xgboost-model"])
     preprocessor_path = find_file(root, [PREPROCESSOR_FILE])

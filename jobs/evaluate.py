@@ -66,23 +66,49 @@ def open_model(path: Path, workdir: Path) -> LoadedModel:
     return load_model_dir(extract_archive(found, workdir))
 
 
-def classification_metrics(labels: np.ndarray, scores: np.ndarray, binary: bool) -> dict[str, Any]:
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve, as sklearn.metrics.roc_auc_score computes it; None without both classes.
 
+    The Mann-Whitney U statistic over average ranks (tied scores share their mean rank, so a tie between a
+    positive and a negative counts half): the probability that a random positive outscores a random negative.
+    """
+    positive = positive.astype(bool)
+    positives = int(positive.sum())
+    negatives = positive.size - positives
+    if positives == 0 or negatives == 0:
+        return None
+    _, group, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    mean_rank = np.cumsum(counts) - (counts - 1) / 2.0  # 1-based ranks, averaged within each tie
+    rank_sum = float(mean_rank[group.reshape(-1)][positive].sum())
+    return (rank_sum - positives * (positives + 1) / 2.0) / (positives * negatives)
+
+
+def f1(labels: np.ndarray, predicted: np.ndarray, label: int) -> float:
+    """F1 of one class, 2TP / (2TP + FP + FN); 0 when the class is neither present nor predicted."""
+    true_positives = int(np.sum((predicted == label) & (labels == label)))
+    wrong = int(np.sum((predicted == label) != (labels == label)))
+    denominator = 2 * true_positives + wrong
+    return 2 * true_positives / denominator if denominator else 0.0
+
+
+def classification_metrics(labels: np.ndarray, scores: np.ndarray, binary: bool) -> dict[str, Any]:
+    """AUC, accuracy and F1 in numpy: the figures of sklearn.metrics' roc_auc_score, accuracy_score and f1_score
+    (binary F1 of class 1; multiclass: macro F1 over the classes present or predicted, one-vs-rest AUC over the
+    classes seen in the test set, zero_division=0), without importing scikit-learn for three formulas."""
     y = labels.astype(int)
     if binary:
         predicted = (scores >= 0.5).astype(int)
-        auc = roc_auc_score(y, scores) if len(np.unique(y)) == 2 else None
-        f1 = f1_score(y, predicted, zero_division=0)
+        auc = roc_auc(y == 1, scores) if len(np.unique(y)) == 2 else None
+        f1_score = f1(y, predicted, 1)
     else:
         predicted = scores.argmax(axis=1)
-        f1 = f1_score(y, predicted, average="macro", zero_division=0)
-        per_class = [roc_auc_score(y == k, scores[:, k]) for k in range(scores.shape[1]) if 0 < np.sum(y == k) < len(y)]
+        f1_score = float(np.mean([f1(y, predicted, int(k)) for k in np.union1d(y, predicted)]))
+        per_class = [roc_auc(y == k, scores[:, k]) for k in range(scores.shape[1]) if 0 < np.sum(y == k) < len(y)]
         auc = float(np.mean(per_class)) if per_class else None  # one-vs-rest, classes seen in the test set
     return {
         "auc": finite_or_none(auc),
-        "accuracy": finite_or_none(accuracy_score(y, predicted)),
-        "f1": finite_or_none(f1),
+        "accuracy": finite_or_none(np.mean(y == predicted)),
+        "f1": finite_or_none(f1_score),
     }
 
 
