@@ -27,6 +27,9 @@ DEFAULT_ONCALL_EMAIL = "oncall@example.com"
 # (only when the parser is built), so keep heavy imports inside the command functions.
 COMMAND_MODULES: tuple[str, ...] = (
     # one "driftline_local.ops.<module>", line per module
+    "driftline_local.ops.status",
+    "driftline_local.ops.runs",
+    "driftline_local.ops.quarantine",
 )
 
 
