@@ -205,3 +205,11 @@ def test_markers_are_drawn_inside_the_chart_with_their_labels():
 
 def test_ticks_cover_the_range_with_round_numbers():
     assert nice_ticks(0.13, 0.91) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_rollout_reported_from_its_own_last_step_takes_the_outcome_the_run_recorded():
+    # record_deployment refreshes the report before CanaryRollout's execution has ended
+    events = [e for e in rolled_back_history() if e["type"] != "ExecutionFailed"][:4]
+
+    assert rollout_from_history(events, {"status": "DEPLOYED"}).outcome == "promoted"
+    assert rollout_from_history(events, {"status": "RUNNING"}).outcome == "running"

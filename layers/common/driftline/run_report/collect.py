@@ -280,6 +280,8 @@ def rollout_from_history(events: list[dict[str, Any]], run: dict[str, Any]) -> R
             candidate.append((at, 0.0))
     if not candidate:
         raise PartMissing("the rollout's execution history has no events")
+    if outcome == "running":  # written from the rollout's own last step, before its execution ends
+        outcome = {"DEPLOYED": "promoted", "ROLLED_BACK": "rolled back"}.get(run.get("status") or "", outcome)
     end = end or candidate[-1][0]
     cand_name = plan.get("candidate_variant") or "candidate"
     production = (plan.get("production") or {}).get("variant")
