@@ -1,7 +1,8 @@
 """`CloudWatch Alarm State Change` for Driftline's alarms: act, and tell on-call once per incident.
 
-A drift alarm starts a retraining run (trigger `drift`) unless one is running or a drift retrain
-started within `monitoring.retrain_cooldown_seconds`; every other alarm pages with its own context.
+A drift alarm starts a retraining run (trigger `drift`) unless the model is paused (`driftline pause`),
+one is running or a drift retrain started within `monitoring.retrain_cooldown_seconds`; every other alarm
+pages with its own context.
 An incident opens on ALARM and closes on OK (one resolution message). An alarm that flaps back to
 ALARM within the cooldown reopens the same incident: no second page, no second retrain.
 Candidate alarms belong to a running CanaryRollout, which pages on rollback itself.
@@ -77,8 +78,9 @@ def handle_alarm(change: AlarmStateChange, now: float | None = None) -> dict[str
     if value == "ALARM":
         reopen = config.monitoring.retrain_cooldown_seconds if config else DEFAULT_REOPEN_SECONDS
         transition = change.state.timestamp or ""
-        new, incident = state.open_incident(name, at, reopen, reason=change.state.reason, model=model,
-                                            transition=transition)
+        new, incident = state.open_incident(
+            name, at, reopen, reason=change.state.reason, model=model, transition=transition
+        )
         # A retry of the invocation that opened this incident and died before paging finishes its work:
         # the incident is recorded before the work, so it alone must not turn a crash into silence.
         unfinished = not incident.get("paged") and bool(transition) and incident.get("transition") == transition
@@ -126,6 +128,13 @@ def _retrain(model: str, config: ModelConfig, at: int, moment: int) -> dict[str,
     run, which StartExecution and the claim both recognise, instead of a second one.
     """
     run = naming.run_id(model, "drift", _utc(moment))
+    paused = state.get_pause(model)
+    if paused:
+        return {
+            "started": False,
+            "paused": True,
+            "why": f"{state.pause_note(model, paused)}; then `driftline retrain {model}` retrains by hand",
+        }
     running = _running_run(model)
     if running == run:
         return {"started": True, "run_id": run, "execution_arn": None}
@@ -198,11 +207,16 @@ def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain:
                 if retrain["started"]
                 else f"did not retrain: {retrain['why']}"
             )
+    paused = state.get_pause(model) if model else None
+    if paused and model:
+        facts["Paused"] = state.pause_note(model, paused)
     facts["Runbook"] = f"{RUNBOOK}, '{_runbook_entry(kind)}'"
     facts |= console_links(settings().region)
     subject = f"{model}: {kind} alarm" if model else f"Driftline: {kind} alarm"
     if kind == "drift" and retrain and retrain.get("started"):
         subject += ", retraining started"
+    elif kind == "drift" and retrain and retrain.get("paused"):
+        subject += ", model paused: no retrain"
     return page(subject, facts)
 
 

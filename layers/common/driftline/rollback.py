@@ -7,6 +7,11 @@ to wait for the endpoint (`done: false`) or that the rollback is finished. It is
 3. the endpoint config is not production's: restore it (UpdateEndpoint; production serves throughout);
 4. clean up: delete the candidate's model and endpoint configs, mark its package Rejected, release the
    model's rollout lock, record the run and page on-call with the step, the alarm and its reason.
+
+`driftline rollback` takes the same path (driftline.operations): the version to return to plays "production"
+(`plan.production`), the version serving now plays the candidate, and `restore_production` makes the version
+returned to the production record again (with its production alarms). A rollout held because the model is
+paused (`ModelPaused` from planning) touched nothing: its candidate is held (approved, run HELD, one page).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from driftline import aws, naming, state
+from driftline.alarms import put_production_alarms
 from driftline.deployment import delete_quietly, describe_endpoint
 from driftline.notifications import console_links, page
 from driftline.observability import logger, metrics
+from driftline.pipeline import run_context
 from driftline.registry import set_approval
 from driftline.settings import settings
 
@@ -35,9 +42,14 @@ class RollbackRequest(BaseModel):
     failed_step: str | None = None
     alarm: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    requested_by: str | None = None  # a person's rollback (driftline rollback): the caller's identity
+    reason: str | None = None
+    restore_production: dict[str, Any] | None = None  # the production record of the version rolled back to
 
 
 def roll_back(request: RollbackRequest) -> dict[str, Any]:
+    if (request.error or {}).get("Error") == "ModelPaused":
+        return _hold(request)
     plan = request.plan or {}
     endpoint = plan.get("endpoint_name")
     if endpoint:
@@ -45,8 +57,16 @@ def roll_back(request: RollbackRequest) -> dict[str, Any]:
         if waiting:
             return {"done": False, "doing": waiting, "wait_seconds": int(plan.get("poll_seconds") or 30)}
     _remove_candidate(request)
-    state.update_run(request.model, request.run_id, status="ROLLED_BACK", failed_step=request.failed_step,
-                     error=(request.error or {}).get("Error"), alarm=(request.alarm or {}).get("name"))
+    state.update_run(
+        request.model,
+        request.run_id,
+        status="ROLLED_BACK",
+        failed_step=request.failed_step,
+        error=(request.error or {}).get("Error"),
+        alarm=(request.alarm or {}).get("name"),
+    )
+    if request.restore_production:
+        _restore_production(request.model, request.restore_production)
     state.release_rollout_lock(request.model, request.execution or request.run_id)
     metrics.add_dimension(name="Model", value=request.model)
     metrics.add_metric(name="RolloutsRolledBack", unit="Count", value=1)
@@ -75,10 +95,13 @@ def _restore_endpoint(request: RollbackRequest, endpoint: str, plan: dict[str, A
     variants = {v["VariantName"]: v for v in described.get("ProductionVariants", [])}
     candidate = variants.get(plan["candidate_variant"])
     if status == "InService" and candidate and production["variant"] in variants and candidate.get("CurrentWeight"):
-        sagemaker.update_endpoint_weights_and_capacities(EndpointName=endpoint, DesiredWeightsAndCapacities=[
-            {"VariantName": production["variant"], "DesiredWeight": 1.0},
-            {"VariantName": plan["candidate_variant"], "DesiredWeight": 0.0},
-        ])
+        sagemaker.update_endpoint_weights_and_capacities(
+            EndpointName=endpoint,
+            DesiredWeightsAndCapacities=[
+                {"VariantName": production["variant"], "DesiredWeight": 1.0},
+                {"VariantName": plan["candidate_variant"], "DesiredWeight": 0.0},
+            ],
+        )
         return f"shifting all traffic back to {production['variant']}"
     sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=production["endpoint_config"])
     return f"restoring endpoint config {production['endpoint_config']}"
@@ -92,15 +115,61 @@ def _remove_candidate(request: RollbackRequest) -> None:
         delete_quietly("model", plan["model"]["ModelName"])
     if request.model_package_arn:
         why = (request.alarm or {}).get("name") or (request.error or {}).get("Error") or "rollout failed"
+        if request.requested_by:
+            why = f"by {request.requested_by}: {request.reason or 'no reason given'}"
         set_approval(request.model_package_arn, "Rejected", f"rolled back at {request.failed_step}: {why}")
 
 
+def _hold(request: RollbackRequest) -> dict[str, Any]:
+    """A paused model's rollout: keep the candidate (Approved, for `driftline promote` after resume), say so once."""
+    run = state.get_run(request.model, request.run_id) or {}
+    if run.get("status") == "HELD":  # a retry of a hold already done
+        return {"done": True, "held": True}
+    paused = state.get_pause(request.model)
+    why = state.pause_note(request.model, paused) if paused else "the model was paused"
+    version = request.model_package_arn.rsplit("/", 1)[-1] if request.model_package_arn else None
+    if request.model_package_arn:
+        set_approval(request.model_package_arn, "Approved", f"passed the quality gate; not rolled out because {why}")
+    state.count_held(request.model, "rollouts_held")
+    page(
+        f"{request.model}: candidate {naming.variant_name(request.model, request.run_id)} held, model paused",
+        {
+            "What happened": f"Run {request.run_id} passed the quality gate, but its rollout was held: the model is "
+            "paused. Nothing was deployed; the endpoint was not touched.",
+            "Model": request.model,
+            "Version": version,
+            "Paused": why,
+            "What to do": (
+                f"after `driftline resume {request.model}`, `driftline promote {request.model} {version}` rolls it out"
+                if version
+                else "after resume, retrain"
+            ),
+        }
+        | console_links(settings().region, execution_arn=request.execution_arn),
+        severity="info",
+    )
+    state.update_run(request.model, request.run_id, status="HELD", held_because=why)
+    logger.info("rollout held: model paused", extra={"model": request.model, "run_id": request.run_id})
+    return {"done": True, "held": True}
+
+
+def _restore_production(model: str, record: dict[str, Any]) -> None:
+    """The version rolled back to serves production again: record it and point the production alarms at it."""
+    state.put_production(model, **record)
+    state.update_run(model, record["run_id"], status="DEPLOYED", endpoint_name=record["endpoint_name"])
+    put_production_alarms(run_context(model, record["run_id"]), record["endpoint_name"], record["variant"])
+
+
 def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
+    if request.requested_by:
+        return _page_by_hand(request, plan)
     production = plan.get("production") or {}
     alarm, error = request.alarm or {}, request.error or {}
     if production.get("variant"):
-        now = (f"all traffic is back on the production variant {production['variant']} "
-               f"(endpoint config {production['endpoint_config']})")
+        now = (
+            f"all traffic is back on the production variant {production['variant']} "
+            f"(endpoint config {production['endpoint_config']})"
+        )
     elif plan.get("endpoint_name"):
         now = "nothing served before this candidate, so its endpoint was removed"
     else:
@@ -115,10 +184,39 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
         "Alarm reason": alarm.get("reason"),
         "Error": error.get("Error"),
         "Cause": error.get("Cause"),
-        "What Driftline did": ("shifted traffic back, restored the previous endpoint config, deleted the candidate's "
-                               "model and endpoint configs, marked its model package Rejected"),
+        "What Driftline did": (
+            "shifted traffic back, restored the previous endpoint config, deleted the candidate's "
+            "model and endpoint configs, marked its model package Rejected"
+        ),
         "What to do": "read the alarm's metric or the error below; see docs/runbook.md, 'Candidate rolled back'",
     } | console_links(settings().region, execution_arn=request.execution_arn)
     variant = plan.get("candidate_variant") or request.run_id
     logger.warning("rollout rolled back", extra={"model": request.model, "run_id": request.run_id})
     return page(f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})", facts)
+
+
+def _page_by_hand(request: RollbackRequest, plan: dict[str, Any]) -> str:
+    restored = request.restore_production or {}
+    production = plan.get("production") or {}
+    version, replaced = restored.get("version"), restored.get("replaced_version")
+    paused = state.get_pause(request.model)
+    facts = {
+        "What happened": (
+            f"{request.requested_by} rolled model {request.model} back from run {request.run_id}"
+            f"{f' (version {replaced})' if replaced else ''} to run {restored.get('run_id')}"
+            f"{f' (version {version})' if version else ''}; all traffic is on variant {production.get('variant')} "
+            f"(endpoint config {production.get('endpoint_config')})."
+        ),
+        "Model": request.model,
+        "Endpoint": plan.get("endpoint_name"),
+        "Reason": request.reason,
+        "What Driftline did": (
+            "restored the endpoint config of the version rolled back to and made it the production "
+            "record, pointed the production alarms at its variant, deleted the withdrawn version's "
+            "model and endpoint configs, marked its model package Rejected"
+        ),
+        "Paused": state.pause_note(request.model, paused) if paused else None,
+        "Who": request.requested_by,
+    }
+    logger.info("rolled back by hand", extra={"model": request.model, "run_id": request.run_id})
+    return page(f"{request.model}: rolled back to version {version or restored.get('run_id')}", facts, severity="info")

@@ -13,6 +13,9 @@
 | MONITORSCHEDULE#<s> | MODEL        | which model a SageMaker Model Monitor schedule watches |
 | TRAININGJOB#<job>   | TOKEN        | the task token a training job's end completes          |
 | MODEL#<model>       | LABELS       | the classes the model's accepted data has had          |
+| MODEL#<model>       | PAUSE        | the model is paused: who, when, why (absent: not paused) |
+| MODEL#<model>       | OPERATION#<op> | the last operator command of a kind (double-typing window) |
+| MODEL#<model>       | AUDIT#<time>#<op> | one operator command: who, when, what, why, outcome |
 | IDEMPOTENCY#<what>  | <key>        | powertools Idempotency records (in progress / completed, expire) |
 """
 
@@ -23,7 +26,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 
 from driftline import aws
 from driftline.config import ModelConfig
@@ -338,6 +341,145 @@ def claim_retrain(model: str, run: str, now: int, cooldown: int) -> str | None:
     return str(item.get("run_id") or "an earlier run")
 
 
+# --- operator commands: pause, double-typing window, audit ----------------------------------------
+
+
+def get_pause(model: str) -> dict[str, Any] | None:
+    """The model's pause (`paused_by`, `paused_at`, `reason`, `uploads_kept`, ...), or None if it is not paused."""
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "PAUSE"}, ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
+def pause_note(model: str, pause: dict[str, Any]) -> str:
+    """One sentence for pages and errors: who paused the model, since when, why, and how to undo it."""
+    reason = pause.get("reason") or "no reason given"
+    return (
+        f"model '{model}' is paused by {pause.get('paused_by') or 'someone'} since {pause.get('paused_at') or '?'} "
+        f"({reason}); `driftline resume {model}` ends the pause"
+    )
+
+
+def mark_pause(model: str, flag: str) -> None:
+    """Note on the pause that something was done once for it (e.g. `uploads_paged`); nothing if not paused."""
+    try:
+        _table().update_item(
+            Key={"pk": _model_key(model), "sk": "PAUSE"},
+            UpdateExpression="SET #flag = :t",
+            ConditionExpression=Attr("pk").exists(),
+            ExpressionAttributeNames={"#flag": flag},
+            ExpressionAttributeValues={":t": True},
+        )
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+
+
+def put_pause(model: str, **fields: Any) -> dict[str, Any] | None:
+    """Pause the model unless it is paused already; returns the existing pause if it was (nothing changed)."""
+    try:
+        _table().put_item(
+            Item={"pk": _model_key(model), "sk": "PAUSE", "model": model} | _dynamo(fields),
+            ConditionExpression=Attr("pk").not_exists(),
+        )
+        return None
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    return get_pause(model)
+
+
+def delete_pause(model: str) -> dict[str, Any] | None:
+    """Resume the model; returns the pause that ended (None if it was not paused)."""
+    response = _table().delete_item(Key={"pk": _model_key(model), "sk": "PAUSE"}, ReturnValues="ALL_OLD")
+    attributes = response.get("Attributes")
+    return _plain(attributes) if attributes else None
+
+
+def count_held(model: str, what: str) -> int | None:
+    """Add one to the pause's counter `what` (e.g. `uploads_kept`); its new value, None if not paused."""
+    try:
+        response = _table().update_item(
+            Key={"pk": _model_key(model), "sk": "PAUSE"},
+            UpdateExpression="ADD #what :one",
+            ConditionExpression=Attr("pk").exists(),
+            ExpressionAttributeNames={"#what": what},
+            ExpressionAttributeValues={":one": 1},
+            ReturnValues="UPDATED_NEW",
+        )
+    except Exception as exc:
+        if _is_conditional_failure(exc):
+            return None
+        raise
+    return int(response["Attributes"][what])
+
+
+def claim_operation(model: str, op: str, ident: str, now: int, window: int, **fields: Any) -> dict[str, Any] | None:
+    """Record operator command `op` (`ident`) unless one was recorded less than `window` s ago.
+
+    Returns None when recorded, else the earlier command's record (a command typed twice finds the first).
+    """
+    key = {"pk": _model_key(model), "sk": f"OPERATION#{op}"}
+    try:
+        _table().put_item(
+            Item=key | {"id": ident, "at": now} | _dynamo(fields),
+            ConditionExpression=Attr("pk").not_exists() | Attr("at").lte(now - window),
+        )
+        return None
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+    return _plain(_table().get_item(Key=key, ConsistentRead=True).get("Item") or {})
+
+
+def recent_operation(model: str, op: str, now: int, window: int) -> dict[str, Any] | None:
+    """The last `op` command if it was recorded less than `window` s ago."""
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": f"OPERATION#{op}"}, ConsistentRead=True).get("Item")
+    if item and int(item["at"]) > now - window:
+        return _plain(item)
+    return None
+
+
+def release_operation(model: str, op: str, ident: str) -> None:
+    """Forget a claimed command that did not happen (it failed): typing it again then does the work."""
+    try:
+        _table().delete_item(
+            Key={"pk": _model_key(model), "sk": f"OPERATION#{op}"}, ConditionExpression=Attr("id").eq(ident)
+        )
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+
+
+def audit(model: str, op: str, at: str, **fields: Any) -> None:
+    """Record an operator command under `AUDIT#<ISO time>#<op>` (newest last in a query of the model)."""
+    _table().put_item(Item={"pk": _model_key(model), "sk": f"AUDIT#{at}#{op}", "op": op, "at": at} | _dynamo(fields))
+
+
+def audits(model: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The model's last operator commands, newest first."""
+    response = _table().query(
+        KeyConditionExpression=Key("pk").eq(_model_key(model)) & Key("sk").begins_with("AUDIT#"),
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [_plain(item) for item in response.get("Items", [])]
+
+
+def runs(model: str) -> list[dict[str, Any]]:
+    """Every run of the model recorded in the table."""
+    query: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(_model_key(model)) & Key("sk").begins_with("RUN#"),
+        "ConsistentRead": True,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        response = _table().query(**query)
+        found += [_plain(item) for item in response.get("Items", [])]
+        if "LastEvaluatedKey" not in response:
+            return found
+        query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 # --- rollout lock -------------------------------------------------------------------------------
 
 ROLLOUT_LOCK_SECONDS = 24 * 3600  # a rollout that died without releasing its lock stops blocking after this
@@ -358,6 +500,15 @@ def acquire_rollout_lock(model: str, holder: str, now: int | None = None) -> str
             raise
     item = _table().get_item(Key=key, ConsistentRead=True).get("Item") or {}
     return str(item.get("holder") or "another rollout")
+
+
+def rollout_lock(model: str, now: int | None = None) -> dict[str, Any] | None:
+    """Who holds the model's rollout lock (`holder`, `acquired_at`), or None if it is free (or expired)."""
+    now = int(time.time()) if now is None else now
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "ROLLOUT"}, ConsistentRead=True).get("Item")
+    if not item or int(item.get("expires_at") or 0) < now:
+        return None
+    return _plain(item)
 
 
 def release_rollout_lock(model: str, holder: str) -> None:
