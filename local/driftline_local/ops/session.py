@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -188,6 +189,9 @@ def handles_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[ar
     def wrapper(args: argparse.Namespace) -> int:
         try:
             return command(args)
+        except BrokenPipeError:  # `driftline ... | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except OpsError as exc:
             return _fail(str(exc), exc.exit_code)
         except (NoCredentialsError, PartialCredentialsError) as exc:
