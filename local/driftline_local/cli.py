@@ -31,7 +31,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "driftline_local.ops.runs",
     "driftline_local.ops.quarantine",
     "driftline_local.ops.watch",
-    "driftline_local.ops.act_commands",
 )
 
 
