@@ -5,7 +5,9 @@ the model image's environment (`image_envs.python_for_image` on PrimaryContainer
 `model.tar.gz` extracted to its sandbox's `model/` and the SAGEMAKER_SUBMIT_DIRECTORY tarball to
 `model/code/` (where the SageMaker framework containers put it). The worker loads SAGEMAKER_PROGRAM and
 answers as the XGBoost container's serving stack does (`_serving_contract.py`); a variant answers one
-request at a time.
+request at a time. The worker starts behind `_serving_stack.py`, which first imports what the XGBoost
+image's serving stack imports (xgboost, and scikit-learn through it), so an endpoint starts no cheaper here
+than on AWS.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from .image_envs import ImageEnvMissing, UnknownImage, python_for_image
 MODEL_LOAD_TIMEOUT_SECONDS = 120.0
 DRAIN_SECONDS = 5.0  # how long retiring a variant waits for the request it is answering
 _WORKER = Path(__file__).with_name("_inference_worker.py")
+_SERVING_STACK = Path(__file__).with_name("_serving_stack.py")
+
+
+def worker_command(python: str, code_dir: Path, model_dir: Path, program: str) -> list[str]:
+    """The model server's command line: the serving stack's imports, then `_inference_worker.py`."""
+    return [python, str(_SERVING_STACK), str(_WORKER), str(code_dir), str(model_dir), program]
 
 
 class DeployFailed(Exception):
@@ -117,7 +125,7 @@ class VariantWorker:
             raise DeployFailed(f"InternalServerError: {exc}") from exc
         log = open(self.sandbox / "model_server.log", "ab")  # noqa: SIM115 - owned by the process
         self._proc = subprocess.Popen(
-            [python, str(_WORKER), str(code_dir), str(model_dir), program],
+            worker_command(python, code_dir, model_dir, program),
             cwd=code_dir,
             env=env,
             stdin=subprocess.PIPE,
