@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from driftline_local import alarm_limits
+from driftline_local import alarm_limits, dashboard_limits
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -672,6 +672,7 @@ def install(ctx: LocalCloudContext) -> None:
         CloudWatchBackend.put_metric_alarm = _put_metric_alarm  # type: ignore[method-assign]
         CloudWatchBackend.set_alarm_state = _set_alarm_state  # type: ignore[method-assign]
     alarm_limits.install()  # PutMetricAlarm refuses the Period / EvaluationPeriods AWS refuses
+    dashboard_limits.install()  # PutDashboard refuses the names and bodies CloudWatch refuses
     _ctx = ctx
     _evaluator = AlarmEvaluator(ctx)
     _evaluator.start()

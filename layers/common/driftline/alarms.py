@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from driftline import aws, naming
+from driftline.observability import logger
 from driftline.sagemaker_requests import RunContext
 
 PERIOD_SECONDS = 60  # SageMaker endpoint metrics have one-minute resolution
@@ -37,19 +38,37 @@ def put_candidate_alarms(ctx: RunContext, endpoint: str, variant: str) -> list[s
         name = naming.alarm_name(ctx.model, f"candidate-{what}")
         _put(ctx, name, what, endpoint, variant, f"candidate {variant} during its rollout")
         # PutMetricAlarm keeps an existing alarm's state; reset it for the new candidate.
-        aws.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="OK",
-                                                 StateReason=f"watching new candidate {variant}")
+        aws.client("cloudwatch").set_alarm_state(
+            AlarmName=name, StateValue="OK", StateReason=f"watching new candidate {variant}"
+        )
         names.append(name)
     return names
 
 
 def put_production_alarms(ctx: RunContext, endpoint: str, variant: str) -> list[str]:
+    """Point the production alarms at the variant now serving, and put the model's dashboard beside them."""
     names = []
     for what in _ENDPOINT_ALARMS:
         name = naming.alarm_name(ctx.model, what)
         _put(ctx, name, what, endpoint, variant, f"production variant {variant}")
         names.append(name)
+    _put_dashboard(ctx, endpoint)
     return names
+
+
+def _put_dashboard(ctx: RunContext, endpoint: str) -> None:
+    """The dashboard is for people: a refused or throttled PutDashboard is logged, never fails the promotion."""
+    from botocore.exceptions import ClientError
+
+    from driftline.dashboards import put_model_dashboard  # dashboards reads the alarm names from here
+
+    try:
+        put_model_dashboard(ctx, endpoint)
+    except ClientError as error:
+        logger.warning(
+            "model dashboard not updated",
+            extra={"model": ctx.model, "error": error.response.get("Error", {}).get("Code"), "why": str(error)},
+        )
 
 
 def _put(ctx: RunContext, name: str, what: str, endpoint: str, variant: str, whom: str) -> None:
@@ -82,6 +101,11 @@ def firing(names: list[str]) -> list[dict[str, Any]]:
     for page in paginator.paginate(AlarmNames=names, AlarmTypes=["MetricAlarm", "CompositeAlarm"]):
         for alarm in page.get("MetricAlarms", []) + page.get("CompositeAlarms", []):
             if alarm["StateValue"] == "ALARM":
-                found.append({"name": alarm["AlarmName"], "reason": alarm.get("StateReason"),
-                              "since": str(alarm.get("StateUpdatedTimestamp"))})
+                found.append(
+                    {
+                        "name": alarm["AlarmName"],
+                        "reason": alarm.get("StateReason"),
+                        "since": str(alarm.get("StateUpdatedTimestamp")),
+                    }
+                )
     return found

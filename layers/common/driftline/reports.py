@@ -208,13 +208,10 @@ def _then(model: str) -> str:
 
 def _drift_run_data(model: str, run_id: str) -> str:
     """For a drift run's summary: whether it had new labelled data (its data manifest exists) or not."""
-    bucket = settings().artifact_bucket
-    try:
-        aws.client("s3").head_object(Bucket=bucket, Key=f"{model}/runs/{run_id}/data-manifest.json")
+    key = f"{model}/runs/{run_id}/data-manifest.json"  # pipeline.prepare_run writes it when newer data exists
+    listed = aws.client("s3").list_objects_v2(Bucket=settings().artifact_bucket, Prefix=key, MaxKeys=1)
+    if any(obj["Key"] == key for obj in listed.get("Contents", [])):
         return "the labelled data uploaded since the previous production model"
-    except Exception as exc:
-        if getattr(exc, "response", {}).get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise
     return (
         f"no labelled data arrived since the previous production model: this model was retrained on the same "
         f"data. Upload recent labelled rows as CSV to s3://{settings().data_bucket}/incoming/{model}/"
