@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "driftline_local.ops.runs",
     "driftline_local.ops.quarantine",
     "driftline_local.ops.watch",
+    "driftline_local.ops.report_cmd",
 )
 
 
