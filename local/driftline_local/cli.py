@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "driftline_local.ops.quarantine",
     "driftline_local.ops.watch",
     "driftline_local.ops.report_cmd",
+    "driftline_local.ops.init_cmd",
 )
 
 
