@@ -29,7 +29,6 @@ from driftline_local.loop import (
     Clients,
     RunResult,
     Stack,
-    StepReporter,
     Traffic,
     onboard_model,
     predict,
@@ -38,6 +37,8 @@ from driftline_local.loop import (
     wait_for_execution,
     wait_for_run,
 )
+from driftline_local.ops.session import Driftline
+from driftline_local.ops.watch import RunWatcher, default_view, follow, wait_for_new_run
 from driftline_local.sagemaker.endpoints import set_fault
 from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption
 from driftline_local.sample_data import SAMPLE_MODEL_YAML, generate_bank_marketing
@@ -47,10 +48,13 @@ MODEL = "bank-marketing"
 ENDPOINT = f"driftline-{MODEL}"
 TIME_SCALE = 30  # alarm periods and schedules: an hourly monitor would run every two minutes
 # Short waits and an every-5-minutes monitor (every 10 s at the demo's time scale); else the defaults.
-DEMO_CONFIG = (SAMPLE_MODEL_YAML + FAST_TIMINGS
-               + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 400\n"
-               + "gate:\n  max_regression_vs_production: 0.05\n"
-               + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 300\n")
+DEMO_CONFIG = (
+    SAMPLE_MODEL_YAML
+    + FAST_TIMINGS
+    + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 400\n"
+    + "gate:\n  max_regression_vs_production: 0.05\n"
+    + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 300\n"
+)
 SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
 RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
 
@@ -107,9 +111,11 @@ def _first_model(clients: Clients, stack: Stack, rows: int, files: int, story: S
         PlannedInterruption("-train-1", TRAINING_ROUND, at_least=100, notice_seconds=2.0, outcome="resume")
     )
     since = upload_frames(clients, stack, MODEL, parts)
-    clients("s3").put_object(Bucket=stack.data_bucket, Key=f"incoming/{MODEL}/broken.csv",
-                             Body=b"age,job,outcome\n41,admin.,no\n")
-    story.first = result = wait_for_run(clients, stack, MODEL, since, say)
+    clients("s3").put_object(
+        Bucket=stack.data_bucket, Key=f"incoming/{MODEL}/broken.csv", Body=b"age,job,outcome\n41,admin.,no\n"
+    )
+    _watch(clients, wait_for_new_run(_ops(clients), f"{MODEL}-", since), say)
+    story.first = result = wait_for_run(clients, stack, MODEL, since, _quiet)
     if interruption.fired.is_set():
         say("spot capacity was reclaimed from the training job after round 100 (it restarts in place)")
     say(f"run finished: {result.status} in {result.seconds:.1f}s from the first upload")
@@ -118,14 +124,18 @@ def _first_model(clients: Clients, stack: Stack, rows: int, files: int, story: S
         return
     story.resume = _resume_facts(clients, result.attempts[-1]["job_name"])
     if story.resume:
-        say(f"spot: stopped after round {story.resume['stopped_at']}, resumed from checkpoint round "
+        say(
+            f"spot: stopped after round {story.resume['stopped_at']}, resumed from checkpoint round "
             f"{story.resume['resumed_from']} ({story.resume['redone']} rounds redone, "
-            f"{story.resume['lost_seconds']:.1f}s lost to the restart)")
+            f"{story.resume['lost_seconds']:.1f}s lost to the restart)"
+        )
     fresh = generate_bank_marketing(3, seed=99)
-    for (_, row), prediction in zip(fresh.iterrows(), predict(clients, ENDPOINT, fresh.drop(columns=["y", "duration"])),
-                                    strict=True):
-        say(f"predict: age={row['age']:<3} job={row['job']:<13} -> P(yes)={prediction['score']:.3f} "
-            f"(actual {row['y']})")
+    for (_, row), prediction in zip(
+        fresh.iterrows(), predict(clients, ENDPOINT, fresh.drop(columns=["y", "duration"])), strict=True
+    ):
+        say(
+            f"predict: age={row['age']:<3} job={row['job']:<13} -> P(yes)={prediction['score']:.3f} (actual {row['y']})"
+        )
 
 
 TRAINING_ROUND = re.compile(r"\bround=(\d+) ")  # jobs/train.py logs it at every checkpoint
@@ -135,11 +145,15 @@ def _resume_facts(clients: Clients, job: str) -> dict[str, Any]:
     """From the job's log and status history: where it stopped, where it resumed, what the restart cost."""
     logs = clients("logs")
     lines: list[str] = []
-    for stream in logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs",
-                                            logStreamNamePrefix=job)["logStreams"]:
-        lines += [e["message"] for e in logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
-                                                            logStreamName=stream["logStreamName"],
-                                                            startFromHead=True)["events"]]
+    for stream in logs.describe_log_streams(logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix=job)[
+        "logStreams"
+    ]:
+        lines += [
+            e["message"]
+            for e in logs.get_log_events(
+                logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=stream["logStreamName"], startFromHead=True
+            )["events"]
+        ]
     stopped = [int(m.group(1)) for line in lines if (m := SIGTERM_LINE.search(line))]
     resumed = [int(m.group(1)) for line in lines if (m := RESUME_LINE.search(line))]
     if not stopped or not resumed:
@@ -152,15 +166,20 @@ def _resume_facts(clients: Clients, job: str) -> dict[str, Any]:
         elif transition["Status"] == "Training" and interrupted_at is not None:
             lost += (transition["StartTime"] - interrupted_at).total_seconds()
             interrupted_at = None
-    return {"stopped_at": stopped[0], "resumed_from": resumed[-1], "redone": stopped[0] - resumed[-1],
-            "lost_seconds": lost}
+    return {
+        "stopped_at": stopped[0],
+        "resumed_from": resumed[-1],
+        "redone": stopped[0] - resumed[-1],
+        "lost_seconds": lost,
+    }
 
 
 def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -> None:
     assert story.first is not None
     say("== 2. a bad candidate: its variant fails every request once it takes traffic")
-    model_data = clients("sagemaker").describe_training_job(
-        TrainingJobName=story.first.attempts[-1]["job_name"])["ModelArtifacts"]["S3ModelArtifacts"]
+    model_data = clients("sagemaker").describe_training_job(TrainingJobName=story.first.attempts[-1]["job_name"])[
+        "ModelArtifacts"
+    ]["S3ModelArtifacts"]
     run = f"{MODEL}-manual-20261128T090000"
     variant = run.removeprefix(f"{MODEL}-")
     rows = generate_bank_marketing(2000, seed=5).drop(columns=["y", "duration"])  # a representative sample
@@ -169,14 +188,20 @@ def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -
         _wait(lambda: variant in _variants(clients))
         set_fault(ENDPOINT, variant, error_rate=1.0)
         say(f"candidate {variant} joined the endpoint at 10% of traffic; fault injected")
+        _watch(clients, run, say)
         outcome = wait_for_execution(clients, execution)
         finished = time.time()
         time.sleep(2)
-    StepReporter(say).report(clients("stepfunctions"), execution, "rollout")
     after = traffic.log.served_by(since=finished)
-    story.rollback = {"status": outcome["status"], "error": outcome.get("error"), "sent": traffic.log.sent,
-                      "failed": traffic.log.failed, "served": traffic.log.served_by(), "after": after,
-                      "candidate_after": after.get(variant, 0)}
+    story.rollback = {
+        "status": outcome["status"],
+        "error": outcome.get("error"),
+        "sent": traffic.log.sent,
+        "failed": traffic.log.failed,
+        "served": traffic.log.served_by(),
+        "after": after,
+        "candidate_after": after.get(variant, 0),
+    }
     say(f"rollout ended {outcome['status']} ({outcome.get('error')}); requests after the rollback: {after}")
     story.ok = outcome.get("error") == "CandidateRolledBack" and story.rollback["candidate_after"] == 0
 
@@ -193,22 +218,52 @@ def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: Lo
         alarm = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm")
         say(f"page: {alarm['subject']}")
         for line in alarm["message"].splitlines():
-            if line.startswith(("Drifted features", "  \"", "What Driftline did", "Drift report", "Runbook")):
+            if line.startswith(("Drifted features", '  "', "What Driftline did", "Drift report", "Runbook")):
                 say(f"      {line.strip()}")
-        story.retrain = wait_for_run(clients, stack, MODEL, time.time() - 300, say)
+        started = _watch(clients, wait_for_new_run(_ops(clients), f"{MODEL}-drift-", time.time() - 300), say)
+        story.retrain = wait_for_run(clients, stack, MODEL, started, _quiet)
         resolved = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm resolved")
         say(f"page: {resolved['subject']}")
     story.auc_after, variant = _auc(clients, holdout)
-    say(f"retrained model ({variant}) on the shifted population: AUC {story.auc_after:.3f} "
-        f"(was {story.auc_before:.3f})")
+    say(
+        f"retrained model ({variant}) on the shifted population: AUC {story.auc_after:.3f} (was {story.auc_before:.3f})"
+    )
     story.ok = story.retrain.status == "SUCCEEDED"
+
+
+def _watch(clients: Clients, run: str, say: Console) -> float:
+    """Follow a run (or rollout) with `driftline watch`'s display; returns when its execution started."""
+    say(f"following {run} (as `driftline watch {run}` does)")
+    follow(RunWatcher(_ops(clients), run), default_view(say), interval=0.5)
+    for machine in (_ops(clients).stack.training_pipeline_arn, _ops(clients).stack.canary_rollout_arn):
+        arn = machine.replace(":stateMachine:", ":execution:") + f":{run}"
+        try:
+            return float(clients("stepfunctions").describe_execution(executionArn=arn)["startDate"].timestamp())
+        except clients("stepfunctions").exceptions.ExecutionDoesNotExist:
+            continue
+    return time.time()
+
+
+_SESSIONS: dict[str, Driftline] = {}
+
+
+def _ops(clients: Clients) -> Driftline:
+    """The session `driftline watch` would use on this local cloud."""
+    if clients.endpoint_url not in _SESSIONS:
+        _SESSIONS[clients.endpoint_url] = Driftline.for_local_cloud(clients.endpoint_url, clients.region)
+    return _SESSIONS[clients.endpoint_url]
+
+
+def _quiet(message: str) -> None:
+    """The steps were shown live; `wait_for_run` only collects the run's facts."""
 
 
 def _auc(clients: Clients, frame: pd.DataFrame) -> tuple[float, str]:
     """The serving model's AUC on labelled rows, and which variant answered."""
     body = json.dumps({"instances": json.loads(frame.drop(columns=["y", "duration"]).to_json(orient="records"))})
-    answer = clients("sagemaker-runtime").invoke_endpoint(EndpointName=ENDPOINT, ContentType="application/json",
-                                                          Accept="application/json", Body=body.encode())
+    answer = clients("sagemaker-runtime").invoke_endpoint(
+        EndpointName=ENDPOINT, ContentType="application/json", Accept="application/json", Body=body.encode()
+    )
     scores = [p["score"] for p in json.loads(answer["Body"].read())["predictions"]]
     return float(roc_auc_score((frame["y"] == "yes").astype(int), scores)), str(answer["InvokedProductionVariant"])
 
@@ -237,12 +292,16 @@ def _summary(story: Story, mailbox: list[dict[str, Any]], endpoint_url: str) -> 
             verdict = "passed" if first.gate.get("passed") else "FAILED"
             print(f"quality gate   {verdict}: {'; '.join(first.gate.get('reasons', []))}")
         if first.spot:
-            print(f"spot training  {int(first.spot.get('interruptions') or 0)} interruption(s); spot saved "
-                  f"{first.spot.get('spot_savings_percent')}% (1 - billable / training seconds)")
+            print(
+                f"spot training  {int(first.spot.get('interruptions') or 0)} interruption(s); spot saved "
+                f"{first.spot.get('spot_savings_percent')}% (1 - billable / training seconds)"
+            )
         if story.resume:
-            print(f"               resumed from round {story.resume['resumed_from']} after stopping at round "
-                  f"{story.resume['stopped_at']}: {story.resume['redone']} rounds redone, "
-                  f"{story.resume['lost_seconds']:.1f}s lost")
+            print(
+                f"               resumed from round {story.resume['resumed_from']} after stopping at round "
+                f"{story.resume['stopped_at']}: {story.resume['redone']} rounds redone, "
+                f"{story.resume['lost_seconds']:.1f}s lost"
+            )
         print(f"endpoint       {first.endpoint_name}  (local cloud {endpoint_url})")
         for step in first.steps:
             print(f"  {step.seconds:7.1f}s  {step.step}")
@@ -250,9 +309,11 @@ def _summary(story: Story, mailbox: list[dict[str, Any]], endpoint_url: str) -> 
             print(f"error          {first.error}")
     if story.rollback:
         rb = story.rollback
-        print(f"bad candidate  {rb['status']} ({rb['error']}); {rb['sent']} requests sent, {rb['failed']} failed "
-              f"(the faulted candidate's); served by variant {rb['served']}; "
-              f"served by the candidate after the rollback: {rb['candidate_after']}")
+        print(
+            f"bad candidate  {rb['status']} ({rb['error']}); {rb['sent']} requests sent, {rb['failed']} failed "
+            f"(the faulted candidate's); served by variant {rb['served']}; "
+            f"served by the candidate after the rollback: {rb['candidate_after']}"
+        )
     if story.retrain:
         print(f"drift retrain  {story.retrain.run_id} ({story.retrain.status})")
     if story.auc_before is not None and story.auc_after is not None:

@@ -89,6 +89,12 @@ class Driftline:
             raise ConfigError(f"{exc}; see `aws configure list-profiles`") from exc
         return cls(session, args.endpoint_url, args.stack_name)
 
+    @classmethod
+    def for_local_cloud(cls, endpoint_url: str, region: str, stack_name: str = DEFAULT_STACK_NAME) -> Driftline:
+        """A session on a local cloud this process runs (the demo): any key is accepted there."""
+        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+        return cls(session, endpoint_url, stack_name)
+
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)

@@ -70,7 +70,7 @@ def model_status(
         )
     return {
         "model": model,
-        "paused": items.get("PAUSED") or items.get("PAUSE"),
+        "paused": pause(items.get("PAUSE")),
         "production": production(ops, model, items.get("PRODUCTION")),
         "endpoint": endpoint(ops, model),
         "runs": shown_runs,
@@ -82,6 +82,13 @@ def model_status(
         "pending_uploads": pending_uploads(ops, model, runs),
         "quarantined": [q for q in quarantine.list_quarantined(ops, model) if not q.get("released_at")],
     }
+
+
+def pause(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The model's pause (state table `PAUSE`, written by `driftline pause`): who, since when, why."""
+    if not item:
+        return None
+    return {k: item.get(k) for k in ("paused_by", "paused_at", "reason", "uploads_kept")}
 
 
 def sorted_runs(items: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -218,11 +225,13 @@ def render_model(out: Any, status: dict[str, Any]) -> None:
     else:
         head += "  [yellow]no production model yet[/yellow]"
     out.print(head)
-    if status.get("paused"):
-        paused = status["paused"]
+    paused = status.get("paused")
+    if paused:
+        kept = f"; {paused['uploads_kept']} upload(s) kept for later" if paused.get("uploads_kept") else ""
         out.print(
-            f"  [yellow]PAUSED[/yellow] {fmt.escape(str(paused.get('reason') or ''))} (since "
-            f"{fmt.ago(paused.get('at') or paused.get('paused_at'))}): no automatic retrains or rollouts"
+            f"  [yellow]PAUSED[/yellow]     by {fmt.escape(str(paused.get('paused_by') or '?'))} since "
+            f"{fmt.stamp(paused.get('paused_at'))}: {fmt.escape(str(paused.get('reason') or 'no reason given'))}; "
+            f"no automatic retrains or rollouts{kept} (`driftline resume {fmt.escape(status['model'])}`)"
         )
     ep = status["endpoint"]
     if ep["status"] is None:

@@ -61,10 +61,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     watcher = RunWatcher(ops, args.run_id)
     if args.json:
         view: View = JsonLinesView()
-    elif sys.stdout.isatty():
-        view = LiveView()
     else:
-        view = LineView(print)
+        view = default_view()
     snapshot = follow(watcher, view, interval=args.interval, timeout=args.timeout)
     return 0 if snapshot.succeeded else EXIT_RUN_FAILED
 
@@ -226,6 +224,27 @@ def _model_of(ops: Driftline, run_id: str) -> str:
     raise OpsError(f"unknown run id '{run_id}': no onboarded model is a prefix of it")
 
 
+def wait_for_new_run(ops: Driftline, prefix: str, since: float, timeout: float = 600) -> str:
+    """The id of the newest TrainingPipeline execution named `prefix...` started at `since` or later."""
+    sfn = ops.client("stepfunctions")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = [
+            e
+            for e in sfn.list_executions(stateMachineArn=ops.stack.training_pipeline_arn)["executions"]
+            if e["name"].startswith(prefix) and e["startDate"].timestamp() >= since - 1
+        ]
+        if started:
+            return str(max(started, key=lambda e: e["startDate"])["name"])
+        time.sleep(0.2)
+    raise OpsError(f"no run named {prefix}... started within {timeout:g}s")
+
+
+def default_view(say: Callable[[str], None] = print) -> View:
+    """The live panel on a terminal, one line per change otherwise."""
+    return LiveView() if sys.stdout.isatty() else LineView(say)
+
+
 def follow(watcher: RunWatcher, view: View, interval: float = 1.0, timeout: float | None = None) -> Snapshot:
     """Look until the run ends (or `timeout` s), showing every snapshot; returns the last."""
     deadline = time.monotonic() + timeout if timeout else None
@@ -255,16 +274,21 @@ class View:
 
 
 class LineView(View):
-    """One line per change: a step starts or ends, training reaches a round, traffic shifts."""
+    """One line per change: a step starts or first ends, training reaches a round, traffic shifts."""
 
     def __init__(self, say: Callable[[str], None]) -> None:
         self.say = say
         self.seen: set[str] = set()
+        self.traffic = ""
 
     def show(self, snapshot: Snapshot) -> None:
-        for line in change_lines(snapshot):
-            if line not in self.seen:
-                self.seen.add(line)
+        for key, line in change_lines(snapshot):
+            if key.startswith("traffic:"):  # a split is shown whenever it changes, even back to an earlier one
+                if line != self.traffic:
+                    self.traffic = line
+                    self.say(line)
+            elif key not in self.seen:
+                self.seen.add(key)
                 self.say(line)
 
 
@@ -296,27 +320,35 @@ class LiveView(View):
         self.live.update(render(snapshot), refresh=True)
 
 
-def change_lines(snapshot: Snapshot) -> list[str]:
-    """What a line view prints: every step started and ended (in time order), training rounds, traffic."""
+def change_lines(snapshot: Snapshot) -> list[tuple[str, str]]:
+    """(key, line) pairs a line view prints once per key: each step's start and first end (in time order; a
+    polling loop's repeats are not announced again), training rounds and interruptions, traffic splits, the end."""
     timed = []
     for kind, machine in snapshot.machines.items():
         for step in machine["steps"]:
             if step["type"] in ("Choice", "Pass"):
                 continue
-            timed.append((step["started"], f"{kind}: {step['step']}"))
+            name = f"{kind}: {step['step']}"
+            timed.append((step["started"], (name, name)))
             if step["state"] != "running":
-                timed.append((step["started"], f"{kind}: {step['step']} {step['state']} ({step['seconds']:.1f}s)"))
-    lines = [line for _, line in sorted(timed, key=lambda pair: pair[0])]
+                timed.append((step["started"], (f"{name} #end", f"{name} {step['state']} ({step['seconds']:.1f}s)")))
+    lines = [pair for _, pair in sorted(timed, key=lambda entry: entry[0])]
     training = snapshot.training
     if training and training.round is not None:
-        lines.append(f"training {training.job}: round {training.round} of {training.rounds or '?'}")
+        line = f"training {training.job}: round {training.round} of {training.rounds or '?'}"
+        lines.append((line, line))
     if training and training.interruptions:
-        lines.append(f"training {training.job}: spot interruptions {training.interruptions}")
-    if snapshot.traffic and len(snapshot.traffic) > 1 or snapshot.candidate_shares:
-        split = ", ".join(f"{v['variant']} {v['traffic_percent']:g}%" for v in snapshot.traffic)
-        lines.append(f"traffic: {split}")
+        line = f"training {training.job}: spot interruptions {training.interruptions}"
+        lines.append((line, line))
+    if training and training.resumed_from is not None:
+        line = f"training {training.job}: resumed from the checkpoint of round {training.resumed_from}"
+        lines.append((line, line))
+    if len(snapshot.traffic) > 1 or snapshot.candidate_shares:
+        line = "traffic: " + ", ".join(f"{v['variant']} {v['traffic_percent']:g}%" for v in snapshot.traffic)
+        lines.append((line, line))
     if snapshot.finished:
-        lines.append(f"run {snapshot.run_id} {snapshot.status}" + (f": {snapshot.error}" if snapshot.error else ""))
+        line = f"run {snapshot.run_id} {snapshot.status}" + (f": {snapshot.error}" if snapshot.error else "")
+        lines.append((line, line))
     return lines
 
 
