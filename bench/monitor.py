@@ -16,11 +16,13 @@ Sides:
   line, pandas.read_csv the request bodies, then Report([DataDriftPreset()]) with its default tests
   (normed Wasserstein for numbers, Jensen-Shannon for categories above 1,000 rows).
 
-Columns: "end to end" is a fresh process from start to exit (imports and reading included), wall
-clock, best of --repeat runs (Evidently: one run); CPU is that run's user + system time. "compute only"
+Columns: "end to end" is a fresh process from start to exit (imports and reading included): wall clock
+and CPU (the child's user + system time), each the best of --repeat runs (Evidently: one run). The
+figures (--json) compare CPU seconds: every side is one process and mostly one thread, and on a shared
+machine wall time measures the neighbours as much as the monitor (both are printed). "compute only"
 is the statistics once the data is in memory (imports and reading excluded): Driftline's is measured
 in a separate process that first reads everything with the job's own readers, then times folding the
-frames into its summaries and writing every report's content (statistics, constraints, violations,
+frames into its summaries and building every report's content (statistics, constraints, violations,
 drift summary); the floor's and Evidently's (Report.run) are timed inside their end-to-end run.
 Memory is each end-to-end child's peak resident set (ru_maxrss from wait4); this process never holds
 the data, so the children's figure is their own.
@@ -30,7 +32,8 @@ exactly the four shifted features; its verdicts and PSI values are the same with
 compute-only run reproduces the end-to-end drift summary exactly; the floor's PSI equals Driftline's
 (same inputs, same bins) on every feature; Evidently reports every feature.
 
-Run: `.venv/bin/python bench/monitor.py` (100,000 and 1,000,000 records) or `--quick` (100,000 only);
+Run: `.venv/bin/python bench/monitor.py` (100,000 and 1,000,000 records; 8 minutes on a busy 2-core
+machine, Evidently's 1M run most of it) or `--quick` (100,000 records, Evidently included: under a minute);
 `--json PATH` writes the figures (bench/figures.py). Evidently needs pandas < 3, so it runs from its own
 venv: `make bench-deps` creates .venv/bench-evidently; without it the bench refuses (or pass
 --skip-evidently for Driftline, KS and the floor alone).

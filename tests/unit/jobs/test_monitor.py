@@ -420,6 +420,24 @@ def test_the_ks_test_changes_no_verdict_and_no_other_output(workspace, new_works
         assert with_ks.read(name) == workspace.read(name)
 
 
+def test_a_category_seen_once_in_the_baseline_is_in_its_domain_however_small_the_sample(workspace, baseline, window):
+    rare = baseline.copy()
+    rare.loc[rare.index[1234], "job"] = "astronaut"  # one row in 3,000; the numeric sample below holds 500
+    workspace.write_baseline(rare)
+    astronauts = window.copy()
+    astronauts.loc[astronauts.index[:3], "job"] = "astronaut"
+    workspace.write_capture([capture_line(row) for row in csv_rows(astronauts)])
+
+    summary = workspace.run("--sample", "500")
+
+    assert workspace.violations("categorical_values_check") == [] and summary["drifted_feature_count"] == 0
+    domains = {
+        f["name"]: f.get("string_constraints", {}).get("domains")
+        for f in workspace.read("constraints.json")["features"]
+    }
+    assert "astronaut" in domains["job"]
+
+
 def test_reading_in_small_blocks_changes_nothing(workspace):
     shifted = bank(WINDOW_ROWS, seed=2, shift=0.5)
     lines = [capture_line(row) for row in csv_rows(shifted)]
