@@ -37,7 +37,9 @@ from driftline_local.loop import (
     wait_for_execution,
     wait_for_run,
 )
+from driftline_local.ops import format as fmt
 from driftline_local.ops.session import Driftline
+from driftline_local.ops.status import model_status, open_incidents, render_model
 from driftline_local.ops.watch import RunWatcher, default_view, follow, wait_for_new_run
 from driftline_local.sagemaker.endpoints import set_fault
 from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption
@@ -96,7 +98,17 @@ def run_demo(rows: int = 6000, files: int = 3, workdir: Path | None = None) -> i
             _bad_candidate(clients, stack, story, say)
             _drift(clients, stack, story, say, cloud)
         _summary(story, read_mailbox(cloud.ctx), cloud.endpoint_url)
+        _status(clients)
     return 0 if story.ok else 1
+
+
+def _status(clients: Clients) -> None:
+    """What `driftline status` shows at the end (the same screen an on-call engineer would look at)."""
+    ops = _ops(clients)
+    print(f"\n=== driftline status --endpoint-url {clients.endpoint_url} ===")
+    incidents = open_incidents(ops)
+    for model in ops.models():
+        render_model(fmt.console(), model_status(ops, model, ops.model_items(model), incidents.get(model, []), 3))
 
 
 def _first_model(clients: Clients, stack: Stack, rows: int, files: int, story: Story, say: Console) -> None:

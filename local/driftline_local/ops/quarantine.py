@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from driftline_local.ops import format as fmt
-from driftline_local.ops.session import Driftline, OpsError, add_connection_arguments, handles_errors
+from driftline_local.ops.session import ERRORS_HELP, Driftline, OpsError, add_connection_arguments, handles_errors
 
 PREFIX = "quarantine/"
 REASON_SUFFIX = ".reason.json"
@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
         "rejected (`_unknown-model` lists uploads that named no model). `driftline quarantine release KEY` "
         "copies a quarantined file back to incoming/<model>/<name> (or uploads a fixed copy with --file): a new "
         "upload, checked again. The quarantined original is kept and marked released. Exit status: 0 done, "
-        "1 unknown model, file or stack (or already released), 253 no credentials or region, 255 other AWS errors.",
+        "1 unknown model, file or stack (or already released), " + ERRORS_HELP,
     )
     parser.add_argument("words", nargs="+", metavar="MODEL | release KEY", help=argparse.SUPPRESS)
     parser.add_argument("--file", help="release: upload this fixed local file instead of the quarantined bytes")

@@ -8,10 +8,10 @@ from typing import Any
 
 from driftline_local.ops import format as fmt
 from driftline_local.ops import runinfo
-from driftline_local.ops.session import Driftline, add_connection_arguments, handles_errors
+from driftline_local.ops.session import ERRORS_HELP, Driftline, add_connection_arguments, handles_errors
 from driftline_local.ops.status import sorted_runs
 
-EXIT_HELP = "Exit status: 0 shown, 1 unknown model, run or stack, 253 no credentials or region, 255 other AWS errors."
+EXIT_HELP = "Exit status: 0 shown, 1 unknown model, run or stack, " + ERRORS_HELP
 
 
 def register(subparsers: Any) -> None:

@@ -29,11 +29,14 @@ from botocore.exceptions import (
 
 DEFAULT_STACK_NAME = "driftline"
 
-# Exit codes, as the aws CLI uses them where it has one: 1 what you asked for does not exist or was refused,
-# 2 bad usage (argparse), 253 no credentials / no region / unknown profile, 255 any other AWS error.
+# Exit codes, as the aws CLI uses them where it has one (AWS CLI user guide, "Command line return codes"):
+# 1 what you asked for does not exist or was refused, 2 bad usage (argparse), 253 no credentials / no region /
+# unknown profile, 254 the service returned an error, 255 any other failure (e.g. the endpoint does not answer).
 EXIT_REFUSED = 1
 EXIT_CONFIG = 253
+EXIT_SERVICE = 254
 EXIT_AWS = 255
+ERRORS_HELP = "253 no credentials or region, 254 an AWS service error, 255 no answer from the endpoint."
 
 
 class OpsError(Exception):
@@ -219,7 +222,7 @@ def handles_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[ar
             )
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            return _fail(f"{exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", EXIT_AWS)
+            return _fail(f"{exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}", EXIT_SERVICE)
 
     return wrapper
 

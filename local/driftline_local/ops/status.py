@@ -10,7 +10,7 @@ from driftline import naming
 
 from driftline_local.ops import format as fmt
 from driftline_local.ops import quarantine, runinfo
-from driftline_local.ops.session import Driftline, add_connection_arguments, handles_errors
+from driftline_local.ops.session import ERRORS_HELP, Driftline, add_connection_arguments, handles_errors
 
 RECENT_RUNS = 3
 SHOWN_UPLOADS = 5
@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
         description="What each model (or MODEL) is serving and doing: its production version, the endpoint's "
         "status and traffic split per variant, the last runs with their state and current step, open incidents "
         "and alarms, the last drift result, pending uploads and quarantined files. Exit status: 0 shown, "
-        "1 unknown model or stack, 253 no credentials or region, 255 other AWS errors.",
+        "1 unknown model or stack, " + ERRORS_HELP,
     )
     parser.add_argument("model", nargs="?", metavar="MODEL", help="one model (default: every model)")
     parser.add_argument("--runs", type=int, default=RECENT_RUNS, help=f"runs shown per model (default {RECENT_RUNS})")
@@ -184,6 +184,7 @@ def drift(item: dict[str, Any] | None, config: dict[str, Any]) -> dict[str, Any]
         "records": item.get("records"),
         "max_drift": item.get("max_drift"),
         "threshold": monitoring.get("drift_threshold"),
+        "min_records": monitoring.get("min_records"),
         "drifted": item.get("drifted") or [],
         "report_uri": item.get("report_uri"),
     }
@@ -265,15 +266,20 @@ def render_model(out: Any, status: dict[str, Any]) -> None:
             f" (flaps {incident.get('flaps', 0)})"
         )
     drift = status["drift"]
-    if drift:
+    if not drift:
+        out.print("  drift      not monitored yet")
+    elif drift["min_records"] and (drift["records"] or 0) < drift["min_records"] and not drift["drifted"]:
+        out.print(
+            f"  drift      {fmt.ago(drift['at'])}: not judged, {drift['records'] or 0} records in the window "
+            f"(needs {drift['min_records']}): is the endpoint getting traffic with data capture on?"
+        )
+    else:
         over = ", ".join(f"{fmt.escape(str(f.get('feature')))} {f.get('distance') or 0:.3f}" for f in drift["drifted"])
         out.print(
             f"  drift      {fmt.ago(drift['at'])}: max {drift['max_drift'] or 0:.3f} (threshold "
             f"{drift['threshold']}) over {drift['records'] or 0} records; "
             + (f"[red]over threshold: {over}[/red]" if over else "no feature over threshold")
         )
-    else:
-        out.print("  drift      not monitored yet")
     pending = status["pending_uploads"]
     names = ", ".join(fmt.escape(f["key"].rsplit("/", 1)[-1]) for f in pending["files"][:SHOWN_UPLOADS])
     more = f" and {pending['count'] - SHOWN_UPLOADS} more" if pending["count"] > SHOWN_UPLOADS else ""

@@ -27,7 +27,14 @@ from rich.text import Text
 
 from driftline_local.ops import format as fmt
 from driftline_local.ops import runinfo
-from driftline_local.ops.session import Driftline, OpsError, add_connection_arguments, handles_errors, plain
+from driftline_local.ops.session import (
+    ERRORS_HELP,
+    Driftline,
+    OpsError,
+    add_connection_arguments,
+    handles_errors,
+    plain,
+)
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ROUND_LINE = re.compile(r"\bround=(\d+)\b(.*)")  # jobs/train.py logs it at every checkpoint
@@ -46,7 +53,7 @@ def register(subparsers: Any) -> None:
         "duration, the training job's progress (round N of M, spot interruptions and resumes) and, during the "
         "rollout, the traffic share of each variant. A finished run is shown once. With --json, one JSON object "
         "per change. Exit status: 0 the run succeeded, 4 it ended otherwise (failed, rejected, rolled back), "
-        "1 unknown run or stack, 253 no credentials or region, 255 other AWS errors.",
+        "1 unknown run or stack, " + ERRORS_HELP,
     )
     parser.add_argument("run_id", metavar="RUN_ID")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between looks (default 1)")
