@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "driftline_local.ops.watch",
     "driftline_local.ops.report_cmd",
     "driftline_local.ops.init_cmd",
+    "driftline_local.ops.act_commands",
 )
 
 

@@ -39,6 +39,9 @@ from driftline.uploads import INCOMING, UploadedObject, UploadOutcome, start_pip
 DOUBLE_COMMAND_SECONDS = 120  # the same command again within this finds the first one
 ROLLBACK_TIMEOUT_SECONDS = 3600  # an endpoint update that takes longer is left to a person
 EXECUTION_NAME_LIMIT = 80
+# A run whose candidate served production: DEPLOYED by record_deployment (SUCCEEDED once the pipeline reported it);
+# a version withdrawn since is ROLLED_BACK.
+SERVED = {"DEPLOYED", "SUCCEEDED"}
 
 
 class ModelPaused(DriftlineError):
@@ -140,7 +143,7 @@ def versions(model: str) -> list[Version]:
                     approval=str(summary.get("ModelApprovalStatus") or "PendingManualApproval"),
                     run_id=run.get("run_id"),
                     run_status=run.get("status"),
-                    deployed=run.get("status") == "DEPLOYED" and bool(run.get("endpoint_name")),
+                    deployed=run.get("status") in SERVED and bool(run.get("endpoint_name")),
                 )
             )
         if not response.get("NextToken"):
@@ -302,6 +305,7 @@ def promote(
     )
     if first and first.get("id") != name:
         return _already(model, "promote", first, at)
+    state.update_run(model, run, run_id=run, model_package_arn=chosen.arn)  # a version registered elsewhere: recorded
     payload = {
         "model": model,
         "run_id": run,
