@@ -22,9 +22,9 @@ How drift is measured:
 - With --ks-test (the model config's monitoring.ks_test, off by default), the two-sample
   Kolmogorov-Smirnov statistic (as scipy.stats.ks_2samp computes it) and its asymptotic p-value are
   reported beside PSI, for information only: they decide nothing, and the verdicts are the same with
-  or without them. KS needs a sample of the window's raw values and a sort: 36-44 % of the statistics'
-  CPU time and up to 33 MiB more at 100,000-1,000,000 records (bench/monitor.py), so it is off unless
-  asked for.
+  or without them. KS needs a sample of the window's raw values and a sort: a third to a half of the
+  statistics' CPU time and up to 33 MiB more at 100,000-1,000,000 records (bench/monitor.py), so it is
+  off unless asked for.
 - Categorical features: one bucket per baseline category plus one for every value the baseline never
   had; unseen values also raise a categorical_values_check.
 - Missing values are left out of the distributions; completeness_check reports them instead.

@@ -115,7 +115,7 @@ class Monitoring(_Strict):
     # Accounts with SageMaker Model Monitor: Driftline reads this schedule's outputs instead of its own.
     model_monitor_schedule: str | None = None
     # Driftline's monitor can also report the KS statistic per numeric feature: informational (PSI decides),
-    # and 36-44 % of its statistics' CPU time (bench/monitor.py), so off unless asked for.
+    # and a third to a half of its statistics' CPU time (bench/monitor.py), so off unless asked for.
     ks_test: bool = False
 
 
