@@ -26,18 +26,26 @@ def fetch_command(run_id: str) -> str:
     return f"driftline report {run_id} -o report.html"
 
 
-def render_run_report(model: str, run_id: str, facts: dict[str, Any] | None = None) -> str:
+def render_run_report(
+    model: str, run_id: str, facts: dict[str, Any] | None = None, rollout_execution: str | None = None
+) -> str:
     from driftline.run_report.collect import build_report
     from driftline.run_report.page import render
 
-    return render(build_report(model, run_id, facts=facts))
+    return render(build_report(model, run_id, facts=facts, rollout_execution=rollout_execution))
 
 
-def write_run_report(model: str, run_id: str, facts: dict[str, Any] | None = None) -> str:
-    """Render the run's report and store it beside its artifacts; returns its s3:// URI."""
+def write_run_report(
+    model: str, run_id: str, facts: dict[str, Any] | None = None, rollout_execution: str | None = None
+) -> str:
+    """Render the run's report and store it beside its artifacts; returns its s3:// URI.
+
+    `rollout_execution`: the CanaryRollout execution's ARN when the caller is one of its steps (a function
+    there cannot be given CANARY_ROLLOUT_ARN: the state machine already depends on it).
+    """
     from driftline.run_report.collect import report_key
 
-    html = render_run_report(model, run_id, facts)
+    html = render_run_report(model, run_id, facts, rollout_execution)
     aws.client("s3").put_object(
         Bucket=settings().artifact_bucket,
         Key=report_key(model, run_id),
@@ -47,10 +55,12 @@ def write_run_report(model: str, run_id: str, facts: dict[str, Any] | None = Non
     return report_uri(model, run_id)
 
 
-def write_quietly(model: str, run_id: str, facts: dict[str, Any] | None = None) -> str | None:
+def write_quietly(
+    model: str, run_id: str, facts: dict[str, Any] | None = None, rollout_execution: str | None = None
+) -> str | None:
     """write_run_report, or None (logged as a warning) when it cannot be written."""
     try:
-        return write_run_report(model, run_id, facts)
+        return write_run_report(model, run_id, facts, rollout_execution)
     except Exception as exc:  # noqa: BLE001 - the report is a view of the run, never a reason to fail it
         logger.warning(
             "run report not written",

@@ -48,13 +48,17 @@ def report_key(model: str, run_id: str) -> str:
     return f"{model}/runs/{run_id}/report.html"
 
 
-def build_report(model: str, run_id: str, *, facts: dict[str, Any] | None = None) -> RunReport:
+def build_report(
+    model: str, run_id: str, *, facts: dict[str, Any] | None = None, rollout_execution: str | None = None
+) -> RunReport:
+    """`rollout_execution`: the CanaryRollout execution's ARN, when the caller knows it (the rollout's own
+    steps do, from `$$.Execution.Id`); otherwise the execution named after the run on CANARY_ROLLOUT_ARN."""
     run = state.get_run(model, run_id) or {}
     config = state.load_config(model)
     parts = {
         "training": lambda: training_part(model, run_id, run, config),
         "evaluation": lambda: evaluation_part(model, run_id, run, config),
-        "rollout": lambda: rollout_part(model, run_id, run),
+        "rollout": lambda: rollout_part(model, run_id, run, rollout_execution),
         "drift": lambda: drift_part(model, run_id, run, config),
     }
     gathered: dict[str, Any] = {}
@@ -205,11 +209,12 @@ SHIFTS = {  # state (exited) -> the candidate's share afterwards; None = from th
 }
 
 
-def rollout_part(model: str, run_id: str, run: dict[str, Any]) -> RolloutPart:
-    arn = settings().canary_rollout_arn
-    if not arn:
-        raise PartMissing("the CanaryRollout state machine is not known here (CANARY_ROLLOUT_ARN)")
-    execution = arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
+def rollout_part(model: str, run_id: str, run: dict[str, Any], execution: str | None = None) -> RolloutPart:
+    if execution is None:
+        arn = settings().canary_rollout_arn
+        if not arn:
+            raise PartMissing("the CanaryRollout state machine is not known here (CANARY_ROLLOUT_ARN)")
+        execution = arn.replace(":stateMachine:", ":execution:") + f":{run_id}"
     sfn = aws.client("stepfunctions")
     try:
         events = [
