@@ -24,6 +24,12 @@ from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
 
+# moto 5.2.5 keeps an S3 object's body in memory up to MOTO_S3_DEFAULT_KEY_BUFFER_SIZE (5 MiB - 1 KiB by
+# default) and spools larger ones to a temporary file. Every upload, split, checkpoint and data-capture
+# file is below that, and a versioned bucket keeps every version: the server's memory grew with the data.
+# Bodies above this size go to disk instead.
+S3_BODY_IN_MEMORY_BYTES = 64 * 1024
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -78,6 +84,7 @@ class LocalCloud:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise
         # the Step Functions interpreter's boto clients find the server through MOTO_PORT
         self._set_env("MOTO_PORT", str(self.ctx.port))
+        self._set_env("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(S3_BODY_IN_MEMORY_BYTES))  # read at each PutObject
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True  # type: ignore[typeddict-item]
         self._reset_moto()
         self._server = control.moto_server(self.ctx, ip_address="127.0.0.1", port=self.ctx.port)
