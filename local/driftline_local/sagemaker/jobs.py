@@ -323,8 +323,11 @@ class JobRunner:
         for hook in list(self.interruption_hooks):
             hook(name, 0 if host_lost else int(notice_seconds))
         if host_lost:
-            if sync:
-                sync.run()
+            try:
+                if sync:
+                    sync.run()
+            except Exception:  # the host is lost either way
+                LOG.exception("checkpoint sync of %s before its host was lost failed", name)
             self._signal(job, signal.SIGKILL)
             return
         self._signal(job, signal.SIGTERM)
