@@ -366,7 +366,10 @@ def report(outcomes: list[Outcome], args: argparse.Namespace, load: str) -> Figu
                 f"training time, uninterrupted, {size}", o.seconds, "s", note=f"the baseline of every run below; {load}"
             )
             continue
-        what = f"{o.k} {o.kind} interruption{'s' if o.k > 1 else ''}"
+        plural = "s" if o.k > 1 else ""
+        what = (
+            f"{o.k} noticed interruption{plural}" if o.kind == "noticed" else f"{o.k} host{plural} lost without notice"
+        )
         landed = (
             f"{o.k} of {o.k} landed (planned at rounds {o.planned}, landed at {o.landed}), each restarted "
             f"in place; redone per interruption {o.redone}"
