@@ -256,6 +256,9 @@ def _apply_deferred(ctx: LocalCloudContext, stack: Any, deferred: dict[str, dict
     warnings: list[str] = []
     for lid, resource in deferred.items():
         kind = resource["Type"]
+        condition = resource.get("Condition")
+        if condition and not stack.resource_map.lazy_condition_map[condition]:
+            continue  # CloudFormation does not create a resource whose Condition is false
         properties = _resolve(resource.get("Properties", {}), stack)
         try:
             if kind == "AWS::CloudWatch::Alarm":
@@ -381,6 +384,8 @@ def deploy(
     lambda_client = _client(ctx, "lambda")
     registered: dict[str, FunctionCode] = {}
     for lid, info in functions.items():
+        if lid not in physical:
+            continue  # its Condition is false: not created
         name = physical[lid]
         config = lambda_client.get_function_configuration(FunctionName=name)
         dead_letter = _resolve(info["dead_letter"], stack) if info["dead_letter"] else None
