@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from driftline_local import alarm_limits, dashboard_limits
+from driftline_local import alarm_limits, dashboard_limits, event_log
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -503,6 +503,9 @@ def _announce(ctx: LocalCloudContext, account: str, region: str, alarm: Any, pre
         ctx
         if (account, region) == (ctx.account_id, ctx.region)
         else dataclasses.replace(ctx, account_id=account, region=region)
+    )
+    event_log.events.info(
+        "alarm %s: %s -> %s (%s)", alarm.name, previous.value, alarm.state_value, (alarm.state_reason or "")[:160]
     )
     try:
         eventbridge.emit(where, "aws.cloudwatch", EVENT_DETAIL_TYPE, event_detail(alarm, previous), [alarm.alarm_arn])

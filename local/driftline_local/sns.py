@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from driftline_local import sns_attributes, sns_subject
+from driftline_local import event_log, sns_attributes, sns_subject
 from driftline_local.context import LocalCloudContext
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,14 @@ def _publish(
         }
         with _mailbox_lock, open(_ctx.mailbox_path, "a", encoding="utf-8") as mailbox:
             mailbox.write(json.dumps(entry) + "\n")
+        attributes = {k: v.get("Value") for k, v in (message_attributes or {}).items()}
+        event_log.events.info(
+            "page (%s%s) to %s: %s",
+            attributes.get("severity", "no severity"),
+            f", {attributes['action']}" if attributes.get("action") == "resolve" else "",
+            subscription.endpoint,
+            subject or message.splitlines()[0][:120],
+        )
         return
     event = {
         "Records": [

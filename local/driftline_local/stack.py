@@ -412,6 +412,10 @@ def install(ctx: LocalCloudContext) -> None:
     """Make moto's CloudFormation create state machines where the interpreter executes them."""
     from moto.stepfunctions.models import StateMachine
 
+    from driftline_local import event_log
+
+    event_log.install()  # one line per event, no ERROR for a machine's expected failures
+
     if getattr(StateMachine, "_driftline_local", False):
         return
     StateMachine.create_from_cloudformation_json = classmethod(_state_machine_from_cfn)  # type: ignore[assignment]
