@@ -9,7 +9,7 @@ REGION ?= us-east-1
 STACK ?= driftline
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install tools image-envs demo test test-fast lint build validate aws-smoke deploy clean bench-deps bench
+.PHONY: install tools image-envs demo test test-fast lint build validate aws-smoke deploy clean bench-deps bench chromium
 
 install: $(STAMP)
 
@@ -48,7 +48,11 @@ demo: $(STAMP) $(IMAGE_ENVS)
 SUITES := tests/unit tests/template tests/integration/handlers tests/integration/local \
 	tests/integration/sagemaker tests/e2e tests/aws
 
-test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS)
+# Debian's Chromium: the report tests open each kind of run report in a real browser.
+chromium:
+	tests/e2e/chromium.sh
+
+test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS) chromium
 	@for suite in $(SUITES); do \
 	  echo "== $$suite"; \
 	  PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest $$suite || exit $$?; \
