@@ -2,7 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from driftline_local.ops.runinfo import current_step, steps
+import pytest
+from driftline_local.ops.runinfo import current_step, reconciled_status, steps
 from driftline_local.ops.watch import LineView, Snapshot, Training
 
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -81,3 +82,19 @@ def test_line_view_shows_training_rounds_and_spot_interruptions():
         "training m-upload-1-train-1: spot interruptions 1",
         "training m-upload-1-train-1: round 30 of 40",
     ]
+
+
+@pytest.mark.parametrize(
+    ("item", "execution", "shown"),
+    [
+        ("SUCCEEDED", "FAILED", "FAILED"),  # a step after the item was written failed: the execution says so
+        ("DEPLOYED", "RUNNING", "RUNNING"),
+        ("ROLLED_BACK", "FAILED", "ROLLED_BACK"),  # the item says more than FAILED
+        ("REJECTED", "FAILED", "REJECTED"),
+        ("TRAINING", "SUCCEEDED", "SUCCEEDED"),
+        ("COLLECTING", None, "COLLECTING"),
+        (None, "ABORTED", "ABORTED"),
+    ],
+)
+def test_a_runs_status_reconciles_its_item_with_its_execution(item, execution, shown):
+    assert reconciled_status(item, execution) == shown

@@ -126,6 +126,23 @@ def current_step(events: list[dict[str, Any]]) -> str | None:
     return open_steps[-1][0] if open_steps else None
 
 
+SUCCESS = frozenset({"SUCCEEDED", "DEPLOYED"})
+ENDED = SUCCESS | {"FAILED", "REJECTED", "ROLLED_BACK"}
+
+
+def reconciled_status(run_status: str | None, execution_status: str | None) -> str:
+    """A run's status from its item and its execution: the item says more (REJECTED, ROLLED_BACK), but an
+    execution that ended otherwise than SUCCEEDED overrides an item that still reads as a success (a step
+    after the one that wrote it failed)."""
+    if execution_status in (None, "RUNNING"):
+        return "RUNNING" if execution_status and run_status in ENDED else str(run_status or "PENDING")
+    if execution_status != "SUCCEEDED" and (run_status in SUCCESS or run_status not in ENDED):
+        return execution_status
+    if execution_status == "SUCCEEDED" and run_status not in ENDED:
+        return execution_status
+    return str(run_status)
+
+
 def run_state(ops: Driftline, run: dict[str, Any]) -> dict[str, Any]:
     """The run's status and, while it runs, the step it is in (the rollout's step during `Roll out the model`)."""
     found = executions(ops, str(run["run_id"]))
@@ -140,4 +157,5 @@ def run_state(ops: Driftline, run: dict[str, Any]) -> dict[str, Any]:
         state["step"] = f"failed at {run['failed_step']}"
     if pipeline:
         state["execution_status"] = pipeline["status"]
+        state["status"] = reconciled_status(run.get("status"), pipeline["status"])
     return state

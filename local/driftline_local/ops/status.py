@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("model", nargs="?", metavar="MODEL", help="one model (default: every model)")
     parser.add_argument("--runs", type=int, default=RECENT_RUNS, help=f"runs shown per model (default {RECENT_RUNS})")
+    parser.add_argument("--dashboard", action="store_true", help="also say where the CloudWatch dashboards are")
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_status)
 
@@ -39,18 +40,45 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         models = {name: ops.model_items(name) for name in ops.models()}
     incidents = open_incidents(ops)
-    document = {
+    document: dict[str, Any] = {
         "stack": ops.stack.name,
         "region": ops.stack.region,
         "models": [
             model_status(ops, name, items, incidents.get(name, []), args.runs) for name, items in models.items()
         ],
     }
+    if args.dashboard:
+        document["dashboards"] = dashboards(ops, [m["model"] for m in document["models"]])
     if args.json:
         fmt.print_json(document)
     else:
         render(document)
     return 0
+
+
+def dashboards(ops: Driftline, models: list[str]) -> dict[str, Any]:
+    """Where the stack's and each model's CloudWatch dashboards are, and whether they exist yet."""
+    from driftline.dashboards import dashboard_location
+
+    region = ops.stack.region
+    stack_name = ops.stack.outputs.get("StackDashboardName")
+    found: dict[str, Any] = {"stack": _dashboard(ops, stack_name, region) if stack_name else None, "models": {}}
+    for model in models:
+        found["models"][model] = _dashboard(ops, dashboard_location(model, region)["name"], region)
+    return found
+
+
+def _dashboard(ops: Driftline, name: str, region: str) -> dict[str, Any]:
+    from urllib.parse import quote
+
+    cloudwatch = ops.client("cloudwatch")
+    try:
+        cloudwatch.get_dashboard(DashboardName=name)
+        exists = True
+    except cloudwatch.exceptions.ResourceNotFound:
+        exists = False
+    url = f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards/dashboard/{quote(name)}"
+    return {"name": name, "url": url, "exists": exists}
 
 
 def model_status(
@@ -211,10 +239,21 @@ def render(document: dict[str, Any]) -> None:
     if not document["models"]:
         out.print(f"No model onboarded in stack '{document['stack']}' ({document['region']}).")
         return
+    boards = document.get("dashboards")
     for index, model in enumerate(document["models"]):
         if index:
             out.print()
         render_model(out, model)
+        if boards:
+            out.print(f"  dashboard  {_board_line(boards['models'][model['model']])}")
+    if boards and boards["stack"]:
+        out.print(f"\nstack dashboard {_board_line(boards['stack'])}")
+
+
+def _board_line(board: dict[str, Any]) -> str:
+    if not board["exists"]:
+        return f"{fmt.escape(board['name'])}: not created yet (it is put with the first production model's alarms)"
+    return f"{fmt.escape(board['name'])}: {fmt.escape(board['url'])}"
 
 
 def render_model(out: Any, status: dict[str, Any]) -> None:

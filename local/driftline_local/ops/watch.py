@@ -41,8 +41,7 @@ ROUND_LINE = re.compile(r"\bround=(\d+)\b(.*)")  # jobs/train.py logs it at ever
 SIGTERM_LINE = re.compile(r"SIGTERM received: checkpoint-(\d+)\.json written")
 RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
 EXIT_RUN_FAILED = 4
-SUCCESS = {"SUCCEEDED", "DEPLOYED"}
-TERMINAL = SUCCESS | {"FAILED", "REJECTED", "ROLLED_BACK", "ABORTED", "TIMED_OUT"}
+SUCCESS = runinfo.SUCCESS
 
 
 def register(subparsers: Any) -> None:
@@ -155,13 +154,8 @@ class RunWatcher:
         rollout = executions.get("rollout")
         running = any(d["status"] == "RUNNING" for d in executions.values())
         finished = bool(executions) and not running
-        status = str(run.get("status") or "PENDING")
-        if finished:
-            main = pipeline or rollout or {}
-            if status not in TERMINAL or not pipeline:
-                status = str(main.get("status"))
-        elif status in TERMINAL:
-            status = "RUNNING"  # a run item says how the last attempt ended; the execution is still going
+        main = pipeline or rollout  # a rollout started by hand has no pipeline execution
+        status = runinfo.reconciled_status(run.get("status"), main["status"] if main else None)
         snapshot = Snapshot(self.run_id, self.model, status, finished=finished, machines=machines)
         snapshot.error = " ".join(str(run[k]) for k in ("failed_step", "error") if run.get(k)) or None
         job = run.get("training_job")

@@ -159,6 +159,19 @@ def test_status_json_gives_scripts_the_same_facts(trained):
     assert status["incidents"] == [] and status["alarms"]
 
 
+def test_status_dashboard_says_where_the_model_and_stack_dashboards_are(trained):
+    shown = trained.cli("status", MODEL, "--dashboard", "--json")
+
+    assert shown.code == 0, shown.err
+    boards = shown.json()["dashboards"]
+    model_board = boards["models"][MODEL]
+    assert model_board["name"] == f"driftline-{MODEL}-us-east-1" and model_board["exists"] is True
+    assert model_board["url"].endswith(f"#dashboards/dashboard/driftline-{MODEL}-us-east-1")
+    assert boards["stack"]["exists"] is True
+    text = trained.cli("status", MODEL, "--dashboard").out
+    assert f"dashboard  driftline-{MODEL}-us-east-1: https://us-east-1.console.aws.amazon.com/cloudwatch/" in text
+
+
 def test_status_shows_a_paused_model_with_who_and_why(trained):
     table = trained.clients("dynamodb")
     key = {"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "PAUSE"}}
