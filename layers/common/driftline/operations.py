@@ -395,6 +395,7 @@ def rollback(
     endpoint = str(production.get("endpoint_name") or naming.endpoint_name(model))
     if describe_endpoint(endpoint) is None:
         raise NothingToRollBack(f"endpoint {endpoint} of model '{model}' does not exist; nothing serves to roll back")
+    target_data = _model_data_url(target)  # everything read before the lock: a failed read leaves nothing held
     other = state.acquire_rollout_lock(model, holder, int(at))
     if other:
         raise OperationInProgress(f"model '{model}' is being rolled out by {other}; try again when it has finished")
@@ -443,7 +444,7 @@ def rollback(
         reason=reason,
         restore_production={
             "run_id": target_run,
-            "model_data_url": _model_data_url(target),
+            "model_data_url": target_data,
             "model_package_arn": target.arn,
             "endpoint_name": endpoint,
             "endpoint_config": target_config["EndpointConfigName"],

@@ -1,8 +1,9 @@
 """What the act commands (retrain, rollback, promote, pause, resume) share: the layer's code, run in this process.
 
 The commands do not reimplement Driftline: they call `driftline.operations`, the same code the Lambda
-functions run, pointed at the stack this session resolved (its outputs become the layer's settings, the
-session's credentials and endpoint its clients'). So they act with the caller's own credentials and identity.
+functions run, pointed at the stack this session resolved (its outputs become the layer's settings; the layer's
+clients are made from this session, so its credentials, region and --endpoint-url). So they act with the
+caller's own credentials and identity.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 from botocore.exceptions import NoCredentialsError
 
 from driftline_local.ops import format as fmt
@@ -37,31 +39,21 @@ def add_act_arguments(parser: argparse.ArgumentParser, *, reason: bool = True) -
 
 def bind_layer(ops: Driftline) -> str:
     """Point the `driftline` layer at this session's stack; returns the caller's identity (STS)."""
-    credentials = ops.session.get_credentials()
-    if credentials is None:
+    if ops.session.get_credentials() is None:
         raise NoCredentialsError()
-    frozen = credentials.get_frozen_credentials()
     stack = ops.stack
     environment = {name: getattr(stack, attribute) for name, attribute in _SETTINGS.items()}
     environment |= {
         "AWS_REGION": stack.region,
-        "AWS_DEFAULT_REGION": stack.region,
-        "AWS_ACCESS_KEY_ID": frozen.access_key,
-        "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
         "POWERTOOLS_LOG_LEVEL": "ERROR",  # the layer's JSON logs are for CloudWatch, not for this terminal
-        "POWERTOOLS_METRICS_NAMESPACE": "Driftline",
     }
-    os.environ.pop("AWS_PROFILE", None)  # the frozen credentials above are the profile's
-    if frozen.token:
-        environment["AWS_SESSION_TOKEN"] = frozen.token
-    else:
-        os.environ.pop("AWS_SESSION_TOKEN", None)
     if ops.endpoint_url:
         environment["AWS_ENDPOINT_URL"] = ops.endpoint_url
     os.environ.update(environment)
 
     from driftline import aws, observability, settings
 
+    boto3.DEFAULT_SESSION = ops.session  # the layer's clients: this session's (refreshing) credentials and region
     settings.settings.cache_clear()
     aws.client.cache_clear()
     aws._dynamodb.cache_clear()
