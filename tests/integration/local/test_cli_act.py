@@ -21,6 +21,7 @@ from driftline_local.loop import (
     Clients,
     Stack,
     onboard_model,
+    start_rollout,
     states_entered,
     upload_frames,
     wait_for_execution,
@@ -272,3 +273,49 @@ def test_rollback_typed_twice_rolls_back_once_and_refusals_name_the_version(worl
     assert serving(world) == f"{world['first_run']}-config"
     assert withdrawn.returncode == 1 and "never served production" in withdrawn.stderr
     assert unknown.returncode == 1 and "no registered version '7'" in unknown.stderr
+
+
+# --- what a pause does to the automatic paths (deployed handlers, their roles) --------------------------------------
+
+
+def test_an_upload_while_paused_is_kept_without_a_run_and_resume_says_how_to_train_on_it(world):
+    clients, stack = world["clients"], world["stack"]
+    assert driftline(world, "pause", MODEL, "--reason", "INC-9").returncode == 0
+    runs_before = clients("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)["executions"]
+
+    upload_frames(clients, stack, MODEL, [generate_bank_marketing(200, seed=43)], prefix="while-paused")
+
+    page = eventually(lambda: mail(world, f"{MODEL}: upload kept, model paused"), timeout=60)[0]
+    assert "INC-9" in page["message"]
+    assert eventually(lambda: item(world, "PAUSE").get("uploads_kept"), timeout=30)["N"] == "1"
+    runs_after = clients("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)["executions"]
+    assert len(runs_after) == len(runs_before)
+    listing = clients("s3").list_objects_v2(Bucket=stack.data_bucket, Prefix=f"incoming/{MODEL}/while-paused")
+    assert [o["Key"] for o in listing["Contents"]] == [f"incoming/{MODEL}/while-paused-000.csv"]
+
+
+def test_a_rollout_while_paused_is_held_and_its_candidate_approved_for_promote(world):
+    clients, stack = world["clients"], world["stack"]
+    sagemaker = clients("sagemaker")
+    run = f"{MODEL}-upload-20261128T080000"
+    spec = sagemaker.describe_model_package(ModelPackageName=world["second_arn"])["InferenceSpecification"]
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=f"driftline-{MODEL}",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            k: spec[k] for k in ("Containers", "SupportedContentTypes", "SupportedResponseMIMETypes")
+        },
+    )["ModelPackageArn"]
+    before = serving(world)
+
+    # As the pipeline's last step does for a candidate that passed the gate
+    outcome = wait_for_execution(clients, start_rollout(clients, stack, MODEL, run, world["model_data_url"], arn))
+
+    assert outcome["error"] == "CandidateRolledBack"
+    assert sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
+    assert serving(world) == before
+    [page] = mail(world, "held, model paused")
+    assert f"driftline promote {MODEL} {arn.rsplit('/', 1)[-1]}" in page["message"]
+    resumed = driftline(world, "resume", MODEL, "--json")
+    assert json.loads(resumed.stdout)["rollouts_held"] == 1
+    assert json.loads(resumed.stdout)["uploads_kept"] == 1
