@@ -43,10 +43,11 @@ def test_drifted_traffic_retrains_rolls_out_and_resolves(cloud):
     shifted = generate_bank_marketing(300, seed=43, shift=1.0).drop(columns=["y", "duration"])
 
     with Traffic(clients, f"driftline-{MODEL}", shifted, per_second=15):
-        alarm_page = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm")
+        # Generous guards for a loaded 2-core machine: each wait returns as soon as its page arrives.
+        alarm_page = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm", timeout=900)
         retrain = wait_for_run(clients, stack, MODEL, time.time() - 120, progress=lambda message: None,
                                timeout=600)
-        resolved = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm resolved")
+        resolved = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm resolved", timeout=900)
 
     assert "retraining started" in alarm_page["subject"]
     assert "Drifted features:" in alarm_page["message"] and "threshold" in alarm_page["message"]
