@@ -1,121 +1,476 @@
-"""Local upload-to-InService time, the share spent outside the SageMaker jobs, and drift-to-retraining latency.
+"""Local upload-to-InService time, cold and warm, what is spent outside the SageMaker jobs (named), the local
+cloud's memory, and drift-to-retraining latency.
 
-Run: `.venv/bin/python bench/loop.py [--rows 6000]`. Starts a fresh local cloud (time scale 30), lets its
-Lambda environments initialize, onboards the sample model, uploads a burst of files and follows the run
-to a served endpoint. Upload -> InService is split into the SageMaker jobs, the quiet window, the
-endpoint's provisioning, the Lambda steps and the rest (Step Functions transitions, event delivery,
-polls). Then traffic from a
-shifted population starts and the bench measures how long until the drift retrain starts, against the
-monitoring interval (aim: within two intervals).
+Run: `.venv/bin/python bench/loop.py [--quick] [--json PATH]` (sizes 6k, 41k and 165k rows; `--quick`: 6k
+and 41k). For each size and each of two starts, a fresh local cloud (time scale 30) runs in its own
+process, as `driftline local up` does, and this process acts as the user: it generates the sample data,
+onboards the model, uploads two files and follows the run to a served endpoint.
+
+- cold: no function has an execution environment when the data arrives (none started ahead, as an hourly
+  pipeline finds them: Lambda reclaims environments idle for about 10 minutes);
+- warm: every function's environment was started ahead and stays (an idle lifetime longer than the run),
+  as for a pipeline whose functions are in use.
+
+Upload -> InService is cut into named parts from timestamps the cloud records, as on AWS: the SageMaker
+jobs (creation -> end), the configured quiet window, the endpoint's provisioning (creation -> InService),
+the Lambda invocations (START -> END in their CloudWatch Logs, all functions, also those an event
+started) and their init phases (Init Duration), event delivery (upload -> the first handler's START;
+training job end -> its state-change handler's START), `.sync` polls (a job's end -> its task's
+TaskSucceeded), the state machine's own Wait-state polls, and what remains: Step Functions transitions and
+the API calls of its tasks (the time between these, read from the execution histories).
+
+The local cloud's memory is the sum of the resident set sizes of its process tree (server, Lambda
+environments, jobs, endpoints) sampled every 0.25 s during the run; the peak is reported (aim: <= 1 GiB).
+
+After the 41k warm run (6k with `--rows 6000` alone), traffic from a shifted population starts and the
+bench measures how long until the drift retrain starts, against the monitoring interval (aim: within two
+intervals). The bench refuses to report if a run did not reach InService, a cold run found a warm
+environment, a warm run had a cold start, or the drift retrain did not start.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
-from driftline.monitoring import interval_seconds
-from driftline_local.cli import deploy_local_stack
-from driftline_local.cloud import LocalCloud
-from driftline_local.context import REPO_ROOT
-from driftline_local.demo import DEMO_CONFIG, ENDPOINT, MODEL, TIME_SCALE
-from driftline_local.lambda_runtime import active_runtime
-from driftline_local.loop import (
-    Clients,
-    Stack,
-    Traffic,
-    onboard_model,
-    sagemaker_job_seconds,
-    upload_frames,
-    wait_for_run,
-)
-from driftline_local.sample_data import generate_bank_marketing
+from figures import Figures, add_json_argument, refuse
 
+TIME_SCALE = 30  # driftline_local.demo.TIME_SCALE
 MONITOR_SCHEDULE = "rate(5 minutes)"  # DEMO_CONFIG's
 MIN_RECORDS = 300  # DEMO_CONFIG's
+SIZES = {"6k": 6_000, "41k": 41_188, "165k": 164_752}  # 41,188: the real bank-marketing data set's size
+WARM_IDLE_SECONDS = 86_400.0  # cloud seconds: a warm run's environments outlive it
+MEMORY_AIM_MIB = 1024.0
+SHARE_AIM = 0.10
+DUMP = os.environ.get("DRIFTLINE_BENCH_LOOP_DUMP")  # a JSON line per run: the timeline's raw material
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=6000)
-    parser.add_argument("--drift-rps", type=float, default=80.0,
-                        help="shifted requests per second asked for (one thread serves what it can, about 50 here): "
-                             "one monitoring interval should hold well over min_records")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as workdir, LocalCloud(port=0, workdir=workdir, time_scale=TIME_SCALE) as cloud:
-        deploy_local_stack(cloud, REPO_ROOT / "template.yaml")
-        active_runtime().wait_until_initialized()  # data arrives long after a deploy, not during it
-        clients = Clients(cloud.endpoint_url)
+# --- the local cloud, in its own process ---------------------------------------------------------------
+def serve(start: str, port: int, workdir: str) -> None:
+    """Child process: a local cloud with the stack deployed; prints READY, serves until stdin closes.
+
+    Deploys as `driftline local up` does (`cli.deploy_local_stack`), except that the image URIs are
+    resolved in a short-lived child: the SageMaker SDK that resolves them imports pandas, NumPy, SciPy
+    and rich, which would then stay resident in the cloud's process for nothing."""
+    from driftline_local.cloud import LocalCloud
+    from driftline_local.context import REPO_ROOT
+    from driftline_local.lambda_runtime import active_runtime
+    from driftline_local.publish import publish_jobs
+
+    warm = start == "warm"
+    cloud = LocalCloud(
+        port=port,
+        workdir=workdir,
+        time_scale=TIME_SCALE,
+        lambda_initialize_ahead=warm,
+        lambda_idle_seconds=WARM_IDLE_SECONDS if warm else None,
+    )
+    with cloud:
+        resolve = (
+            "import json, sys; from driftline_local.images import resolve_image_uris as r; "
+            "print(json.dumps(r(sys.argv[1])))"
+        )
+        images = json.loads(
+            subprocess.run(
+                [sys.executable, "-c", resolve, cloud.ctx.region], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        deployed = cloud.deploy(
+            REPO_ROOT / "template.yaml", "driftline", {**images, "OnCallEmail": "oncall@example.com"}
+        )
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=cloud.endpoint_url,
+            region_name=cloud.ctx.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        publish_jobs(s3, deployed.outputs["ArtifactBucketName"], REPO_ROOT / "jobs")
+        if warm:
+            active_runtime().wait_until_initialized()
+        print(f"READY {cloud.endpoint_url}", flush=True)
+        sys.stdin.read()
+
+
+@dataclass
+class MemorySampler:
+    """Peak summed RSS of a process tree, sampled in the background."""
+
+    root: int
+    interval: float = 0.25
+    peak_mib: float = 0.0
+    peak_parts: dict[str, float] = field(default_factory=dict)
+    first_parts: dict[str, float] = field(default_factory=dict)  # when the run began
+    samples: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            parts = self.sample()
+            self.samples += 1
+            self.first_parts = self.first_parts or parts
+            total = sum(parts.values())
+            if total > self.peak_mib:
+                self.peak_mib, self.peak_parts = total, parts
+            self._stop.wait(self.interval)
+
+    def sample(self) -> dict[str, float]:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        tree, grew = {self.root}, True
+        while grew:
+            grew = False
+            for pid, parent in parents.items():
+                if parent in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        parts: dict[str, float] = {}
+        for pid in tree:
+            kind = "server" if pid == self.root else _kind(pid)
+            parts[kind] = parts.get(kind, 0.0) + _rss_mib(pid)
+        return parts
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _kind(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    if "_lambda_worker.py" in command:
+        return "Lambda environments"
+    if "endpoint" in command or "model_server" in command or "_inference_worker" in command:
+        return "endpoints"
+    return "jobs"
+
+
+@contextmanager
+def local_cloud(start: str) -> Iterator[tuple[str, MemorySampler]]:
+    from driftline_local.cloud import free_port
+
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", start, "--port", str(free_port()), "--workdir", workdir],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        try:
+            line = proc.stdout.readline()
+            if not line.startswith("READY "):
+                refuse(f"the local cloud did not start ({line!r})")
+            sampler = MemorySampler(proc.pid)
+            try:
+                yield line.split()[1], sampler
+            finally:
+                sampler.stop()
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+
+
+# --- one run ----------------------------------------------------------------------------------------
+@dataclass
+class Run:
+    size: str
+    start: str
+    total: float  # upload -> InService
+    parts: dict[str, float]
+    memory_mib: float
+    memory_parts: dict[str, float]
+    cold_starts: int
+    invocations: int
+    jobs: dict[str, float]
+
+    @property
+    def outside(self) -> float:
+        return self.total - self.parts["SageMaker jobs"] - self.parts["quiet window (config)"]
+
+    @property
+    def share(self) -> float:
+        return self.outside / (self.total - self.parts["quiet window (config)"])
+
+
+def run_once(size: str, rows: int, start: str, drift_rps: float | None) -> tuple[Run, tuple[float, float] | None]:
+    from driftline_local.demo import DEMO_CONFIG, ENDPOINT, MODEL
+    from driftline_local.loop import Clients, Stack, onboard_model, upload_frames, wait_for_run
+    from driftline_local.sample_data import generate_bank_marketing
+
+    data = generate_bank_marketing(rows, seed=7)
+    frames = [data.iloc[: rows // 2], data.iloc[rows // 2 :]]
+    with local_cloud(start) as (endpoint_url, memory):
+        clients = Clients(endpoint_url)
         stack = Stack.describe(clients)
         onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="true"), MODEL)
-        data = generate_bank_marketing(args.rows, seed=7)
-        since = upload_frames(clients, stack, MODEL, [data.iloc[: args.rows // 2], data.iloc[args.rows // 2 :]])
-        result = wait_for_run(clients, stack, MODEL, since, progress=lambda message: None)
-        jobs = sagemaker_job_seconds(clients, result.run_id)
+        since = upload_frames(clients, stack, MODEL, frames)
+        del data, frames
+        result = wait_for_run(clients, stack, MODEL, since, progress=None)
         endpoint = clients("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+        if result.status != "SUCCEEDED" or endpoint["EndpointStatus"] != "InService":
+            refuse(
+                f"{size} {start}: the run ended {result.status} ({result.error}), endpoint "
+                f"{endpoint['EndpointStatus']}: no upload -> InService to report"
+            )
         in_service = endpoint["LastModifiedTime"].timestamp()  # a first deployment: nothing updates it later
-        provisioning = in_service - endpoint["CreationTime"].timestamp()
-        lambdas = lambda_task_seconds(clients, stack, result.execution_arn, until=in_service)
-        drift_latency, served_rps = drift_to_retraining(clients, stack, args.drift_rps)
-    settle = sum(s.seconds for s in result.steps if "settle" in s.step or "quiet window" in s.step)
-    in_jobs = sum(jobs.values())
-    total = in_service - since
-    print(f"run {result.run_id}: {result.status}")
-    print(f"upload -> endpoint InService                {total:7.1f} s")
-    print(f"upload -> run finished (promoted, reported) {result.seconds:7.1f} s")
-    for name, seconds in sorted(jobs.items()):
-        print(f"  SageMaker job {name:45} {seconds:6.1f} s")
-    print(f"inside SageMaker jobs                       {in_jobs:7.1f} s")
-    print(f"configured quiet window (settle_seconds)    {settle:7.1f} s")
-    outside = total - in_jobs - settle
-    print(f"outside the jobs, quiet window excluded     {outside:7.1f} s  "
-          f"({outside / (total - settle):.0%} of upload -> InService; aim <= 10%)")
-    print(f"  endpoint provisioning (Create -> InService) {provisioning:5.1f} s")
-    print(f"  {len(lambdas)} Lambda steps                           {sum(lambdas):5.1f} s  "
-          f"({', '.join(f'{s:.2f}' for s in lambdas)})")
-    print(f"  the rest: transitions, events, polls        {outside - provisioning - sum(lambdas):5.1f} s")
-    orchestration = outside - provisioning
-    print(f"outside the jobs and endpoint provisioning  {orchestration:7.1f} s  "
-          f"({orchestration / (total - settle):.0%})")
-    interval = interval_seconds(MONITOR_SCHEDULE) / TIME_SCALE
-    print(f"drift -> retraining started                 {drift_latency:7.1f} s  "
-          f"({drift_latency / interval:.1f} monitoring intervals of {interval:.0f} s: {MONITOR_SCHEDULE} at "
-          f"time scale {TIME_SCALE}; aim <= 2)")
-    print(f"  traffic {served_rps:.0f} req/s served = {served_rps * interval:.0f} requests per interval "
-          f"(the monitor judges a window of at least min_records {MIN_RECORDS})")
+        timeline = Timeline(clients, stack, result.execution_arn, since, in_service)
+        parts = timeline.parts()
+        if DUMP:
+            with open(DUMP, "a") as f:
+                f.write(
+                    json.dumps(
+                        {
+                            "run": f"{size} {start}",
+                            "since": since,
+                            "until": in_service,
+                            "intervals": timeline.intervals,
+                            "memory_first": memory.first_parts,
+                            "memory_peak": memory.peak_parts,
+                            "histories": {
+                                arn: [
+                                    {
+                                        "type": e["type"],
+                                        "t": _ts(e["timestamp"]),
+                                        "name": (
+                                            e.get("stateEnteredEventDetails") or e.get("stateExitedEventDetails") or {}
+                                        ).get("name"),
+                                    }
+                                    for e in events
+                                ]
+                                for arn, events in timeline.histories.items()
+                            },
+                        }
+                    )
+                    + "\n"
+                )
+        drift = drift_to_retraining(clients, stack, drift_rps) if drift_rps else None
+        memory.stop()
+    run = Run(
+        size,
+        start,
+        in_service - since,
+        parts,
+        memory.peak_mib,
+        memory.peak_parts,
+        timeline.cold_starts,
+        timeline.invocations,
+        timeline.jobs,
+    )
+    report([run], None, Figures("loop"))  # the details, before any check
+    if start == "cold" and len(timeline.first_cold) < timeline.functions:
+        refuse(f"{size} cold: only {len(timeline.first_cold)} of {timeline.functions} functions started cold")
+    if start == "warm" and timeline.first_cold:
+        # a second concurrent request may start a second environment, as on Lambda; a first one may not
+        refuse(f"{size} warm: the first invocation of {', '.join(timeline.first_cold)} waited for an init phase")
+    if memory.samples < 3:
+        refuse(f"{size} {start}: memory sampled {memory.samples} times")
+    return run, drift
 
 
-def lambda_task_seconds(clients: Clients, stack: Stack, pipeline_arn: str, until: float) -> list[float]:
-    """Duration of each Lambda task the run (and its rollout) started before `until`, in order.
-
-    Lambdas started by events rather than by a state (on_data_uploaded, on_training_state_change) are
-    in "the rest"."""
-    sfn = clients("stepfunctions")
-    arns = [pipeline_arn] + [e["executionArn"] for e in sfn.list_executions(stateMachineArn=stack.canary_rollout_arn)
-                             ["executions"] if e["name"] == pipeline_arn.rsplit(":", 1)[-1]]
-    durations = []
-    for arn in arns:
-        scheduled = None
-        for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
-            details = event.get("taskScheduledEventDetails") or {}
-            # a waitForTaskToken task lasts as long as its job: that time is the job's, not the Lambda's
-            if (details.get("resourceType") == "lambda" and not details.get("resource", "").endswith("TaskToken")
-                    and event["timestamp"].timestamp() < until):
-                scheduled = event["timestamp"]
-            elif scheduled and event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
-                durations.append((event["timestamp"] - scheduled).total_seconds())
-                scheduled = None
-    return durations
+# --- naming the time outside the jobs ---------------------------------------------------------------
+def _ts(value: datetime | float) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
-def drift_to_retraining(clients: Clients, stack: Stack, per_second: float,
-                        timeout: float = 300) -> tuple[float, float]:
+class Timeline:
+    """Upload -> InService cut into named parts, each from timestamps the local cloud records as AWS does."""
+
+    # the first category that claims a moment gets it
+    ORDER = (
+        "SageMaker jobs",
+        "endpoint provisioning",
+        "quiet window (config)",
+        "Lambda init (cold start)",
+        "Lambda invocations",
+        "event delivery",
+        ".sync polls",
+        "state machine Wait polls",
+    )
+
+    def __init__(self, clients: Any, stack: Any, pipeline_arn: str, since: float, until: float) -> None:
+        self.since, self.until = since, until
+        self.intervals: list[tuple[float, float, str]] = []
+        self.jobs: dict[str, float] = {}
+        self.cold_starts = self.invocations = self.functions = 0
+        self.first_cold: list[str] = []  # functions whose first invocation in the run waited for an init phase
+        sfn = clients("stepfunctions")
+        arns = [pipeline_arn] + [
+            e["executionArn"]
+            for e in sfn.list_executions(stateMachineArn=stack.canary_rollout_arn)["executions"]
+            if e["name"] == pipeline_arn.rsplit(":", 1)[-1]
+        ]
+        self.histories = {arn: sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"] for arn in arns}
+        job_ends = self._jobs(clients)
+        starts = self._lambdas(clients)
+        self._histories(job_ends)
+        self._endpoint(clients)
+        # events: the upload -> the first handler; a training job's end -> its state-change handler
+        first_start = min(
+            (t for name, t in starts if "OnDataUploaded" in name or "on-data" in name.lower()), default=None
+        )
+        if first_start:
+            self.intervals.append((since, first_start, "event delivery"))
+        for job, ended in job_ends.items():
+            if "-train-" in job:
+                after = [t for name, t in starts if "TrainingState" in name and t >= ended]
+                if after:
+                    self.intervals.append((ended, min(after), "event delivery"))
+
+    def _jobs(self, clients: Any) -> dict[str, float]:
+        sagemaker = clients("sagemaker")
+        ends: dict[str, float] = {}
+        run_id = next(iter(self.histories)).rsplit(":", 1)[-1]
+        for job in sagemaker.list_processing_jobs(NameContains=run_id)["ProcessingJobSummaries"]:
+            d = sagemaker.describe_processing_job(ProcessingJobName=job["ProcessingJobName"])
+            if d.get("ProcessingEndTime"):
+                ends[d["ProcessingJobName"]] = _ts(d["ProcessingEndTime"])
+                self.intervals.append((_ts(d["CreationTime"]), _ts(d["ProcessingEndTime"]), "SageMaker jobs"))
+        for job in sagemaker.list_training_jobs(NameContains=run_id)["TrainingJobSummaries"]:
+            d = sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
+            if d.get("TrainingEndTime"):
+                ends[d["TrainingJobName"]] = _ts(d["TrainingEndTime"])
+                self.intervals.append((_ts(d["CreationTime"]), _ts(d["TrainingEndTime"]), "SageMaker jobs"))
+        self.jobs = {name: end - start for (start, end, _), name in zip(self.intervals, ends, strict=True)}
+        return ends
+
+    def _lambdas(self, clients: Any) -> list[tuple[str, float]]:
+        """Every invocation in [since, until] from the functions' CloudWatch Logs; (function, START time)."""
+        logs = clients("logs")
+        starts: list[tuple[str, float]] = []
+        groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+        for group in groups:
+            name = group["logGroupName"].rsplit("/", 1)[-1]
+            events = logs.filter_log_events(logGroupName=group["logGroupName"])["events"]
+            began: dict[str, float] = {}
+            used = False
+            first: tuple[float, bool] | None = None
+            for event in events:
+                message, at = event["message"], event["timestamp"] / 1000
+                if message.startswith("START RequestId: "):
+                    began[message.split()[2]] = at
+                elif message.startswith("REPORT RequestId: "):
+                    request = message.split()[2]
+                    start = began.pop(request, None)
+                    if start is None or start < self.since - 1 or start > self.until:
+                        continue
+                    used = True
+                    self.invocations += 1
+                    starts.append((name, start))
+                    self.intervals.append((start, at, "Lambda invocations"))
+                    cold = "Init Duration: " in message
+                    if first is None or start < first[0]:
+                        first = (start, cold)
+                    if cold:
+                        self.cold_starts += 1
+                        init = float(message.split("Init Duration: ")[1].split()[0]) / 1000
+                        self.intervals.append((start - init, start, "Lambda init (cold start)"))
+            self.functions += used
+            if first and first[1]:
+                self.first_cold.append(name)
+        return starts
+
+    def _histories(self, job_ends: dict[str, float]) -> None:
+        for events in self.histories.values():
+            entered: dict[str, tuple[float, str]] = {}
+            for event in events:
+                at = _ts(event["timestamp"])
+                if event["type"] == "WaitStateEntered":
+                    entered[event["stateEnteredEventDetails"]["name"]] = (at, "wait")
+                elif event["type"] == "WaitStateExited":
+                    name = event["stateExitedEventDetails"]["name"]
+                    began = entered.pop(name, None)
+                    if began:
+                        quiet = "settle" in name or "quiet window" in name
+                        self.intervals.append(
+                            (began[0], at, "quiet window (config)" if quiet else "state machine Wait polls")
+                        )
+                elif event["type"] == "TaskSucceeded":
+                    output = json.loads(event.get("taskSucceededEventDetails", {}).get("output") or "{}")
+                    job = output.get("ProcessingJobName") or output.get("TrainingJobName")
+                    if job in job_ends and event["taskSucceededEventDetails"].get("resourceType") == "sagemaker":
+                        self.intervals.append((job_ends[job], at, ".sync polls"))
+
+    def _endpoint(self, clients: Any) -> None:
+        from driftline_local.demo import ENDPOINT
+
+        endpoint = clients("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
+        self.intervals.append(
+            (_ts(endpoint["CreationTime"]), _ts(endpoint["LastModifiedTime"]), "endpoint provisioning")
+        )
+
+    def parts(self) -> dict[str, float]:
+        """Seconds of [since, until] per category (each moment counted once, by ORDER); the rest is
+        Step Functions transitions and its tasks' API calls."""
+        moments = sorted(
+            {self.since, self.until}
+            | {min(max(t, self.since), self.until) for s, e, _ in self.intervals for t in (s, e)}
+        )
+        totals = dict.fromkeys(self.ORDER, 0.0)
+        totals["Step Functions transitions and task API calls"] = 0.0
+        rank = {name: i for i, name in enumerate(self.ORDER)}
+        for left, right in zip(moments, moments[1:], strict=False):
+            middle = (left + right) / 2
+            claims = [c for s, e, c in self.intervals if s <= middle < e]
+            category = min(claims, key=rank.__getitem__) if claims else "Step Functions transitions and task API calls"
+            totals[category] += right - left
+        return totals
+
+
+# --- drift ------------------------------------------------------------------------------------------
+def drift_to_retraining(clients: Any, stack: Any, per_second: float, timeout: float = 300) -> tuple[float, float]:
     """Seconds from the first shifted request to the start of the drift retraining run, and the
     rate the endpoint actually served meanwhile.
 
     Schedules run at the time scale, traffic in real time: below min_records requests per interval no
     monitor can judge a window in time, whatever the pipeline does, so the rate is a parameter."""
+    from driftline_local.demo import DEMO_CONFIG, ENDPOINT, MODEL
+    from driftline_local.loop import Traffic, onboard_model, upload_frames
+    from driftline_local.sample_data import generate_bank_marketing
+
     onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="false"), MODEL)
     upload_frames(clients, stack, MODEL, [generate_bank_marketing(4000, seed=8, shift=1.0)], prefix="shifted")
     rows = generate_bank_marketing(300, seed=10, shift=1.0).drop(columns=["y", "duration"])
@@ -130,8 +485,109 @@ def drift_to_retraining(clients: Clients, stack: Stack, per_second: float,
                     served = sum(traffic.log.served_by(started, started + latency).values())
                     return latency, served / latency
             time.sleep(0.5)
-    raise TimeoutError(f"no drift retrain within {timeout:.0f}s")
+    refuse(f"no drift retrain started within {timeout:.0f}s of shifted traffic")
+
+
+# --- report -----------------------------------------------------------------------------------------
+def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures) -> None:
+    for run in runs:
+        label = f"{run.start}, {run.size} rows"
+        print(
+            f"\n{label}: upload -> endpoint InService {run.total:6.1f} s  "
+            f"({run.invocations} Lambda invocations, {run.cold_starts} cold)"
+        )
+        for name, seconds in run.parts.items():
+            print(f"  {name:48} {seconds:6.2f} s")
+        print(f"  outside the jobs, quiet window excluded          {run.outside:6.2f} s  ({run.share:.1%})")
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.memory_parts.items()))
+        print(f"  local cloud peak resident memory                 {run.memory_mib:6.0f} MiB ({parts})")
+        aim = "<= 10 %" if run.start == "warm" else None
+        figures.add(
+            f"upload -> InService outside the jobs, {label}",
+            100 * run.share,
+            "%",
+            aim=aim,
+            holds=run.share <= SHARE_AIM if aim else None,
+            note=f"{run.outside:.1f} s of {run.total - run.parts['quiet window (config)']:.1f} s; "
+            + "; ".join(
+                f"{k} {v:.2f} s"
+                for k, v in run.parts.items()
+                if k != "SageMaker jobs" and k != "quiet window (config)" and v >= 0.005
+            ),
+        )
+        figures.add(
+            f"upload -> InService, {label}",
+            run.total,
+            "s",
+            note=f"jobs {run.parts['SageMaker jobs']:.1f} s, quiet window "
+            f"{run.parts['quiet window (config)']:.1f} s, {run.cold_starts} cold starts",
+        )
+        figures.add(
+            f"local cloud peak resident memory, {label}",
+            run.memory_mib,
+            "MiB",
+            aim="<= 1 GiB",
+            holds=run.memory_mib <= MEMORY_AIM_MIB,
+            note="sum of RSS over the cloud's process tree: " + parts,
+        )
+    if drift:
+        latency, served = drift
+        interval = 300 / TIME_SCALE  # MONITOR_SCHEDULE at the time scale
+        print(
+            f"\ndrift -> retraining started {latency:.1f} s ({latency / interval:.1f} monitoring intervals of "
+            f"{interval:.0f} s: {MONITOR_SCHEDULE} at time scale {TIME_SCALE}; aim <= 2); traffic {served:.0f} "
+            f"req/s = {served * interval:.0f} per interval (min_records {MIN_RECORDS})"
+        )
+        figures.add(
+            "drift -> retraining started",
+            latency / interval,
+            "monitoring intervals",
+            aim="<= 2",
+            holds=latency / interval <= 2,
+            note=f"{latency:.1f} s; {served:.0f} req/s served",
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="6k and 41k rows only")
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), help="which sizes (default: all three)")
+    parser.add_argument("--starts", nargs="+", choices=["cold", "warm"], default=["cold", "warm"])
+    parser.add_argument(
+        "--drift-rps",
+        type=float,
+        default=80.0,
+        help="shifted requests per second asked for (one thread serves what it can, about 50 here): "
+        "one monitoring interval should hold well over min_records",
+    )
+    parser.add_argument("--no-drift", action="store_true", help="skip the drift -> retraining measurement")
+    parser.add_argument("--serve", choices=["cold", "warm"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    add_json_argument(parser)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.workdir)
+        return
+    sizes = args.sizes or (["6k", "41k"] if args.quick else list(SIZES))
+    drift_at = ("41k" if "41k" in sizes else sizes[-1], "warm" if "warm" in args.starts else args.starts[-1])
+    figures = Figures("loop")
+    runs: list[Run] = []
+    drift = None
+    for size in sizes:
+        for start in args.starts:
+            measure_drift = not args.no_drift and (size, start) == drift_at
+            run, measured = run_once(size, SIZES[size], start, args.drift_rps if measure_drift else None)
+            runs.append(run)
+            drift = drift or measured
+            print(
+                f"{size} {start}: {run.total:.1f} s, outside the jobs {run.share:.1%}, peak {run.memory_mib:.0f} MiB",
+                flush=True,
+            )
+    report(runs, drift, figures)
+    figures.write_if_asked(args.json)
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

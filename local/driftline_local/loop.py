@@ -37,8 +37,11 @@ class Clients:
     def __call__(self, service: str) -> Any:
         if service not in self._cache:
             self._cache[service] = boto3.client(
-                service, endpoint_url=self.endpoint_url, region_name=self.region,
-                aws_access_key_id="testing", aws_secret_access_key="testing",
+                service,
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
             )
         return self._cache[service]
 
@@ -55,8 +58,13 @@ class Stack:
     def describe(cls, clients: Clients, name: str = "driftline") -> Stack:
         stack = clients("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
         out = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-        return cls(out["DataBucketName"], out["ArtifactBucketName"], out["TrainingPipelineArn"],
-                   out["CanaryRolloutArn"], out["StateTableName"])
+        return cls(
+            out["DataBucketName"],
+            out["ArtifactBucketName"],
+            out["TrainingPipelineArn"],
+            out["CanaryRolloutArn"],
+            out["StateTableName"],
+        )
 
 
 @dataclass
@@ -95,8 +103,9 @@ def onboard_model(clients: Clients, stack: Stack, config_yaml: str, model: str, 
     table = clients("dynamodb")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        item = table.get_item(TableName=stack.state_table,
-                              Key={"pk": {"S": f"MODEL#{model}"}, "sk": {"S": "CONFIG"}}).get("Item")
+        item = table.get_item(
+            TableName=stack.state_table, Key={"pk": {"S": f"MODEL#{model}"}, "sk": {"S": "CONFIG"}}
+        ).get("Item")
         if item and int(item["updated_at"]["N"]) >= uploaded_at - 1:
             return
         time.sleep(0.2)
@@ -111,25 +120,32 @@ def upload_frames(
     for i, frame in enumerate(frames):
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
-        clients("s3").put_object(Bucket=stack.data_bucket, Key=f"incoming/{model}/{prefix}-{i:03d}.csv",
-                                 Body=buffer.getvalue().encode())
+        clients("s3").put_object(
+            Bucket=stack.data_bucket, Key=f"incoming/{model}/{prefix}-{i:03d}.csv", Body=buffer.getvalue().encode()
+        )
     return started
 
 
-def wait_for_run(clients: Clients, stack: Stack, model: str, since: float, progress: Progress,
-                 timeout: float = 900) -> RunResult:
-    """Follow the model's next TrainingPipeline execution (and its rollout) to the end, reporting steps."""
+def wait_for_run(
+    clients: Clients, stack: Stack, model: str, since: float, progress: Progress | None, timeout: float = 900
+) -> RunResult:
+    """Follow the model's next TrainingPipeline execution (and its rollout) to the end, reporting steps.
+
+    With `progress=None` only the execution's status is polled: reading the histories twice a second
+    costs the local server CPU that the run itself needs (a benchmark follows quietly)."""
     sfn = clients("stepfunctions")
     execution = _wait_for_execution(sfn, stack.training_pipeline_arn, model, since, timeout)
-    progress(f"run {execution['name']} started")
-    steps = StepReporter(progress)
+    if progress:
+        progress(f"run {execution['name']} started")
+    steps = StepReporter(progress) if progress else None
     deadline = time.monotonic() + timeout
     while True:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        steps.report(sfn, execution["executionArn"], "pipeline")
-        for child in sfn.list_executions(stateMachineArn=stack.canary_rollout_arn)["executions"]:
-            if child["name"] == execution["name"]:
-                steps.report(sfn, child["executionArn"], "rollout")
+        if steps:
+            steps.report(sfn, execution["executionArn"], "pipeline")
+            for child in sfn.list_executions(stateMachineArn=stack.canary_rollout_arn)["executions"]:
+                if child["name"] == execution["name"]:
+                    steps.report(sfn, child["executionArn"], "rollout")
         if described["status"] != "RUNNING":
             break
         if time.monotonic() > deadline:
@@ -137,8 +153,15 @@ def wait_for_run(clients: Clients, stack: Stack, model: str, since: float, progr
         time.sleep(0.5)
     finished = time.time()
     steps = _step_timings(sfn, execution["executionArn"], "pipeline")
-    result = RunResult(model=model, run_id=execution["name"], status=described["status"], upload_started=since,
-                       finished=finished, steps=steps, execution_arn=execution["executionArn"])
+    result = RunResult(
+        model=model,
+        run_id=execution["name"],
+        status=described["status"],
+        upload_started=since,
+        finished=finished,
+        steps=steps,
+        execution_arn=execution["executionArn"],
+    )
     run = _run_record(clients, stack, model, execution["name"])
     result.metrics = run.get("metrics") or {}
     result.gate = run.get("gate") or {}
@@ -207,8 +230,11 @@ def _step_timings(sfn: Any, arn: str, machine: str) -> list[StepTiming]:
 def _run_record(clients: Clients, stack: Stack, model: str, run: str) -> dict[str, Any]:
     from boto3.dynamodb.types import TypeDeserializer
 
-    item = clients("dynamodb").get_item(TableName=stack.state_table,
-                                        Key={"pk": {"S": f"MODEL#{model}"}, "sk": {"S": f"RUN#{run}"}}).get("Item")
+    item = (
+        clients("dynamodb")
+        .get_item(TableName=stack.state_table, Key={"pk": {"S": f"MODEL#{model}"}, "sk": {"S": f"RUN#{run}"}})
+        .get("Item")
+    )
     if not item:
         return {}
     plain = {k: TypeDeserializer().deserialize(v) for k, v in item.items()}
@@ -254,8 +280,15 @@ class Interruption:
     outcome: str = "max_wait_exceeded"  # or "resume" (capacity returns, the job restarts in place)
 
 
-def interrupt_training(clients: Clients, model: str, since: float, plan: list[Interruption], interrupt: Interrupt,
-                       progress: Progress, timeout: float = 600) -> threading.Thread:
+def interrupt_training(
+    clients: Clients,
+    model: str,
+    since: float,
+    plan: list[Interruption],
+    interrupt: Interrupt,
+    progress: Progress,
+    timeout: float = 600,
+) -> threading.Thread:
     """Carry out `plan` in the background while the model's next run trains; returns the thread."""
 
     def carry_out() -> None:
@@ -265,8 +298,10 @@ def interrupt_training(clients: Clients, model: str, since: float, plan: list[In
                 name = wait_for_training_phase(clients, model, since, step.attempt, trained_phases, timeout)
                 time.sleep(step.after_seconds)
                 interrupt(name, step.outcome)
-                progress(f"spot capacity reclaimed from {name} after {step.after_seconds:.1f}s of training "
-                         f"({step.outcome.replace('_', ' ')})")
+                progress(
+                    f"spot capacity reclaimed from {name} after {step.after_seconds:.1f}s of training "
+                    f"({step.outcome.replace('_', ' ')})"
+                )
             except (TimeoutError, ValueError) as exc:  # the job finished first: nothing left to interrupt
                 progress(f"interruption of training job {step.attempt} skipped: {exc}")
 
@@ -275,8 +310,9 @@ def interrupt_training(clients: Clients, model: str, since: float, plan: list[In
     return thread
 
 
-def wait_for_training_phase(clients: Clients, model: str, since: float, attempt: int, phases: dict[str, int],
-                             timeout: float) -> str:
+def wait_for_training_phase(
+    clients: Clients, model: str, since: float, attempt: int, phases: dict[str, int], timeout: float
+) -> str:
     """The name of the run's `attempt`-th training job once it enters a Training phase not yet interrupted."""
     sagemaker = clients("sagemaker")
     deadline = time.monotonic() + timeout
@@ -300,13 +336,19 @@ def wait_for_training_phase(clients: Clients, model: str, since: float, attempt:
 # --- rollouts and traffic -----------------------------------------------------------------------------
 
 
-def start_rollout(clients: Clients, stack: Stack, model: str, run_id: str, model_data_url: str,
-                  model_package_arn: str | None = None) -> str:
+def start_rollout(
+    clients: Clients, stack: Stack, model: str, run_id: str, model_data_url: str, model_package_arn: str | None = None
+) -> str:
     """Start CanaryRollout for a candidate by hand (as the pipeline's last step does); returns the execution ARN."""
-    payload = {"model": model, "run_id": run_id, "model_data_url": model_data_url,
-               "model_package_arn": model_package_arn}
-    response = clients("stepfunctions").start_execution(stateMachineArn=stack.canary_rollout_arn, name=run_id,
-                                                        input=json.dumps(payload))
+    payload = {
+        "model": model,
+        "run_id": run_id,
+        "model_data_url": model_data_url,
+        "model_package_arn": model_package_arn,
+    }
+    response = clients("stepfunctions").start_execution(
+        stateMachineArn=stack.canary_rollout_arn, name=run_id, input=json.dumps(payload)
+    )
     return str(response["executionArn"])
 
 
@@ -323,8 +365,11 @@ def wait_for_execution(clients: Clients, execution_arn: str, timeout: float = 60
 
 
 def states_entered(clients: Clients, execution_arn: str) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in _history(clients("stepfunctions"), execution_arn)
-            if e.get("stateEnteredEventDetails")]
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in _history(clients("stepfunctions"), execution_arn)
+        if e.get("stateEnteredEventDetails")
+    ]
 
 
 @dataclass(frozen=True)
@@ -355,12 +400,16 @@ class TrafficLog:
 class Traffic:
     """Steady, bounded invocation traffic against one endpoint from a background thread (loopback only)."""
 
-    def __init__(self, clients: Clients, endpoint: str, rows: pd.DataFrame, per_second: float = 20.0,
-                 limit: int = 100_000) -> None:
+    def __init__(
+        self, clients: Clients, endpoint: str, rows: pd.DataFrame, per_second: float = 20.0, limit: int = 100_000
+    ) -> None:
         self.endpoint, self.per_second, self.limit = endpoint, per_second, limit
         self._runtime = boto3.client(
-            "sagemaker-runtime", endpoint_url=clients.endpoint_url, region_name=clients.region,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "sagemaker-runtime",
+            endpoint_url=clients.endpoint_url,
+            region_name=clients.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
         self._bodies = [rows.iloc[[i]].to_csv(header=False, index=False).encode() for i in range(len(rows))]
         self.log = TrafficLog()
@@ -386,15 +435,21 @@ class Traffic:
             body = self._bodies[self.log.sent % len(self._bodies)]
             self.log.sent += 1
             try:
-                answer = self._runtime.invoke_endpoint(EndpointName=self.endpoint, ContentType="text/csv",
-                                                       Accept="application/json", Body=body)
+                answer = self._runtime.invoke_endpoint(
+                    EndpointName=self.endpoint, ContentType="text/csv", Accept="application/json", Body=body
+                )
                 answer["Body"].read()
                 self.log.served.append((time.time(), str(answer.get("InvokedProductionVariant"))))
             except Exception as exc:  # counted, never raised: the caller judges the log
                 response = getattr(exc, "response", None) or {}
                 headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                 self.log.failed += 1
-                self.log.failures.append(Failure(
-                    at=time.time(), code=str(response.get("Error", {}).get("Code", type(exc).__name__)),
-                    variant=headers.get("x-amzn-invoked-production-variant", ""), message=str(exc)))
+                self.log.failures.append(
+                    Failure(
+                        at=time.time(),
+                        code=str(response.get("Error", {}).get("Code", type(exc).__name__)),
+                        variant=headers.get("x-amzn-invoked-production-variant", ""),
+                        message=str(exc),
+                    )
+                )
             self._stop.wait(max(0.0, interval - (time.monotonic() - started)))

@@ -10,12 +10,16 @@
   `Cause: null`; see `_install_task_failure_cause`.
 - CreateStateMachine accepts any field on an optimized SageMaker task; AWS refuses the ones its
   integration does not support (`sfn_parameters`).
+- Every task creates a new boto3 client (`boto_client_for`): 35-75 ms each, and the first SageMaker one
+  loads botocore's SageMaker model (0.3-1.7 s) in the middle of a run. Clients are cached per (region,
+  service, role) and the service models loaded when the cloud starts; see `_install_client_cache`.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import sys
 import threading
 import uuid
 from typing import Any
@@ -26,6 +30,11 @@ from driftline_local.context import LocalCloudContext
 # service's own events within about a second; moto's 0.5 s added half a second per job to every
 # local run, which is all waiting. A describe call costs the local cloud about 10 ms.
 SYNC_POLL_SECONDS = 0.1
+# the services the stack's state machines call (their botocore models load once, at start)
+TASK_SERVICES = ("sagemaker", "lambda", "stepfunctions", "dynamodb", "sns", "events", "s3")
+
+_clients: dict[tuple[Any, ...], Any] = {}
+_clients_lock = threading.Lock()
 
 
 def install(ctx: LocalCloudContext) -> None:
@@ -34,6 +43,7 @@ def install(ctx: LocalCloudContext) -> None:
     from driftline_local import sfn_parameters
 
     sfn_parameters.install()
+    _install_client_cache(ctx)
     original = StepFunctionsParserBackend.start_execution
     if getattr(original, "_driftline_local", False):
         return
@@ -48,6 +58,57 @@ def install(ctx: LocalCloudContext) -> None:
     _install_sync_poll()
     _install_program_cache()
     _install_task_failure_cause()
+
+
+def _install_client_cache(ctx: LocalCloudContext) -> None:
+    """One boto3 client per (region, service, role, server) for the interpreter's tasks, as a service
+    keeps its SDK clients; and the task services' botocore models loaded in the background now.
+
+    Wraps whatever `boto_client_for` is installed (`iam` makes it act as the machine's role), in the
+    module and wherever a module imported it by name. A new cloud starts with an empty cache."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    with _clients_lock:
+        _clients.clear()
+    threading.Thread(target=_load_service_models, args=(ctx,), name="sfn-client-models", daemon=True).start()
+    current = boto_client.boto_client_for
+    if getattr(current, "_driftline_client_cache", False):
+        return
+
+    @functools.wraps(current)
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        from moto.settings import moto_server_port
+
+        key = (region, service, getattr(state_credentials, "role_arn", None), moto_server_port())
+        with _clients_lock:
+            client = _clients.get(key)
+        if client is None:
+            client = current(region, service, state_credentials)
+            with _clients_lock:
+                client = _clients.setdefault(key, client)
+        return client
+
+    boto_client_for._driftline_client_cache = True  # type: ignore[attr-defined]
+    boto_client_for._driftline_local = True  # type: ignore[attr-defined]  # `iam`: installed, do not wrap again
+    boto_client.boto_client_for = boto_client_for
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is current:
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+def _load_service_models(ctx: LocalCloudContext) -> None:
+    import boto3
+
+    for service in TASK_SERVICES:
+        if ctx.stop_event.is_set():
+            return
+        boto3.client(  # the default session's loader keeps the model for every later client
+            service,
+            region_name=ctx.region,
+            endpoint_url=ctx.endpoint_url,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
 
 
 def _install_task_failure_cause() -> None:
