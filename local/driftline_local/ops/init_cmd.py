@@ -106,7 +106,7 @@ def build_config(
     problem_type = problem_type or _problem_type(labels)
     notes: list[str] = []
     try:
-        minimal = ModelConfig(name=model, problem_type=problem_type, target=target)
+        minimal = ModelConfig.model_validate({"name": model, "problem_type": problem_type, "target": target})
         report = validate_csv(iter([raw[:_SAMPLE_BYTES_FOR_TYPES]]), minimal)
     except InvalidDataset as problem:
         raise OpsError(f"{data}: {problem} (Driftline would quarantine this file)") from None
