@@ -13,11 +13,16 @@ code (event parsing and validation, logging, metrics) up to the first AWS answer
 baseline after its init parses the same event's JSON and makes one call on each of its clients, each
 answered by the same stub. What this leaves out on both sides is the AWS round trips themselves.
 
-Bytecode: the handler and the layer run from a copy in a temporary folder, in two forms measured apart:
-`bytecode` (compiled ahead, unchecked-hash .pyc: what a build that compiles the layer would ship; Lambda's
-/var/task and /opt are read-only, so nothing compiled at run time is kept) and `source` (no .pyc: Python
-compiles every module of the layer and handler at each cold start). Site-packages (boto3, pydantic, powertools)
-have their install-time .pyc on both sides. PYTHONDONTWRITEBYTECODE=1 keeps the copies as they are.
+The layer as deployed: the handler and the CommonLayer run from a copy in a temporary folder, the layer holding
+driftline and its requirements (layers/common/requirements.txt and what they require: pydantic, pydantic-core,
+powertools, PyYAML, ...) copied from this venv; boto3 comes from the venv (on AWS: the Lambda runtime). Two forms:
+- `sam-build`: no bytecode in the layer or the function, as `sam build` ships them (aws-lambda-builders 1.67,
+  python_pip workflow: the source copy excludes `*.pyc` and `__pycache__`; requirements are installed by unpacking
+  wheels, which writes no .pyc). /opt and /var/task are read-only on Lambda, so Python compiles every module of
+  the layer at every cold start.
+- `compiled`: the same files compiled ahead (unchecked-hash .pyc), what a layer build that compiles would ship.
+The bare baseline's boto3 has its install-time .pyc in both forms. PYTHONDONTWRITEBYTECODE=1 keeps the copies as
+they are.
 
 Run: `.venv/bin/python bench/cold_start.py [--quick] [--json PATH]` (--quick: 7 runs per figure, not 15).
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import ast
 import compileall
+import importlib.metadata
 import json
 import os
 import py_compile
@@ -38,6 +44,7 @@ import tempfile
 from pathlib import Path
 
 from figures import Figures, add_json_argument, refuse
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 AIM = 1.25
@@ -132,8 +139,9 @@ timer = Timer()
 sys.path.insert(0, {path!r})
 import app
 result = dict(zip(("init", "init_cpu"), timer.read()))
-import driftline
-assert driftline.__file__.startswith({layer!r}), driftline.__file__  # the copy measured, not the checkout
+import driftline, pydantic, aws_lambda_powertools
+for module in (driftline, pydantic, aws_lambda_powertools):  # the copy measured, not the checkout or the venv
+    assert module.__file__.startswith({layer!r}), module.__file__
 if {event!r}:
 """
     + "\n".join("    " + line for line in STUB.strip().splitlines())
@@ -182,10 +190,45 @@ def prepared_services(app: Path) -> tuple[str, ...]:
     return tuple(services)
 
 
+def layer_distributions() -> list[importlib.metadata.Distribution]:
+    """The installed distributions the CommonLayer's requirements.txt pulls in (boto3/botocore: the runtime's)."""
+    pending = [
+        Requirement(line).name
+        for line in (REPO / "layers" / "common" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    found: dict[str, importlib.metadata.Distribution] = {}
+    while pending:
+        distribution = importlib.metadata.distribution(pending.pop())
+        name = distribution.metadata["Name"].lower().replace("_", "-")
+        if name in found or name in ("boto3", "botocore"):
+            continue
+        found[name] = distribution
+        for requirement in map(Requirement, distribution.requires or []):
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return list(found.values())
+
+
 def copy_code(root: Path, bytecode: bool) -> Path:
-    """The layer and the handlers copied under root; compiled ahead (unchecked-hash .pyc) when `bytecode`."""
-    shutil.copytree(REPO / "layers" / "common", root / "layer", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "functions", root / "functions", ignore=shutil.ignore_patterns("__pycache__"))
+    """The layer (driftline + its requirements) and the handlers copied under root, without any .pyc;
+    compiled ahead (unchecked-hash .pyc) when `bytecode`."""
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "layers" / "common" / "driftline", root / "layer" / "driftline", ignore=skip)
+    for distribution in layer_distributions():
+        for file in distribution.files or []:
+            top = file.parts[0]
+            if (
+                "__pycache__" in file.parts
+                or file.suffix == ".pyc"
+                or top.endswith(".dist-info")
+                or top in ("..", "bin")
+            ):
+                continue
+            target = root / "layer" / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(str(file.locate())), target)
+    shutil.copytree(REPO / "functions", root / "functions", ignore=skip)
     if bytecode:
         for folder in (root / "layer", root / "functions"):
             if not compileall.compile_dir(
@@ -219,21 +262,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="7 runs per figure instead of 15 (about 3 minutes)")
     parser.add_argument("--only", nargs="*", help="measure only these handlers (folder names)")
-    parser.add_argument("--forms", nargs="*", default=["bytecode", "source"], choices=["bytecode", "source"])
+    parser.add_argument("--forms", nargs="*", default=["compiled", "sam-build"], choices=["compiled", "sam-build"])
     add_json_argument(parser)
     args = parser.parse_args()
     runs = 7 if args.quick else 15
     figures = Figures("cold_start")
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         for form in args.forms:
-            root = copy_code(Path(tmp) / form, bytecode=form == "bytecode")
+            root = copy_code(Path(tmp) / form, bytecode=form == "compiled")
             measure_form(figures, form, root, runs, args.only)
     figures.write_if_asked(args.json)
 
 
 def measure_form(figures: Figures, form: str, root: Path, runs: int, only: list[str] | None) -> None:
     env = ENV | {"PYTHONPATH": str(root / "layer")}
-    print(f"\n{form}: layer and handler {'compiled ahead' if form == 'bytecode' else 'compiled at each cold start'}")
+    how = "compiled ahead" if form == "compiled" else "no bytecode, compiled at each cold start"
+    print(f"\n{form}: layer and handler {how}")
     print(
         f"{'handler':26} {'clients':44} {'init CPU ms':>11} {'bare':>5} {'x bare':>6} {'(wall x)':>8}"
         f" {'init+1st CPU ms':>15} {'bare':>5} {'x bare':>6}"
