@@ -246,7 +246,7 @@ def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: Lo
 def _watch(clients: Clients, run: str, say: Console) -> float:
     """Follow a run (or rollout) with `driftline watch`'s display; returns when its execution started."""
     say(f"following {run} (as `driftline watch {run}` does)")
-    follow(RunWatcher(_ops(clients), run), default_view(say), interval=0.5)
+    follow(RunWatcher(_ops(clients), run), default_view(say), interval=1.0)
     for machine in (_ops(clients).stack.training_pipeline_arn, _ops(clients).stack.canary_rollout_arn):
         arn = machine.replace(":stateMachine:", ":execution:") + f":{run}"
         try:

@@ -137,19 +137,14 @@ class RunWatcher:
         self._log_tokens: dict[str, str] = {}
         self._training: dict[str, Training] = {}
         self._shares: list[float] = []
+        self._ended: dict[str, dict[str, Any]] = {}  # executions that ended: looked at once more, never again
+        self._traffic_seen = False
+        self._last_traffic: list[dict[str, Any]] = []
 
     def look(self) -> Snapshot:
         key = {"pk": f"MODEL#{self.model}", "sk": f"RUN#{self.run_id}"}
         run = plain(self.ops.table().get_item(Key=key, ConsistentRead=True).get("Item") or {})
-        executions = runinfo.executions(self.ops, self.run_id)
-        machines = {}
-        for kind, described in executions.items():
-            events = runinfo.history(self.ops, described["executionArn"])
-            machines[kind] = {
-                "status": described["status"],
-                "steps": runinfo.steps(events),
-                "step": runinfo.current_step(events) if described["status"] == "RUNNING" else None,
-            }
+        executions, machines = self._executions()
         pipeline = executions.get("pipeline")
         rollout = executions.get("rollout")
         running = any(d["status"] == "RUNNING" for d in executions.values())
@@ -161,8 +156,12 @@ class RunWatcher:
         job = run.get("training_job")
         if job:
             snapshot.training = self._training_progress(str(job), run)
-        if rollout:
-            snapshot.traffic = self._traffic()
+        if rollout and (rollout["status"] == "RUNNING" or not self._traffic_seen or finished):
+            # The endpoint is asked while the rollout runs, and once at the end; in between it keeps its split.
+            snapshot.traffic = self._last_traffic = self._traffic()
+            self._traffic_seen = True
+        elif rollout:
+            snapshot.traffic = self._last_traffic
             variant = naming.variant_name(self.model, self.run_id)
             share = next((v["traffic_percent"] for v in snapshot.traffic if v["variant"] == variant), None)
             if share is not None and (not self._shares or self._shares[-1] != share):
@@ -170,8 +169,39 @@ class RunWatcher:
         snapshot.candidate_shares = list(self._shares)
         return snapshot
 
+    def _executions(self) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """The run's executions (described) and, per kind, its status, steps and current step.
+
+        An execution that ended is read once more and then kept: a watcher adds as little load as it can to
+        the account (or local cloud) it watches, which serves live traffic meanwhile."""
+        found = dict(self._ended)
+        for kind, machine in (
+            ("pipeline", self.ops.stack.training_pipeline_arn),
+            ("rollout", self.ops.stack.canary_rollout_arn),
+        ):
+            if kind in found:
+                continue
+            described = runinfo.describe(self.ops, runinfo.execution_arn(machine, self.run_id))
+            if not described:
+                continue
+            events = runinfo.history(self.ops, described["executionArn"])
+            found[kind] = {
+                "described": described,
+                "machine": {
+                    "status": described["status"],
+                    "steps": runinfo.steps(events),
+                    "step": runinfo.current_step(events) if described["status"] == "RUNNING" else None,
+                },
+            }
+            if described["status"] != "RUNNING":
+                self._ended[kind] = found[kind]
+        order = [k for k in ("pipeline", "rollout") if k in found]
+        return {k: found[k]["described"] for k in order}, {k: found[k]["machine"] for k in order}
+
     def _training_progress(self, job: str, run: dict[str, Any]) -> Training:
         progress = self._training.setdefault(job, Training(job))
+        if progress.status in ("Completed", "Failed", "Stopped"):
+            return progress  # its log is read to the end
         sagemaker = self.ops.client("sagemaker")
         try:
             described = sagemaker.describe_training_job(TrainingJobName=job)
