@@ -116,6 +116,7 @@ class MemorySampler:
     peak_mib: float = 0.0
     peak_parts: dict[str, float] = field(default_factory=dict)
     first_parts: dict[str, float] = field(default_factory=dict)  # when the run began
+    peak_pss_mib: float = 0.0  # proportional set size: a page shared by n processes counts 1/n in each
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -129,15 +130,17 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            parts = self.sample()
+            parts, pss = self.sample()
             self.samples += 1
             self.first_parts = self.first_parts or parts
             total = sum(parts.values())
             if total > self.peak_mib:
                 self.peak_mib, self.peak_parts = total, parts
+            self.peak_pss_mib = max(self.peak_pss_mib, pss)
             self._stop.wait(self.interval)
 
-    def sample(self) -> dict[str, float]:
+    def sample(self) -> tuple[dict[str, float], float]:
+        """RSS in MiB per kind of process, and the tree's total PSS in MiB."""
         parents: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -154,17 +157,19 @@ class MemorySampler:
                     tree.add(pid)
                     grew = True
         parts: dict[str, float] = {}
+        pss = 0.0
         for pid in tree:
             kind = "server" if pid == self.root else _kind(pid)
-            parts[kind] = parts.get(kind, 0.0) + _rss_mib(pid)
-        return parts
+            parts[kind] = parts.get(kind, 0.0) + _status_mib(pid, "/proc/{}/status", "VmRSS:")
+            pss += _status_mib(pid, "/proc/{}/smaps_rollup", "Pss:")
+        return parts, pss
 
 
-def _rss_mib(pid: int) -> float:
+def _status_mib(pid: int, path: str, field: str) -> float:
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path.format(pid)) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -223,6 +228,7 @@ class Run:
     parts: dict[str, float]
     memory_mib: float
     memory_parts: dict[str, float]
+    memory_pss_mib: float
     cold_starts: int
     invocations: int
     jobs: dict[str, float]
@@ -296,6 +302,7 @@ def run_once(size: str, rows: int, start: str, drift_rps: float | None) -> tuple
         parts,
         memory.peak_mib,
         memory.peak_parts,
+        memory.peak_pss_mib,
         timeline.cold_starts,
         timeline.invocations,
         timeline.jobs,
@@ -501,6 +508,7 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
         print(f"  outside the jobs, quiet window excluded          {run.outside:6.2f} s  ({run.share:.1%})")
         parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.memory_parts.items()))
         print(f"  local cloud peak resident memory                 {run.memory_mib:6.0f} MiB ({parts})")
+        print(f"  local cloud peak proportional set size           {run.memory_pss_mib:6.0f} MiB")
         aim = "<= 10 %" if run.start == "warm" else None
         figures.add(
             f"upload -> InService outside the jobs, {label}",
@@ -522,13 +530,18 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
             note=f"jobs {run.parts['SageMaker jobs']:.1f} s, quiet window "
             f"{run.parts['quiet window (config)']:.1f} s, {run.cold_starts} cold starts",
         )
+        # the aim is for the cloud as it runs by default (environments released after their idle lifetime);
+        # a warm run keeps every function's environment on purpose
+        cold = run.start == "cold"
         figures.add(
             f"local cloud peak resident memory, {label}",
             run.memory_mib,
             "MiB",
-            aim="<= 1 GiB",
-            holds=run.memory_mib <= MEMORY_AIM_MIB,
-            note="sum of RSS over the cloud's process tree: " + parts,
+            aim="<= 1 GiB" if cold else None,
+            holds=run.memory_mib <= MEMORY_AIM_MIB if cold else None,
+            note=f"peak of the summed RSS over the cloud's process tree ({parts}); summed PSS peak "
+            f"{run.memory_pss_mib:.0f} MiB"
+            + ("" if cold else "; every function's environment kept alive on purpose (warm)"),
         )
     if drift:
         latency, served = drift

@@ -8,6 +8,8 @@ else the handler sees comes from its own PYTHONPATH (source dir + layers), as on
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import importlib
 import json
 import os
@@ -47,6 +49,17 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
     }
 
 
+def _heap_trimmer() -> Any:
+    """glibc's `malloc_trim`, or a no-op: hands the heap that the init phase or an invocation freed back to
+    the machine (about 5 MiB per environment after boto3's service models load), as a frozen Lambda
+    environment costs its host nothing it does not use."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0)
+
+
 def _load_handler(spec: str) -> Any:
     module_name, _, function_name = spec.rpartition(".")
     module = importlib.import_module(module_name.replace("/", "."))
@@ -72,7 +85,9 @@ def main() -> None:
         traceback.print_exc()
         reply({"ready": False, "error": init_error})
         return
+    trim = _heap_trimmer()
     reply({"ready": True})
+    trim()  # after the reply: the caller never waits for it
 
     for line in requests:
         request = json.loads(line)
@@ -91,6 +106,7 @@ def main() -> None:
             reply({"ok": False, "error": {**error, "requestId": context.aws_request_id}})
             continue
         reply({"ok": True, "payload": payload})
+        trim()
 
 
 if __name__ == "__main__":

@@ -12,13 +12,15 @@
   integration does not support (`sfn_parameters`).
 - Every task creates a new boto3 client (`boto_client_for`): 35-75 ms each, and the first SageMaker one
   loads botocore's SageMaker model (0.3-1.7 s) in the middle of a run. Clients are cached per (region,
-  service, role) and the service models loaded when the cloud starts; see `_install_client_cache`.
+  service, role), and when the cloud starts the service models are loaded and each service gets one call
+  (moto sets a service up on its first request, 0.3-0.9 s); see `_install_client_cache`.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import logging
 import sys
 import threading
 import uuid
@@ -26,12 +28,22 @@ from typing import Any
 
 from driftline_local.context import LocalCloudContext
 
+log = logging.getLogger(__name__)
+
 # How often a `.sync` task checks its job or child execution. AWS learns of the end from the
 # service's own events within about a second; moto's 0.5 s added half a second per job to every
 # local run, which is all waiting. A describe call costs the local cloud about 10 ms.
 SYNC_POLL_SECONDS = 0.1
 # the services the stack's state machines call (their botocore models load once, at start)
-TASK_SERVICES = ("sagemaker", "lambda", "stepfunctions", "dynamodb", "sns", "events", "s3")
+TASK_SERVICES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("sagemaker", "list_processing_jobs", {"MaxResults": 1}),
+    ("lambda", "list_functions", {"MaxItems": 1}),
+    ("stepfunctions", "list_state_machines", {"maxResults": 1}),
+    ("dynamodb", "list_tables", {"Limit": 1}),
+    ("sns", "list_topics", {}),
+    ("events", "list_rules", {"Limit": 1}),
+    ("s3", "list_buckets", {}),
+)
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
@@ -97,18 +109,24 @@ def _install_client_cache(ctx: LocalCloudContext) -> None:
 
 
 def _load_service_models(ctx: LocalCloudContext) -> None:
+    """Load the task services' botocore models, then make one cheap call to each: moto sets up a service's
+    responses on its first request (0.3-0.9 s here), which AWS never makes a run wait for."""
     import boto3
 
-    for service in TASK_SERVICES:
+    for service, call, kwargs in TASK_SERVICES:
         if ctx.stop_event.is_set():
             return
-        boto3.client(  # the default session's loader keeps the model for every later client
+        client = boto3.client(  # the default session's loader keeps the model for every later client
             service,
             region_name=ctx.region,
             endpoint_url=ctx.endpoint_url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
+        try:
+            getattr(client, call)(**kwargs)
+        except Exception:  # a refusal warms up as well; the cloud may also be stopping
+            log.debug("warm-up call %s.%s failed", service, call, exc_info=True)
 
 
 def _install_task_failure_cause() -> None:
