@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import xgboost as xgb
 from _common import (
     BINARY,
     MODEL_FILE,
@@ -41,11 +40,14 @@ from _common import (
     PREPROCESSOR_FILE,
     JobInputError,
     find_file,
+    import_xgboost,
     load_preprocessor,
     read_label_first,
     setup_logging,
     write_json,
 )
+
+xgb = import_xgboost()  # without scikit-learn, which training does not use
 
 log = setup_logging()
 

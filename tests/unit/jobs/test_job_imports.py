@@ -84,11 +84,6 @@ def test_preprocess_runs_without_importing_scikit_learn(pipelines, harness, tmp_
     assert outcome["exit"] == 0 and outcome["sklearn"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs/train.py (owned by H) still runs `import xgboost as xgb`; once it takes xgboost from "
-    "_common.import_xgboost(), this passes: remove this marker in the same commit",
-)
 def test_train_trains_without_importing_scikit_learn(pipelines, harness, tmp_path):
     bank = pipelines.preprocessed.bank
     job = bank.train_job(num_round=5, checkpoints=tmp_path / "checkpoints")
