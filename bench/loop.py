@@ -557,7 +557,13 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
             "monitoring intervals",
             aim="<= 2",
             holds=latency / interval <= 2,
-            note=f"{latency:.1f} s; {served:.0f} req/s served",
+            note=f"{latency:.1f} s; {served:.0f} req/s served = {served * interval:.0f} requests per interval"
+            + (
+                ""
+                if served * interval >= MIN_RECORDS
+                else f" (below min_records {MIN_RECORDS}: a window needs more than one interval to fill, "
+                "whatever the pipeline does)"
+            ),
         )
 
 
