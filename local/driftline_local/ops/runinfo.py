@@ -30,7 +30,7 @@ def find_run(ops: Driftline, run_id: str, model: str | None = None) -> tuple[str
         if item:
             from driftline_local.ops.session import plain
 
-            return name, plain(item)
+            return name, {"run_id": run_id} | plain(item)
     raise OpsError(
         f"unknown run id '{run_id}' in stack '{ops.stack_name}': run ids look like <model>-<trigger>-<time>; "
         "list a model's runs with `driftline runs MODEL`"

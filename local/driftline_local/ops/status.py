@@ -121,7 +121,8 @@ def pause(item: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def sorted_runs(items: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The model's runs, newest first (run ids end in their UTC start time, so they sort as times)."""
-    runs = [item for sk, item in items.items() if sk.startswith("RUN#")]
+    # An item written only by UpdateItem (a rollout started by hand, then rolled back) has no run_id: its key has.
+    runs = [{"run_id": sk.removeprefix("RUN#")} | item for sk, item in items.items() if sk.startswith("RUN#")]
     return sorted(runs, key=lambda r: (str(r.get("started_at") or ""), str(r["run_id"])), reverse=True)
 
 
