@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from driftline import aws, naming, state
+from driftline import aws, naming, reports, state
 from driftline.config import ModelConfig
 from driftline.notifications import console_links, page
 from driftline.observability import logger, metrics
@@ -203,7 +203,7 @@ def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain:
         facts["Drift report"] = report.get("report_uri")
         if retrain:
             facts["What Driftline did"] = (
-                f"started retraining run {retrain['run_id']} on the newest data"
+                reports.drift_retrain_data_note(model, retrain["run_id"])
                 if retrain["started"]
                 else f"did not retrain: {retrain['why']}"
             )
@@ -217,7 +217,7 @@ def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain:
         subject += ", retraining started"
     elif kind == "drift" and retrain and retrain.get("paused"):
         subject += ", model paused: no retrain"
-    return page(subject, facts)
+    return page(subject, facts, kind=kind, model=model, incident=change.alarmName)
 
 
 def _page_resolution(
@@ -233,6 +233,10 @@ def _page_resolution(
             "Times it flapped back to ALARM": incident.get("flaps") or 0,
         },
         severity="info",
+        kind=kind,
+        model=model,
+        incident=change.alarmName,
+        action="resolve",
     )
 
 

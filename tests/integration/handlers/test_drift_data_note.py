@@ -7,7 +7,7 @@ import time
 import boto3
 from driftline import reports, state
 
-from .conftest import REGION, invoke, put_config
+from .conftest import REGION, invoke, put_config, sample
 
 MODEL = "bank-marketing"
 PRODUCTION_RUN = f"{MODEL}-upload-20261128T050000"
@@ -67,3 +67,19 @@ def test_a_drift_run_with_new_data_says_so(stack):
 
     [page] = stack.pages()
     assert "Data: the labelled data uploaded since the previous production model" in page["Message"]
+
+
+def test_a_drift_alarms_page_says_the_retrain_has_no_new_labels_and_keys_the_incident_on_the_alarm(stack):
+    put_config(stack, CONFIG)
+    _production(time.time() + 5)
+    event = sample("alarm_drift.json")
+    event["detail"]["alarmName"] = f"driftline-{MODEL}-drift"
+
+    assert invoke("on_alarm", event)["retrain"]["started"] is True
+
+    [page] = stack.pages()
+    assert "no labelled data arrived since the production model was trained" in page["Message"]
+    assert "newest data" not in page["Message"]
+    attributes = {name: value["Value"] for name, value in page["MessageAttributes"].items()}
+    assert attributes["kind"] == "drift" and attributes["incident"] == f"driftline-{MODEL}-drift"
+    assert attributes["model"] == MODEL and attributes["action"] == "trigger"

@@ -142,10 +142,6 @@ def test_pagerduty_refusing_an_event_fails_the_invocation_for_the_dead_letter_qu
         deliver(stack.pages())
 
 
-@pytest.mark.xfail(
-    reason="needs incidents.py to page with incident=<alarm name> and action='resolve' (requested from helper G)",
-    strict=False,
-)
 def test_a_flapping_alarm_is_one_pagerduty_incident_resolved_when_it_clears(stack, forwarding):
     put_config(stack, CONFIG)
     event = sample("alarm_drift.json")
