@@ -55,6 +55,13 @@ SIZES = {"6k": 6_000, "41k": 41_188, "165k": 164_752}  # 41,188: the real bank-m
 WARM_IDLE_SECONDS = 86_400.0  # cloud seconds: a warm run's environments outlive it
 MEMORY_AIM_MIB = 1024.0
 SHARE_AIM = 0.10
+# the parts of upload -> InService that are the local cloud's orchestration, not SageMaker's or the functions' work
+LOCAL_CLOUD_LATENCY = (
+    "event delivery",
+    ".sync polls",
+    "state machine Wait polls",
+    "Step Functions transitions and task API calls",
+)
 DUMP = os.environ.get("DRIFTLINE_BENCH_LOOP_DUMP")  # a JSON line per run: the timeline's raw material
 
 
@@ -522,6 +529,14 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
                 for k, v in run.parts.items()
                 if k != "SageMaker jobs" and k != "quiet window (config)" and v >= 0.005
             ),
+        )
+        local = sum(run.parts[k] for k in LOCAL_CLOUD_LATENCY)
+        figures.add(
+            f"upload -> InService in the local cloud's own orchestration, {label}",
+            100 * local / (run.total - run.parts["quiet window (config)"]),
+            "%",
+            note=f"{local:.2f} s: " + ", ".join(LOCAL_CLOUD_LATENCY) + " (the rest outside the jobs is endpoint "
+            "provisioning and the functions' own init and work)",
         )
         figures.add(
             f"upload -> InService, {label}",
