@@ -131,6 +131,8 @@ def _misplaced(bucket: str, key: str, parts: list[str]) -> ConfigOutcome:
             "Wrong": reason,
             "What to do": f"upload the config as {target} (exactly this name, .yaml), or delete the file",
         },
+        kind="config-misplaced",
+        model=model,
     )
     return ConfigOutcome(outcome="misplaced", key=key, model=model, reason=reason)
 
@@ -149,5 +151,7 @@ def _reject(bucket: str, key: str, model: str, problem: InvalidModelConfig) -> C
             "Wrong": str(problem),
             "What to do": "fix the field(s) above and upload model.yaml again (see README, config reference)",
         },
+        kind="config-rejected",
+        model=model,
     )
     return ConfigOutcome(outcome="rejected", key=key, model=model, reason=str(problem))

@@ -229,6 +229,8 @@ def _publish(change: ProcessingJobStateChange, model: str) -> dict[str, Any]:
                 "What to do": "read the job's logs; see docs/runbook.md, 'Drift monitor failed'",
             }
             | console_links(settings().region, job=job, job_kind="ProcessingJobs"),
+            kind="monitor-failed",
+            model=model,
         )
         return {"job": job, "action": "paged", "status": status}
     report = read_report(report_uri)

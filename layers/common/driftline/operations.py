@@ -99,7 +99,7 @@ def _audit(model: str, op: str, who: str, at: float, reason: str | None, outcome
 
 def _announce(model: str, who: str, title: str, facts: dict[str, Any]) -> str:
     facts = {"Model": model} | facts | {"Who": who}
-    return page(f"{model}: {title} by {short_name(who)}", facts, severity="info")
+    return page(f"{model}: {title} by {short_name(who)}", facts, severity="info", kind="operation", model=model)
 
 
 # --- checks shared by the commands -----------------------------------------------------------------------

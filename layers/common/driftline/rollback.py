@@ -192,7 +192,13 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
     } | console_links(settings().region, execution_arn=request.execution_arn)
     variant = plan.get("candidate_variant") or request.run_id
     logger.warning("rollout rolled back", extra={"model": request.model, "run_id": request.run_id})
-    return page(f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})", facts)
+    return page(
+        f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})",
+        facts,
+        kind="rollback",
+        model=request.model,
+        incident=f"rollback/{request.run_id}",
+    )
 
 
 def _page_by_hand(request: RollbackRequest, plan: dict[str, Any]) -> str:

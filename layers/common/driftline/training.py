@@ -81,9 +81,12 @@ def start_training(task_token: str, model: str, run: str, request: dict[str, Any
     """Create the run's first training job and park the pipeline's task token until the run's jobs end."""
     config = state.load_config(model)
     policy = (
-        SpotPolicy(max_spot_resumes=config.training.max_spot_resumes,
-                   fallback_to_on_demand=config.training.fallback_to_on_demand)
-        if config else SpotPolicy()
+        SpotPolicy(
+            max_spot_resumes=config.training.max_spot_resumes,
+            fallback_to_on_demand=config.training.fallback_to_on_demand,
+        )
+        if config
+        else SpotPolicy()
     )
     _start_job(task_token, model, run, request, policy)
     state.update_run(model, run, training_job=request["TrainingJobName"], status="TRAINING")
@@ -125,8 +128,9 @@ def handle_training_state_change(change: TrainingJobStateChange) -> dict[str, An
     except Exception:
         # Hand the token back so that the retried event can finish the work: a token taken and then
         # dropped leaves the pipeline waiting for a training job that already ended.
-        state.put_training_token(job, claim["task_token"], model, run,
-                                 request=claim.get("request"), policy=claim.get("policy"))
+        state.put_training_token(
+            job, claim["task_token"], model, run, request=claim.get("request"), policy=claim.get("policy")
+        )
         raise
 
 
@@ -207,22 +211,34 @@ def _resume(claim: dict[str, Any], change: TrainingJobStateChange, attempts: lis
         page(
             f"{model}: training falls back to on-demand after {capacity_losses} spot capacity losses",
             {
-                "What happened": (f"Spot capacity was lost {capacity_losses} times (training.max_spot_resumes = "
-                                  f"{policy.max_spot_resumes}); the run goes on with an on-demand job that resumes "
-                                  "from the newest checkpoint."),
+                "What happened": (
+                    f"Spot capacity was lost {capacity_losses} times (training.max_spot_resumes = "
+                    f"{policy.max_spot_resumes}); the run goes on with an on-demand job that resumes "
+                    "from the newest checkpoint."
+                ),
                 "Model": model,
                 "Run": run,
                 "Last job": f"{job} ({change.SecondaryStatus or change.FailureReason})",
                 "On-demand job": successor["TrainingJobName"],
                 "Cost": "on-demand is billed in full; spot savings so far are in the run's report",
                 "What to do": "nothing now; if this repeats, try another training.instance_type or region",
-            } | console_links(settings().region, job=job),
+            }
+            | console_links(settings().region, job=job),
             severity="warning",
+            kind="spot-fallback",
+            model=model,
         )
-    logger.info("spot capacity lost; successor started",
-                extra={"job": job, "successor": successor["TrainingJobName"], "spot": on_spot})
-    return {"job": job, "status": change.TrainingJobStatus, "action": "resumed",
-            "successor": successor["TrainingJobName"], "spot": on_spot}
+    logger.info(
+        "spot capacity lost; successor started",
+        extra={"job": job, "successor": successor["TrainingJobName"], "spot": on_spot},
+    )
+    return {
+        "job": job,
+        "status": change.TrainingJobStatus,
+        "action": "resumed",
+        "successor": successor["TrainingJobName"],
+        "spot": on_spot,
+    }
 
 
 def on_demand(request: dict[str, Any]) -> dict[str, Any]:
@@ -233,16 +249,21 @@ def on_demand(request: dict[str, Any]) -> dict[str, Any]:
 
 _FAILURES = {
     JobOutcome.TIMED_OUT: ("TrainingTimedOut", "Training job {job} reached MaxRuntimeInSeconds and was stopped."),
-    JobOutcome.STOPPED_BY_PERSON: ("TrainingJobStopped",
-                                   "Training job {job} was stopped by a person or another system (StopTrainingJob)."),
-    JobOutcome.SPOT_CAPACITY_LOST: ("SpotResumeExhausted",
-                                    "Training job {job} lost its spot capacity; the run used all its resumes and "
-                                    "training.fallback_to_on_demand is false."),
+    JobOutcome.STOPPED_BY_PERSON: (
+        "TrainingJobStopped",
+        "Training job {job} was stopped by a person or another system (StopTrainingJob).",
+    ),
+    JobOutcome.SPOT_CAPACITY_LOST: (
+        "SpotResumeExhausted",
+        "Training job {job} lost its spot capacity; the run used all its resumes and "
+        "training.fallback_to_on_demand is false.",
+    ),
 }
 
 
-def _fail(claim: dict[str, Any], change: TrainingJobStateChange, outcome: JobOutcome,
-          attempts: list[dict[str, Any]]) -> dict[str, Any]:
+def _fail(
+    claim: dict[str, Any], change: TrainingJobStateChange, outcome: JobOutcome, attempts: list[dict[str, Any]]
+) -> dict[str, Any]:
     job = change.TrainingJobName
     if outcome is JobOutcome.FAILED:
         error, cause = "TrainingJobFailed", change.FailureReason or f"Training job {job} failed without a reason."

@@ -311,6 +311,8 @@ def quarantine(upload: UploadedObject, model: str | None, problem: Exception) ->
             "Kept at": f"s3://{upload.bucket}/{target} (reason in {target}.reason.json)",
             "What to do": reason["what_to_do"],
         },
+        kind="upload-rejected",
+        model=model,
     )
     # Only this version goes: a newer upload of the same name stays (the copy above keeps every byte).
     s3.delete_object(

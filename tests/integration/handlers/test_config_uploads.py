@@ -39,6 +39,7 @@ def test_semantically_invalid_config_is_paged_and_the_previous_one_stays_active(
     [page] = stack.pages()
     assert "model.yaml rejected" in page["Subject"]
     assert words in page["Message"] and "previous valid config stays active" in page["Message"]
+    assert page["MessageAttributes"]["kind"]["Value"] == "config-rejected"
     active = state.load_config("bank-marketing")
     assert active.seed == 7 and active.drop_columns == ["duration"]
 
@@ -90,6 +91,7 @@ def test_misplaced_file_under_models_is_paged_with_where_it_must_go(stack, key, 
     assert outcome["outcome"] == "misplaced" and words in outcome["reason"]
     [page] = stack.pages()
     assert "file under models/ ignored" in page["Subject"]
+    assert page["MessageAttributes"]["kind"]["Value"] == "config-misplaced"
     assert words in page["Message"] and "models/" in page["Message"] and "/model.yaml" in page["Message"]
     assert state.load_config("bank-marketing").drop_columns == ["duration"]
 

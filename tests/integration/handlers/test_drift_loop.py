@@ -156,7 +156,12 @@ def test_failed_monitor_pages_with_its_reason(stack):
     event["detail"].update(ProcessingJobStatus="Failed", FailureReason="AlgorithmError: no baseline.csv")
 
     assert invoke("on_monitoring_completed", event)["action"] == "paged"
-    assert "no baseline.csv" in stack.pages()[0]["Message"]
+    [page] = stack.pages()
+    assert "no baseline.csv" in page["Message"]
+    assert (page["MessageAttributes"]["kind"]["Value"], page["MessageAttributes"]["model"]["Value"]) == (
+        "monitor-failed",
+        "bank-marketing",
+    )
 
 
 # --- on_alarm --------------------------------------------------------------------------------------------

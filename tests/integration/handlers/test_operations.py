@@ -138,8 +138,12 @@ def test_pause_is_recorded_once_and_resume_ends_it(model):
 
     assert ended["changed"] is True and state.get_pause(MODEL) is None
     assert [a["op"] for a in state.audits(MODEL)] == ["resume", "pause"]
-    subjects = [p["Subject"] for p in model.pages()]
-    assert subjects == [f"[Driftline] {MODEL}: paused by alice", f"[Driftline] {MODEL}: resumed by alice"]
+    pages = model.pages()
+    assert [p["Subject"] for p in pages] == [
+        f"[Driftline] {MODEL}: paused by alice",
+        f"[Driftline] {MODEL}: resumed by alice",
+    ]
+    assert {p["MessageAttributes"]["kind"]["Value"] for p in pages} == {"operation"}
 
 
 def test_resume_of_a_model_that_is_not_paused_changes_nothing(model):

@@ -42,3 +42,5 @@ def test_a_rollback_with_long_names_pages_on_call_and_finishes(stack, strict_sns
     assert len(subject) < 100 and subject.isascii() and "\n" not in subject
     assert subject.startswith(f"[Driftline] {MODEL}: candidate ") and "rolled back" in subject
     assert page["Message"].startswith(f"Title: {MODEL}: candidate {RUN} rolled back ({STEP})")
+    attributes = {n: v["Value"] for n, v in page["MessageAttributes"].items()}
+    assert (attributes["kind"], attributes["incident"]) == ("rollback", f"rollback/{RUN}")

@@ -154,6 +154,7 @@ def test_exhausted_resume_budget_falls_back_to_on_demand_and_pages(stack):
     assert len(pages) == 1
     assert "falls back to on-demand after 2 spot capacity losses" in pages[0]["Subject"]
     assert job(3) in pages[0]["Message"]
+    assert pages[0]["MessageAttributes"]["kind"]["Value"] == "spot-fallback"
 
 
 def test_exhausted_resume_budget_without_fallback_fails_the_run(stack):

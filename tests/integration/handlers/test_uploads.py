@@ -100,6 +100,8 @@ def test_bad_upload_is_quarantined_with_reason_and_paged_and_the_original_kept(s
     [page] = stack.pages()
     assert "upload rejected" in page["Subject"]
     assert words in page["Message"] and outcome["quarantine_key"] in page["Message"]
+    attributes = {n: v["Value"] for n, v in page["MessageAttributes"].items()}
+    assert (attributes["kind"], attributes["model"]) == ("upload-rejected", "bank-marketing")
 
 
 def test_columns_contradicting_the_inferred_schema_are_quarantined(stack):
