@@ -351,6 +351,9 @@ def _sagemaker_resource(operation: str, params: dict[str, Any], region: str, acc
     return None
 
 
+_DASHBOARD_OPERATIONS = {"PutDashboard", "GetDashboard", "DeleteDashboards"}
+
+
 def request_checks(
     service: str,
     operation: str,
@@ -411,6 +414,11 @@ def request_checks(
             resource = f"arn:aws:cloudwatch:{region}:{account}:alarm:{params['AlarmName']}"
         if params.get("Namespace"):
             context["cloudwatch:namespace"] = str(params["Namespace"])
+        dashboards = [params["DashboardName"]] if params.get("DashboardName") else params.get("DashboardNames")
+        if operation in _DASHBOARD_OPERATIONS and isinstance(dashboards, list) and dashboards:
+            # dashboards are global: no region in their ARN (Service Authorization Reference, CloudWatch)
+            arns = [f"arn:aws:cloudwatch::{account}:dashboard/{name}" for name in dashboards]
+            return [Check(action, arn, {}) for arn in arns]
     checks = [Check(action, resource, context)]
     for key in _ROLE_PARAMETERS:
         role = params.get(key)

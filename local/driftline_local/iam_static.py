@@ -34,6 +34,7 @@ from driftline_local.context import ACCOUNT_ID, REGION, REPO_ROOT
 
 STACK = "driftline"
 KEY_LID = "DriftlineKey"
+_NO_VALUE = object()  # `Ref AWS::NoValue` where CloudFormation removes what holds it
 
 
 # --- the template, transformed and resolved ------------------------------------------------------
@@ -135,12 +136,15 @@ class Template:
         return bool(self.resolve(self.cfn.get("Conditions", {})[name]))
 
     def resolve(self, value: Any) -> Any:
+        """`value` with its intrinsics resolved; `Ref AWS::NoValue` removes the list item or key holding it."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self.resolve(v) for v in value) if r is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             (key, arg), *_ = value.items()
+            if key == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -167,7 +171,8 @@ class Template:
                 return _flatten(self.resolve(arg[1]))[int(self.resolve(arg[0]))]
             if key == "Fn::Split":
                 return str(self.resolve(arg[1])).split(arg[0])
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
     def _sub(self, text: str, variables: dict[str, Any]) -> str:
         def replace(match: re.Match[str]) -> str:
@@ -338,7 +343,9 @@ def _parse(name: str, path: Path) -> _Module:
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             module.functions[node.name] = node
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "driftline":
+    # imports anywhere in the module: a function's own `from driftline.run_report.collect import ...` too
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "driftline":
             for alias in node.names:
                 target = f"{node.module}.{alias.name}"
                 if node.module == "driftline":
@@ -354,8 +361,10 @@ def _parse(name: str, path: Path) -> _Module:
 @cache
 def _modules() -> dict[str, _Module]:
     modules = {}
-    for path in sorted((REPO_ROOT / "layers" / "common" / "driftline").glob("*.py")):
-        name = "driftline" if path.stem == "__init__" else f"driftline.{path.stem}"
+    layer = REPO_ROOT / "layers" / "common"
+    for path in sorted((layer / "driftline").rglob("*.py")):  # subpackages too (driftline.run_report)
+        parts = path.relative_to(layer).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         modules[name] = _parse(name, path)
     for path in sorted((REPO_ROOT / "functions").glob("*/app.py")):
         name = f"functions.{path.parent.name}.app"
@@ -486,9 +495,11 @@ def handler_calls(function_dir: str) -> list[Call]:
 
 
 def function_dirs(template: Template) -> dict[str, str]:
-    """Function logical id -> its folder under functions/."""
+    """Function logical id -> its folder under functions/ (functions whose Condition is false do not exist)."""
     dirs = {}
     for lid, resource in template.sam["Resources"].items():
+        if resource.get("Condition") and not template.condition(resource["Condition"]):
+            continue
         if resource.get("Type") == "AWS::Serverless::Function":
             uri = str(resource["Properties"].get("CodeUri", "")).strip("/")
             if uri.startswith("functions/"):

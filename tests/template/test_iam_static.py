@@ -22,6 +22,8 @@ SAGEMAKER_ROLE = TEMPLATE.arn("SageMakerExecutionRole")
 STAR_ONLY = {
     "cloudwatch:PutMetricData",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetMetricData",
+    "sagemaker:ListModelPackages",
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
     "states:SendTaskHeartbeat",
@@ -134,6 +136,9 @@ def test_the_analysis_finds_the_calls_it_must() -> None:
     assert ("dynamodb", "table.get_item") in upload
     watch = {(c.service, c.method) for c in iam_static.handler_calls("watch_canary")}
     assert ("cloudwatch", "describe_alarms") in watch
+    # a subpackage's calls, reached through an import inside a function (run_report -> run_report.collect)
+    report = {(c.service, c.method) for c in iam_static.handler_calls("report_run")}
+    assert {("stepfunctions", "get_execution_history"), ("sagemaker", "describe_processing_job")} <= report
     pipeline = {n.action for n in iam_static.asl_requirements(TEMPLATE, "TrainingPipeline")}
     assert {"lambda:InvokeFunction", "sagemaker:CreateProcessingJob", "events:PutRule", "iam:PassRole"} <= pipeline
 
@@ -149,3 +154,35 @@ def test_a_removed_permission_is_found() -> None:
         ]
     documents = reduced.role_documents(reduced.role_of("OnDataUploadedFunction"))
     assert _problems(documents, "states:StartExecution", [TEMPLATE.arn(lid) for lid in MACHINES], {})
+
+
+def _small_template(statements: list[Any], function_condition: str | None) -> iam_static.Template:
+    function: dict[str, Any] = {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "functions/f/"}}
+    if function_condition:
+        function["Condition"] = function_condition
+    cfn = {
+        "Conditions": {"Off": {"Fn::Equals": ["a", "b"]}, "On": {"Fn::Equals": ["a", "a"]}},
+        "Resources": {
+            "Policy": {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {"PolicyDocument": {"Version": "2012-10-17", "Statement": statements}},
+            }
+        },
+    }
+    return iam_static.Template({"Resources": {"F": function}}, cfn, {})
+
+
+def test_no_value_removes_the_list_item_or_key_holding_it() -> None:
+    allow = {"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}
+    optional = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}
+    statements = [allow, {"Fn::If": ["Off", optional, {"Ref": "AWS::NoValue"}]}]
+    small = _small_template(statements, None)
+    document = small.resolve(small.resource("Policy")["Properties"]["PolicyDocument"])
+    assert document["Statement"] == [allow]
+    assert iam.decide([document], "sns:Publish", None, {}) == "Allow"
+    assert small.resolve({"A": 1, "B": {"Fn::If": ["Off", 2, {"Ref": "AWS::NoValue"}]}}) == {"A": 1}
+
+
+def test_a_function_whose_condition_is_false_has_no_role_to_check() -> None:
+    assert iam_static.function_dirs(_small_template([], "Off")) == {}
+    assert iam_static.function_dirs(_small_template([], "On")) == {"F": "f"}

@@ -59,9 +59,13 @@ def resolve(template: dict, node: Any) -> Any:
             return PSEUDO[name]
         if name in BUCKETS:
             return BUCKETS[name]
+        if name in template.get("Parameters", {}):
+            return template["Parameters"][name].get("Default", f"<{name}>")
         resource = template["Resources"][name]
         if resource["Type"] == "AWS::SNS::Topic":
             return f"arn:aws:sns:us-east-1:123456789012:{resolve(template, resource['Properties']['TopicName'])}"
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:us-east-1:123456789012:stateMachine:{resource['Properties']['Name']}"
         return f"<{name}>"  # not needed by these tests
     if "Fn::GetAtt" in node:
         target = node["Fn::GetAtt"]
@@ -481,3 +485,89 @@ def test_jobs_may_create_network_interfaces_only_when_given_subnets():
     for action in ("ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission"):
         assert decide(without, action, "*") == "Deny", action
         assert decide(with_vpc, action, "*") == "Allow", action
+
+
+def test_a_ref_to_a_parameter_resolves_to_its_default(template):
+    assert resolve(template, {"Ref": "LogRetentionInDays"}) == 90
+    assert resolve(template, {"Ref": "TrainingImageUri"}) == "<TrainingImageUri>"
+
+
+# --- the operators' policy: what `driftline retrain/rollback/promote/.../watch` needs, on named resources ----
+# Actions with no resource types (Service Authorization Reference, "Actions, resources, and condition keys for
+# Amazon SageMaker": https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+OPERATOR_STAR_ONLY = {"sagemaker:ListModelPackages"}
+CANARY = "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-canary-rollout"
+
+
+def operator_statements(template: dict) -> list[dict]:
+    policy = template["Resources"]["DriftlineOperatorPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    return resolve(template, policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_the_operator_policy_is_an_output(template):
+    assert template["Outputs"]["OperatorPolicyArn"]["Value"] == {"Ref": "DriftlineOperatorPolicy"}
+
+
+def test_the_operator_policy_names_its_resources(template):
+    for statement in operator_statements(template):
+        if "*" in _as_list(statement["Resource"]):
+            assert set(_as_list(statement["Action"])) <= OPERATOR_STAR_ONLY, statement
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "context", "decision"),
+    [
+        ("s3:GetObject", "arn:aws:s3:::driftline-data-example/quarantine/churn/a.csv", {}, "Allow"),
+        ("s3:PutObject", "arn:aws:s3:::driftline-data-example/incoming/churn/a.csv", {}, "Allow"),
+        ("s3:PutObject", "arn:aws:s3:::driftline-data-example/models/churn/model.yaml", {}, "ImplicitDeny"),
+        ("s3:ListBucket", "arn:aws:s3:::driftline-data-example", {"s3:prefix": "quarantine/churn/"}, "Allow"),
+        ("s3:ListBucket", "arn:aws:s3:::driftline-data-example", {"s3:prefix": "models/"}, "ImplicitDeny"),
+        ("s3:GetObject", "arn:aws:s3:::driftline-artifacts-example/churn/runs/r1/report.html", {}, "Allow"),
+        ("s3:GetObject", "arn:aws:s3:::driftline-artifacts-example/code/train.py", {}, "ImplicitDeny"),
+        ("states:StartExecution", CANARY, {}, "Allow"),
+        ("states:GetExecutionHistory", CANARY.replace(":stateMachine:", ":execution:") + ":run-1", {}, "Allow"),
+        (
+            "sagemaker:UpdateEndpointWeightsAndCapacities",
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/driftline-churn",
+            {},
+            "Allow",
+        ),
+        (
+            "sagemaker:UpdateEndpoint",
+            "arn:aws:sagemaker:us-east-1:123456789012:endpoint/other-team",
+            {},
+            "ImplicitDeny",
+        ),
+        (
+            "sagemaker:UpdateModelPackage",
+            "arn:aws:sagemaker:us-east-1:123456789012:model-package/driftline-churn/3",
+            {},
+            "Allow",
+        ),
+        (
+            "cloudwatch:PutDashboard",
+            "arn:aws:cloudwatch::123456789012:dashboard/driftline-churn-us-east-1",
+            {},
+            "Allow",
+        ),
+        (
+            "logs:FilterLogEvents",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:log-stream:x",
+            {},
+            "Allow",
+        ),
+        ("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", {}, "Allow"),
+        ("sns:Publish", "arn:aws:sns:us-east-1:123456789012:driftline-on-call", {}, "Allow"),
+    ],
+)
+def test_the_operator_policy_allows_what_the_cli_does_and_no_more(template, action, resource, context, decision):
+    assert decide(operator_statements(template), action, resource, context) == decision
+
+
+def test_the_key_policy_lets_the_operator_policy_grant_the_key(template):
+    """KMS allows a principal's IAM policy to grant the key only if the key policy delegates to the account."""
+    root = "arn:aws:iam::123456789012:root"
+    delegating = [s for s in key_policy(template) if s.get("Principal", {}).get("AWS") == root]
+    assert decide(delegating, "kms:Decrypt", "*") == "Allow"
+    assert decide(delegating, "kms:GenerateDataKey", "*") == "Allow"

@@ -194,3 +194,27 @@ def test_a_request_implies_what_aws_checks_besides_its_action() -> None:
     assert iam.request_checks("lambda", "Invoke", {}, "us-east-1", "1", path="/2015-03-31/functions/f/invocations")[
         0
     ] == iam.Check("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:f")
+
+
+def test_a_dashboard_request_is_checked_on_the_dashboard() -> None:
+    """PutDashboard / GetDashboard / DeleteDashboards authorize on the dashboard (global: no region),
+    so a role allowed `dashboard/driftline-*` cannot put another team's dashboard."""
+    put = iam.request_checks("cloudwatch", "PutDashboard", {"DashboardName": "driftline-churn"}, "us-east-1", "1")
+    assert put == [iam.Check("cloudwatch:PutDashboard", "arn:aws:cloudwatch::1:dashboard/driftline-churn")]
+    get = iam.request_checks("cloudwatch", "GetDashboard", {"DashboardName": "billing"}, "us-east-1", "1")
+    assert get == [iam.Check("cloudwatch:GetDashboard", "arn:aws:cloudwatch::1:dashboard/billing")]
+    delete = iam.request_checks("cloudwatch", "DeleteDashboards", {"DashboardNames": ["a", "b"]}, "us-east-1", "1")
+    assert [c.resource for c in delete] == ["arn:aws:cloudwatch::1:dashboard/a", "arn:aws:cloudwatch::1:dashboard/b"]
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "cloudwatch:PutDashboard",
+                "Resource": "arn:aws:cloudwatch::1:dashboard/driftline-*",
+            }
+        ],
+    }
+    other = iam.request_checks("cloudwatch", "PutDashboard", {"DashboardName": "billing"}, "us-east-1", "1")[0]
+    assert iam.decide([allow], other.action, other.resource, other.context) == "ImplicitDeny"
+    assert iam.decide([allow], put[0].action, put[0].resource, put[0].context) == "Allow"
