@@ -83,6 +83,7 @@ class Training:
     secondary: str | None = None
     round: int | None = None
     rounds: int | None = None
+    logged: list[int] = field(default_factory=list)  # every round the job logged (its checkpoints), in order
     metrics: str = ""
     interruptions: int = 0
     resumed_from: int | None = None
@@ -115,7 +116,7 @@ class Snapshot:
                 for kind, m in self.machines.items()
             },
             "current_step": {kind: m.get("step") for kind, m in self.machines.items()},
-            "training": self.training.__dict__ if self.training else None,
+            "training": dict(self.training.__dict__, logged=list(self.training.logged)) if self.training else None,
             "traffic": self.traffic,
             "candidate_shares": self.candidate_shares,
             "error": self.error,
@@ -215,6 +216,7 @@ class RunWatcher:
         for line in self._new_log_lines(job):
             if match := ROUND_LINE.search(line):
                 progress.round = int(match.group(1))
+                progress.logged.append(progress.round)
                 progress.metrics = match.group(2).strip()
             elif match := SIGTERM_LINE.search(line):
                 progress.interruptions += 1
@@ -366,8 +368,9 @@ def change_lines(snapshot: Snapshot) -> list[tuple[str, str]]:
     lines = [pair for _, pair in sorted(timed, key=lambda entry: entry[0])]
     training = snapshot.training
     if training and training.round is not None:
-        line = f"training {training.job}: round {training.round} of {training.rounds or '?'}"
-        lines.append((line, line))
+        for logged in training.logged or [training.round]:
+            line = f"training {training.job}: round {logged} of {training.rounds or '?'}"
+            lines.append((line, line))
     if training and training.interruptions:
         line = f"training {training.job}: spot interruptions {training.interruptions}"
         lines.append((line, line))
