@@ -8,11 +8,11 @@ import json
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from driftline.settings import settings
 
-from .conftest import REGION, invoke
+from .conftest import REGION, invoke, put_config
+from .test_rollout_steps import CONFIG, ENDPOINT, MODEL, REQUEST, RUN, serving
 
-MODEL = "bank-marketing"
-RUN = f"{MODEL}-upload-20261128T050000"
 KEY = f"{MODEL}/runs/{RUN}/report.html"
 
 
@@ -49,6 +49,23 @@ def test_a_finished_rollback_rewrites_the_runs_report_from_its_own_execution(sta
 
     # When the rollback finishes
     assert invoke("roll_back", request)["done"] is True
+
+    # Then the run's report is there, its rollout read from the execution the step named
+    html = _report(stack)
+    assert html is not None and "<html" in html
+    assert "CANARY_ROLLOUT_ARN" not in html
+
+
+def test_a_promotion_rewrites_the_runs_report_from_its_own_execution(stack, rollout_execution, monkeypatch):
+    # Given a candidate that now serves the endpoint alone
+    monkeypatch.setenv("START_MONITORING_FUNCTION_ARN", f"arn:aws:lambda:{REGION}:123456789012:function:monitor")
+    settings.cache_clear()
+    put_config(stack, CONFIG)
+    serving(variant="upload-20261128T060000", config="cand-config")
+
+    # When the rollout records the deployment
+    event = REQUEST | {"endpoint_name": ENDPOINT, "endpoint_config": "cand-config", "execution_arn": rollout_execution}
+    invoke("record_deployment", event)
 
     # Then the run's report is there, its rollout read from the execution the step named
     html = _report(stack)
