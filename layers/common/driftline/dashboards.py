@@ -114,7 +114,9 @@ def model_dashboard_body(
             22,
             0,
             "Runs",
-            driftline("RunsSucceeded", "RunsFailed", "RunsRejected", "RunsRolledBack", "DriftRetrainsStarted"),
+            driftline(
+                "RunsStarted", "RunsSucceeded", "RunsFailed", "RunsRejected", "RunsRolledBack", "DriftRetrainsStarted"
+            ),
             region,
             stat="Sum",
             period=3600,

@@ -200,6 +200,7 @@ def _start_or_join_run(upload: UploadedObject, config: ModelConfig) -> UploadOut
     state.update_run(config.name, run, execution_arn=execution_arn)
     if not started:
         return UploadOutcome(outcome="joined", key=upload.key, model=config.name, run_id=run)
+    metrics.add_dimension(name="Model", value=config.name)
     metrics.add_metric(name="RunsStarted", unit="Count", value=1)
     return UploadOutcome(outcome="started", key=upload.key, model=config.name, run_id=run)
 

@@ -4,7 +4,7 @@ import json
 
 import boto3
 import pytest
-from driftline import state
+from driftline import dashboards, state
 
 from .conftest import REGION, invoke, put_config, upload
 
@@ -290,3 +290,19 @@ def test_a_quarantine_copy_above_the_multipart_threshold_is_a_multipart_copy(sta
     kept = boto3.client("s3", region_name=REGION).get_object(Bucket=stack.data_bucket, Key=outcome["quarantine_key"])
     assert kept["ETag"].strip('"').endswith("-3")  # three parts: UploadPartCopy, not one CopyObject
     assert kept["Body"].read() == body
+
+
+def test_a_started_run_is_counted_per_model_for_the_dashboard(stack, capsys):
+    put_config(stack, CONFIG)
+    capsys.readouterr()
+
+    invoke("on_data_uploaded", upload(stack, "incoming/bank-marketing/a.csv", GOOD, sequencer="01"))
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    [record] = [r for r in emitted if "RunsStarted" in r]
+    [directive] = record["_aws"]["CloudWatchMetrics"]
+    assert ["Model", "service"] in [sorted(d) for d in directive["Dimensions"]]
+    assert record["Model"] == "bank-marketing"
+    # the model dashboard's "Runs" widget draws the same metric with the same dimensions
+    body = json.dumps(dashboards.model_dashboard_body("bank-marketing", "driftline-bank-marketing", REGION, [], 0.2))
+    assert '["Driftline", "RunsStarted", "Model", "bank-marketing", "service", ' in body
