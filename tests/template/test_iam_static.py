@@ -23,7 +23,7 @@ STAR_ONLY = {
     "cloudwatch:PutMetricData",
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricData",
-    "sagemaker:ListModelPackages",
+    "sagemaker:ListModelPackages",  # only an optional model-package type; the request names no package
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
     "states:SendTaskHeartbeat",

@@ -493,8 +493,9 @@ def test_a_ref_to_a_parameter_resolves_to_its_default(template):
 
 
 # --- the operators' policy: what `driftline retrain/rollback/promote/.../watch` needs, on named resources ----
-# Actions with no resource types (Service Authorization Reference, "Actions, resources, and condition keys for
-# Amazon SageMaker": https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+# List actions whose request names no resource (Service Authorization Reference, "Actions, resources, and condition
+# keys for Amazon SageMaker": https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html,
+# lists only an optional model-package type for ListModelPackages; the request filters by group, naming no package).
 OPERATOR_STAR_ONLY = {"sagemaker:ListModelPackages"}
 CANARY = "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-canary-rollout"
 
