@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from driftline import aws, state
+from driftline import aws, run_report, state
 from driftline.notifications import console_links, page
 from driftline.observability import metrics
 from driftline.settings import settings
@@ -33,6 +33,9 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
     outcome = _with_child_error(outcome)
     if outcome.error == "CandidateRolledBack":
         # CanaryRollout already paged with the step, the alarm and its reason; one incident, one page.
+        if (state.get_run(outcome.model, outcome.run_id) or {}).get("status") == "HELD":
+            # a paused model's rollout was held (rollback._hold), not rolled back: it stays HELD for promote
+            return {"status": "HELD", "message_id": None}
         state.update_run(outcome.model, outcome.run_id, status="ROLLED_BACK")
         metrics.add_dimension(name="Model", value=outcome.model)
         metrics.add_metric(name="RunsRolledBack", unit="Count", value=1)
@@ -48,7 +51,9 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
     )
     metrics.add_dimension(name="Model", value=outcome.model)
     metrics.add_metric(name=f"Runs{status.title()}", unit="Count", value=1)
-    links = console_links(region, execution_arn=outcome.execution_arn, job=outcome.training_job)
+    links = _report_fact(outcome.model, outcome.run_id) | console_links(
+        region, execution_arn=outcome.execution_arn, job=outcome.training_job
+    )
     run = state.get_run(outcome.model, outcome.run_id) or {}
     if outcome.outcome == "succeeded":
         subject = f"{outcome.model}: new model serving ({outcome.run_id})"
@@ -94,6 +99,11 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         subject, facts, severity=severity, kind=kind, model=outcome.model, incident=f"run/{outcome.run_id}"
     )
     return {"status": status, "message_id": message_id}
+
+
+def _report_fact(model: str, run_id: str) -> dict[str, str]:
+    """Where the run's report.html is (written after the page, at a fixed URI) and how to fetch it."""
+    return {"Report": f"{run_report.report_uri(model, run_id)} (fetch: {run_report.fetch_command(run_id)})"}
 
 
 def _with_child_error(outcome: RunOutcome) -> RunOutcome:

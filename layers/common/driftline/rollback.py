@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from driftline import aws, naming, state
+from driftline import aws, naming, run_report, state
 from driftline.alarms import put_production_alarms
 from driftline.deployment import delete_quietly, describe_endpoint
 from driftline.notifications import console_links, page
@@ -189,6 +189,8 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
             "model and endpoint configs, marked its model package Rejected"
         ),
         "What to do": "read the alarm's metric or the error below; see docs/runbook.md, 'Candidate rolled back'",
+        "Report": f"{run_report.report_uri(request.model, request.run_id)} "
+        f"(fetch: {run_report.fetch_command(request.run_id)})",
     } | console_links(settings().region, execution_arn=request.execution_arn)
     variant = plan.get("candidate_variant") or request.run_id
     logger.warning("rollout rolled back", extra={"model": request.model, "run_id": request.run_id})

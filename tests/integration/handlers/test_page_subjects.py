@@ -44,3 +44,5 @@ def test_a_rollback_with_long_names_pages_on_call_and_finishes(stack, strict_sns
     assert page["Message"].startswith(f"Title: {MODEL}: candidate {RUN} rolled back ({STEP})")
     attributes = {n: v["Value"] for n, v in page["MessageAttributes"].items()}
     assert (attributes["kind"], attributes["incident"]) == ("rollback", f"rollback/{RUN}")
+    report = f"s3://{stack.artifact_bucket}/{MODEL}/runs/{RUN}/report.html"
+    assert f"Report: {report} (fetch: driftline report {RUN} -o report.html)" in page["Message"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from driftline import state
+
 from .conftest import invoke
 
 MODEL = "bank-marketing"
@@ -88,3 +90,38 @@ def test_a_failed_runs_page_carries_the_attributes_subscribers_filter_on(stack):
         "incident": f"run/{RUN}",
         "action": "trigger",
     }
+
+
+def test_a_failed_runs_page_says_where_its_report_is_and_how_to_fetch_it(stack):
+    invoke("report_run", _failed("Lambda.Unknown: boom"))
+
+    [page] = stack.pages()
+    report = f"s3://{stack.artifact_bucket}/{MODEL}/runs/{RUN}/report.html"
+    assert f"Report: {report} (fetch: driftline report {RUN} -o report.html)" in page["Message"]
+
+
+def test_a_succeeded_runs_summary_says_where_its_report_is(stack):
+    invoke("report_run", {"model": MODEL, "run_id": RUN, "outcome": "succeeded"})
+
+    [page] = stack.pages()
+    assert f"Report: s3://{stack.artifact_bucket}/{MODEL}/runs/{RUN}/report.html" in page["Message"]
+
+
+def test_a_rollout_held_because_the_model_is_paused_stays_held_when_the_pipeline_reports(stack):
+    state.put_run(MODEL, RUN, trigger="upload", status="HELD", held_because="paused by alice")
+
+    outcome = invoke(
+        "report_run",
+        {
+            "model": MODEL,
+            "run_id": RUN,
+            "outcome": "failed",
+            "failed_step": "Roll out the candidate",
+            "error": "CandidateRolledBack",
+            "cause": "held",
+        },
+    )
+
+    assert outcome["status"] == "HELD"
+    assert state.get_run(MODEL, RUN)["status"] == "HELD"
+    assert stack.pages() == []
