@@ -132,6 +132,7 @@ def test_a_real_runs_report_fetched_with_the_cli_shows_its_interruption_evaluati
         ["report", result.run_id, "-o", str(output), "--endpoint-url", cloud.endpoint_url, "--region", clients.region]
     )
     assert code == 0, capsys.readouterr().err
+    assert "fetched from" in capsys.readouterr().err  # the run stored its own report (its roles may write it)
     page = open_report(chromium, output.read_text(encoding="utf-8"), output)
 
     # Then the curve shows where training was interrupted and where the successor resumed
