@@ -149,8 +149,7 @@ def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray
     observed = sorted({str(v) for v in values.tolist()})
     if len(observed) < 2:
         raise JobInputError(
-            f"target '{config['target']}' has a single value; "
-            "classification needs at least two classes"
+            f"target '{config['target']}' has a single value; classification needs at least two classes"
         )
     if problem == BINARY:
         positive = positive_class(observed, config.get("positive_class"))

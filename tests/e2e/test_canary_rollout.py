@@ -23,9 +23,11 @@ pytestmark = pytest.mark.e2e
 
 MODEL = "canary"
 ENDPOINT = "driftline-canary"
-CONFIG = (f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n"
-          + FAST_TIMINGS.replace("bake_seconds: 3", "bake_seconds: 6")
-          + "training:\n  hyperparameters:\n    num_round: 30\nmonitoring:\n  enabled: false\n")
+CONFIG = (
+    f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n"
+    + FAST_TIMINGS.replace("bake_seconds: 3", "bake_seconds: 6")
+    + "training:\n  hyperparameters:\n    num_round: 30\nmonitoring:\n  enabled: false\n"
+)
 _candidates = iter(range(10, 60))
 
 
@@ -39,8 +41,12 @@ def production(cloud):
     result = wait_for_run(clients, stack, MODEL, since, progress=lambda message: None, timeout=600)
     assert result.status == "SUCCEEDED", result.error
     described = clients("sagemaker").describe_training_job(TrainingJobName=result.attempts[-1]["job_name"])
-    return {"clients": clients, "stack": stack, "cloud": cloud,
-            "model_data_url": described["ModelArtifacts"]["S3ModelArtifacts"]}
+    return {
+        "clients": clients,
+        "stack": stack,
+        "cloud": cloud,
+        "model_data_url": described["ModelArtifacts"]["S3ModelArtifacts"],
+    }
 
 
 def candidate_run() -> str:
@@ -84,8 +90,9 @@ def test_candidate_takes_traffic_step_by_step_and_is_promoted(production):
     assert load.log.served_by()[variant] > 0 and load.log.served_by()[before[0]] > 0
     assert set(load.log.served_by(since=finished + 1)) == {variant}
     assert serving_config(clients) == (f"{run}-config", [variant])
-    record = clients("dynamodb").get_item(TableName=stack.state_table,
-                                          Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "PRODUCTION"}})["Item"]
+    record = clients("dynamodb").get_item(
+        TableName=stack.state_table, Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "PRODUCTION"}}
+    )["Item"]
     assert record["variant"]["S"] == variant
 
 
@@ -98,9 +105,13 @@ def test_misbehaving_candidate_is_rolled_back_and_serves_nothing_afterwards(prod
 
     with traffic(production) as load:
         execution = start_rollout(clients, stack, MODEL, run, production["model_data_url"])
-        wait_until(lambda: variant in serving_config(clients)[1]
-                   and states_entered(clients, execution).count("Shift more traffic to the candidate")
-                   >= shifts_before_fault)
+        wait_until(
+            lambda: (
+                variant in serving_config(clients)[1]
+                and states_entered(clients, execution).count("Shift more traffic to the candidate")
+                >= shifts_before_fault
+            )
+        )
         set_fault(ENDPOINT, variant, error_rate=1.0)
         outcome = wait_for_execution(clients, execution)
         finished = time.time()
@@ -110,8 +121,9 @@ def test_misbehaving_candidate_is_rolled_back_and_serves_nothing_afterwards(prod
     assert serving_config(clients) == (before_config, before)
     assert set(load.log.served_by(since=finished)) == set(before)
     assert all(f.at < finished for f in load.log.failures)  # only the faulted candidate's answers failed
-    runs = clients("dynamodb").get_item(TableName=stack.state_table,
-                                        Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": f"RUN#{run}"}})["Item"]
+    runs = clients("dynamodb").get_item(
+        TableName=stack.state_table, Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": f"RUN#{run}"}}
+    )["Item"]
     assert runs["status"]["S"] == "ROLLED_BACK" and runs["alarm"]["S"] == "driftline-canary-candidate-5xx"
     assert clients("sagemaker").list_endpoint_configs(NameContains=run)["EndpointConfigs"] == []
     page = [m for m in read_mailbox(production["cloud"].ctx) if variant in (m.get("subject") or "")]
@@ -143,8 +155,9 @@ def test_candidate_whose_endpoint_update_fails_is_rolled_back(production):
 # The guardrails tests run last: they switch the model's config to SageMaker's own blue/green canary.
 # SageMaker's bake (WaitIntervalInSeconds) runs on the cloud clock like the alarm periods: 90 s at time
 # scale 30 is 3 real seconds per step.
-GUARDRAILS = CONFIG.replace("deployment:\n  bake_seconds: 6\n",
-                            "deployment:\n  bake_seconds: 90\n  strategy: guardrails\n")
+GUARDRAILS = CONFIG.replace(
+    "deployment:\n  bake_seconds: 6\n", "deployment:\n  bake_seconds: 90\n  strategy: guardrails\n"
+)
 
 
 def test_guardrails_strategy_promotes_through_sagemakers_blue_green_canary(production):

@@ -18,11 +18,14 @@ from driftline_local.sns import read_mailbox, wait_for_mail
 pytestmark = pytest.mark.e2e
 
 MODEL = "drifty"
-CONFIG = (f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n" + FAST_TIMINGS
-          + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 30\n"
-          + "gate:\n  max_regression_vs_production: 0.05\n"
-          # rate(5 minutes) at the e2e cloud's time scale 30: a monitor window every 10 real seconds
-          + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 300\n")
+CONFIG = (
+    f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n"
+    + FAST_TIMINGS
+    + "training:\n  start_on_upload: {on_upload}\n  hyperparameters:\n    num_round: 30\n"
+    + "gate:\n  max_regression_vs_production: 0.05\n"
+    # rate(5 minutes) at the e2e cloud's time scale 30: a monitor window every 10 real seconds
+    + "monitoring:\n  schedule: rate(5 minutes)\n  window_seconds: 900\n  min_records: 300\n"
+)
 
 
 def subjects(cloud) -> list[str]:
@@ -45,8 +48,7 @@ def test_drifted_traffic_retrains_rolls_out_and_resolves(cloud):
     with Traffic(clients, f"driftline-{MODEL}", shifted, per_second=15):
         # Generous guards for a loaded 2-core machine: each wait returns as soon as its page arrives.
         alarm_page = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm", timeout=900)
-        retrain = wait_for_run(clients, stack, MODEL, time.time() - 120, progress=lambda message: None,
-                               timeout=600)
+        retrain = wait_for_run(clients, stack, MODEL, time.time() - 120, progress=lambda message: None, timeout=600)
         resolved = wait_for_mail(cloud.ctx, f"{MODEL}: drift alarm resolved", timeout=900)
 
     assert "retraining started" in alarm_page["subject"]

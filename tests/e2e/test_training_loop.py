@@ -9,8 +9,11 @@ pytestmark = pytest.mark.e2e
 
 
 def _config(name: str, problem: str, target: str) -> str:
-    return (f"name: {name}\nproblem_type: {problem}\ntarget: {target}\n" + FAST_TIMINGS
-            + "training:\n  hyperparameters:\n    num_round: 40\n")
+    return (
+        f"name: {name}\nproblem_type: {problem}\ntarget: {target}\n"
+        + FAST_TIMINGS
+        + "training:\n  hyperparameters:\n    num_round: 40\n"
+    )
 
 
 def test_new_multiclass_model_onboarded_through_s3_alone_serves_good_predictions(cloud):
@@ -53,7 +56,8 @@ def test_run_that_fails_in_a_job_pages_on_call_with_the_step(cloud):
     # Valid data, but far more boosting rounds than the job's runtime limit allows: SageMaker stops the
     # training job at MaxRuntimeInSeconds (the upload checks cannot know how long training will take).
     config = (
-        "name: slow\nproblem_type: regression\ntarget: price\n" + FAST_TIMINGS
+        "name: slow\nproblem_type: regression\ntarget: price\n"
+        + FAST_TIMINGS
         + "training:\n  use_spot: false\n  max_runtime_seconds: 60\n  checkpoint_interval: 1000000\n"
         + "  hyperparameters:\n    num_round: 100000000\n"
     )

@@ -87,8 +87,9 @@ def test_every_builder_is_read_by_some_state() -> None:
 
 
 @pytest.mark.parametrize(("machine", "state", "source", "passed"), TASKS, ids=[f"{m}:{s}" for m, s, _, _ in TASKS])
-def test_state_passes_every_field_its_request_builder_sets(machine: str, state: str, source: str,
-                                                           passed: set[str]) -> None:
+def test_state_passes_every_field_its_request_builder_sets(
+    machine: str, state: str, source: str, passed: set[str]
+) -> None:
     built = set(BUILDERS[source][1]) - {field for src, field in NOT_PASSED if src == source}
     dropped = sorted(built - passed)
     assert not dropped, f"{machine} '{state}' drops {dropped} that the request builder sets"

@@ -16,6 +16,9 @@ def test_every_substitution_becomes_a_well_formed_arn(path):
 
     assert "${" not in text
     definition = json.loads(text)
-    resources = [s["Parameters"]["FunctionName"] for s in definition["States"].values()
-                 if isinstance(s.get("Parameters"), dict) and "FunctionName" in s["Parameters"]]
+    resources = [
+        s["Parameters"]["FunctionName"]
+        for s in definition["States"].values()
+        if isinstance(s.get("Parameters"), dict) and "FunctionName" in s["Parameters"]
+    ]
     assert resources and all(r.startswith("arn:aws:lambda:eu-west-1:") for r in resources)

@@ -14,7 +14,11 @@ ASL_FILES = sorted((REPO / "statemachines").glob("*.asl.json"))
 def test_sam_validate_with_lint_passes(tool_env):
     result = subprocess.run(
         [tool("sam"), "validate", "--lint", "--region", "us-east-1"],
-        cwd=REPO, capture_output=True, text=True, env=tool_env, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=tool_env,
+        timeout=300,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -29,9 +33,22 @@ def test_statelint_accepts_state_machine(path):
 
 def test_checkov_finds_no_failed_checks(tool_env):
     result = subprocess.run(
-        [tool("checkov"), "-f", "template.yaml", "--framework", "cloudformation", "--skip-download",
-         "--output", "json", "--quiet"],
-        cwd=REPO, capture_output=True, text=True, env=tool_env | {"BC_SKIP_MAPPING": "TRUE"}, timeout=300,
+        [
+            tool("checkov"),
+            "-f",
+            "template.yaml",
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--output",
+            "json",
+            "--quiet",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=tool_env | {"BC_SKIP_MAPPING": "TRUE"},
+        timeout=300,
     )
     report = json.loads(result.stdout)
     failed = report.get("results", {}).get("failed_checks", [])
@@ -73,8 +90,10 @@ def test_buckets_are_encrypted_versioned_private_and_tls_only(template):
         r["Properties"]["Bucket"]["Ref"]
         for r in resources.values()
         if r["Type"] == "AWS::S3::BucketPolicy"
-        and any(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
-                for s in r["Properties"]["PolicyDocument"]["Statement"])
+        and any(
+            s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+        )
     }
     for name in buckets:
         props = resources[name]["Properties"]
@@ -86,6 +105,10 @@ def test_buckets_are_encrypted_versioned_private_and_tls_only(template):
 
 def test_stack_outputs_match_the_architecture(template):
     assert set(template["Outputs"]) >= {
-        "DataBucketName", "ArtifactBucketName", "OnCallTopicArn", "TrainingPipelineArn", "CanaryRolloutArn",
+        "DataBucketName",
+        "ArtifactBucketName",
+        "OnCallTopicArn",
+        "TrainingPipelineArn",
+        "CanaryRolloutArn",
         "StateTableName",
     }

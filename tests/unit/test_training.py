@@ -5,8 +5,13 @@ from driftline.training import JobOutcome, TrainingJobStateChange, classify, on_
 
 
 def change(status: str, secondary: str | None = None, reason: str | None = None, spot: bool = True):
-    return TrainingJobStateChange(TrainingJobName="j", TrainingJobStatus=status, SecondaryStatus=secondary,
-                                  FailureReason=reason, EnableManagedSpotTraining=spot)
+    return TrainingJobStateChange(
+        TrainingJobName="j",
+        TrainingJobStatus=status,
+        SecondaryStatus=secondary,
+        FailureReason=reason,
+        EnableManagedSpotTraining=spot,
+    )
 
 
 @pytest.mark.parametrize(
@@ -15,8 +20,10 @@ def change(status: str, secondary: str | None = None, reason: str | None = None,
         (change("InProgress", "Interrupted"), JobOutcome.RUNNING),
         (change("Completed", "Completed"), JobOutcome.COMPLETED),
         (change("Stopped", "MaxWaitTimeExceeded"), JobOutcome.SPOT_CAPACITY_LOST),
-        (change("Failed", "Failed", "CapacityError: Unable to provision requested ML compute capacity."),
-         JobOutcome.SPOT_CAPACITY_LOST),
+        (
+            change("Failed", "Failed", "CapacityError: Unable to provision requested ML compute capacity."),
+            JobOutcome.SPOT_CAPACITY_LOST,
+        ),
         (change("Failed", "Failed", "CapacityError: Unable to provision", spot=False), JobOutcome.FAILED),
         (change("Failed", "Failed", "AlgorithmError: boom"), JobOutcome.FAILED),
         (change("Stopped", "Stopped"), JobOutcome.STOPPED_BY_PERSON),
@@ -41,7 +48,9 @@ def test_spot_summary_of_a_run_that_fell_back_to_on_demand():
 
 
 def test_on_demand_request_drops_the_spot_wait():
-    request = {"EnableManagedSpotTraining": True,
-               "StoppingCondition": {"MaxRuntimeInSeconds": 60, "MaxWaitTimeInSeconds": 120}}
+    request = {
+        "EnableManagedSpotTraining": True,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 60, "MaxWaitTimeInSeconds": 120},
+    }
 
     assert on_demand(request) == {"EnableManagedSpotTraining": False, "StoppingCondition": {"MaxRuntimeInSeconds": 60}}

@@ -40,11 +40,18 @@ def watch_canary(watch: CanaryWatch, now: float | None = None) -> dict[str, Any]
     if described.get("EndpointConfigName") != watch.expected_config:
         if watch.strategy == "guardrails":
             step = "SageMaker blue/green canary"
-        return _rollback(watch, step, error={
-            "Error": "EndpointUpdateFailed",
-            "Cause": (f"endpoint {watch.endpoint_name} serves {described.get('EndpointConfigName')} instead of "
-                      f"{watch.expected_config}: {described.get('FailureReason') or 'the update was rolled back'}"),
-        }, alarms=firing(watch.alarms))
+        return _rollback(
+            watch,
+            step,
+            error={
+                "Error": "EndpointUpdateFailed",
+                "Cause": (
+                    f"endpoint {watch.endpoint_name} serves {described.get('EndpointConfigName')} instead of "
+                    f"{watch.expected_config}: {described.get('FailureReason') or 'the update was rolled back'}"
+                ),
+            },
+            alarms=firing(watch.alarms),
+        )
     if watch.strategy == "guardrails":
         return {"action": "promote"}
     alarms = firing(watch.alarms)
@@ -53,19 +60,31 @@ def watch_canary(watch: CanaryWatch, now: float | None = None) -> dict[str, Any]
     started = watch.started_at or now
     remaining = watch.bake_seconds - (now - started)
     if remaining > 0:
-        return {"action": "wait", "step_index": watch.step_index, "started_at": started,
-                "wait_seconds": max(1, int(min(remaining, watch.alarm_poll_seconds) + 0.999))}
+        return {
+            "action": "wait",
+            "step_index": watch.step_index,
+            "started_at": started,
+            "wait_seconds": max(1, int(min(remaining, watch.alarm_poll_seconds) + 0.999)),
+        }
     if watch.step_index + 1 < len(watch.steps):
         index = watch.step_index + 1
         share = watch.steps[index] / 100
         logger.info("shifting traffic", extra={"endpoint": watch.endpoint_name, "percent": watch.steps[index]})
-        return {"action": "shift", "step_index": index, "percent": watch.steps[index], "started_at": None,
-                "weights": [{"VariantName": watch.production_variant, "DesiredWeight": round(1 - share, 4)},
-                            {"VariantName": watch.candidate_variant, "DesiredWeight": share}]}
+        return {
+            "action": "shift",
+            "step_index": index,
+            "percent": watch.steps[index],
+            "started_at": None,
+            "weights": [
+                {"VariantName": watch.production_variant, "DesiredWeight": round(1 - share, 4)},
+                {"VariantName": watch.candidate_variant, "DesiredWeight": share},
+            ],
+        }
     return {"action": "finalize"}
 
 
-def _rollback(watch: CanaryWatch, step: str, *, alarms: list[dict[str, Any]] | None = None,
-              error: dict[str, str] | None = None) -> dict[str, Any]:
+def _rollback(
+    watch: CanaryWatch, step: str, *, alarms: list[dict[str, Any]] | None = None, error: dict[str, str] | None = None
+) -> dict[str, Any]:
     logger.warning("rolling back", extra={"endpoint": watch.endpoint_name, "step": step, "alarms": alarms})
     return {"action": "rollback", "failed_step": step, "alarm": (alarms or [None])[0], "error": error}

@@ -57,8 +57,9 @@ def plan_deployment(request: DeployRequest) -> dict[str, Any]:
         "endpoint_name": endpoint,
         "model": model,
         "candidate_variant": variant,
-        "endpoint_config": endpoint_config_request(ctx, "config", [production_variant(ctx, variant, model["ModelName"],
-                                                                                      1.0)]),
+        "endpoint_config": endpoint_config_request(
+            ctx, "config", [production_variant(ctx, variant, model["ModelName"], 1.0)]
+        ),
         "production": production,
         "poll_seconds": ctx.config.timings.endpoint_poll_seconds,
         "alarm_poll_seconds": ctx.config.timings.alarm_poll_seconds,
@@ -117,16 +118,24 @@ def live_production(endpoint: str) -> dict[str, Any] | None:
             f"endpoint {endpoint} serves {len(variants)} variants ({config_name}); an earlier rollout did not "
             "finish. Restore a single-variant endpoint config, then roll out again."
         )
-    return {"status": status, "endpoint_config": config_name, "variant": variants[0]["VariantName"],
-            "model_name": variants[0]["ModelName"]}
+    return {
+        "status": status,
+        "endpoint_config": config_name,
+        "variant": variants[0]["VariantName"],
+        "model_name": variants[0]["ModelName"],
+    }
 
 
 def _canary_config(ctx: RunContext, production: dict[str, Any], variant: str, model_name: str) -> dict[str, Any]:
     share = ctx.config.deployment.traffic_steps_percent[0] / 100
-    return endpoint_config_request(ctx, "canary", [
-        production_variant(ctx, production["variant"], production["model_name"], round(1 - share, 4)),
-        production_variant(ctx, variant, model_name, share),
-    ])
+    return endpoint_config_request(
+        ctx,
+        "canary",
+        [
+            production_variant(ctx, production["variant"], production["model_name"], round(1 - share, 4)),
+            production_variant(ctx, variant, model_name, share),
+        ],
+    )
 
 
 def _guardrails(ctx: RunContext, alarms: list[str]) -> dict[str, Any]:

@@ -70,8 +70,9 @@ def judge(evaluation: dict[str, Any], metric: str, gate: Gate) -> GateVerdict:
         ok = candidate <= gate.min_value if lower else candidate >= gate.min_value
         passed &= ok
         reasons.append(f"{metric} {fmt(candidate)} {'meets' if ok else 'misses'} the floor {fmt(gate.min_value)}")
-    return GateVerdict(passed=passed, metric=metric, candidate=candidate, baseline=baseline,
-                       production=production, reasons=reasons)
+    return GateVerdict(
+        passed=passed, metric=metric, candidate=candidate, baseline=baseline, production=production, reasons=reasons
+    )
 
 
 def read_evaluation(s3_uri: str) -> dict[str, Any]:

@@ -61,8 +61,9 @@ def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
             return {"settled": False, "wait_seconds": max(1, int(settle - quiet_for + 0.999))}
         state.close_run(ref.model, ref.run_id)
     bucket, key = ctx.config_uri.removeprefix("s3://").split("/", 1)
-    aws.client("s3").put_object(Bucket=bucket, Key=key, Body=ctx.config.model_dump_json(indent=2).encode(),
-                                ContentType="application/json")
+    aws.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=ctx.config.model_dump_json(indent=2).encode(), ContentType="application/json"
+    )
     manifest = _newest_data_manifest(ctx, now) if ref.trigger == "drift" else None
     if state.get_run(ref.model, ref.run_id) is None:
         state.put_run(ref.model, ref.run_id, trigger=ref.trigger, status="RUNNING", data_cutoff=int(now))
@@ -88,10 +89,12 @@ def _newest_data_manifest(ctx: RunContext, now: float) -> str | None:
         return None
     s3 = aws.client("s3")
     prefix = f"incoming/{ctx.model}/"
-    newer = [obj["Key"][len(prefix):]
-             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ctx.data_bucket, Prefix=prefix)
-             for obj in page.get("Contents", [])
-             if obj["LastModified"].timestamp() > float(cutoff) and obj["LastModified"].timestamp() <= now]
+    newer = [
+        obj["Key"][len(prefix) :]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ctx.data_bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+        if obj["LastModified"].timestamp() > float(cutoff) and obj["LastModified"].timestamp() <= now
+    ]
     if not newer:
         return None
     manifest = [{"prefix": f"s3://{ctx.data_bucket}/{prefix}"}, *sorted(newer)]

@@ -85,9 +85,14 @@ def test_an_endpoint_whose_model_role_sagemaker_cannot_assume_fails_to_deploy(aw
     aws("sagemaker").create_model(
         ModelName=name,
         ExecutionRoleArn=role,
-        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
-                          "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                          "SAGEMAKER_SUBMIT_DIRECTORY": f"{code_uri}/sourcedir.tar.gz"}},
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/model/model.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": f"{code_uri}/sourcedir.tar.gz",
+            },
+        },
     )
     variant = {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
     aws("sagemaker").create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant])

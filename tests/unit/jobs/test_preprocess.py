@@ -175,8 +175,18 @@ def test_a_failed_run_writes_its_reason_where_sagemaker_reads_it(tmp_path, harne
     message = tmp_path / "output" / "message"
     preprocess = harness.load_job_module("preprocess")
 
-    code = preprocess.main(["--config", str(tmp_path / "config.json"), "--data-dir", str(tmp_path / "data"),
-                            "--output-dir", str(tmp_path / "out"), "--exit-message", str(message)])
+    code = preprocess.main(
+        [
+            "--config",
+            str(tmp_path / "config.json"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--exit-message",
+            str(message),
+        ]
+    )
 
     assert code == 1
     assert message.read_text().startswith("preprocessing failed: ragged.csv: ")
