@@ -1,12 +1,11 @@
 """S3 `Object Created` under incoming/<model>/ (EventBridge): validate, then quarantine or start a run.
 
-While the model is paused (`driftline pause`) the file stays in incoming/ and no run starts.
+While the model is paused (`driftline pause`) a valid file stays in incoming/ and no run starts.
 """
 
 from driftline import aws
 from driftline.events import S3ObjectCreated
 from driftline.observability import logger, metrics
-from driftline.operations import keep_upload_if_paused
 from driftline.uploads import UploadedObject, handle_upload
 
 # init phase: the clients exist before the first event (the low-level DynamoDB client keeps idempotency records)
@@ -28,7 +27,4 @@ def lambda_handler(event: dict, context: object) -> dict:
         event_id=created.id,
         event_time=created.time,
     )
-    kept = keep_upload_if_paused(upload)
-    if kept is not None:
-        return kept.model_dump()
     return handle_upload(upload, remaining_ms=context.get_remaining_time_in_millis()).model_dump()  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from driftline.notifications import page
 from driftline.observability import logger
 from driftline.rollback import BUSY, RollbackRequest, roll_back
 from driftline.settings import settings
-from driftline.uploads import INCOMING, UploadedObject, UploadOutcome, start_pipeline
+from driftline.uploads import start_pipeline
 
 DOUBLE_COMMAND_SECONDS = 120  # the same command again within this finds the first one
 ROLLBACK_TIMEOUT_SECONDS = 3600  # an endpoint update that takes longer is left to a person
@@ -622,37 +622,6 @@ def resume(model: str, *, who: str, reason: str | None = None, now: float | None
 
 
 # --- the automatic paths while a model is paused -----------------------------------------------------------
-
-
-def keep_upload_if_paused(upload: UploadedObject) -> UploadOutcome | None:
-    """An upload for a paused model stays in incoming/ and starts no run; the first one of a pause pages."""
-    parts = upload.key.removeprefix(INCOMING).split("/") if upload.key.startswith(INCOMING) else []
-    model = parts[0] if len(parts) >= 2 and parts[0] and parts[-1] else None
-    if model is None:
-        return None
-    paused = state.get_pause(model)
-    if not paused:
-        return None
-    kept = state.count_held(model, "uploads_kept")
-    if kept is None:  # resumed in between: the normal path takes it
-        return None
-    why = state.pause_note(model, paused)
-    if not paused.get("uploads_paged"):
-        page(
-            f"{model}: upload kept, model paused",
-            {
-                "What happened": "A file arrived for a paused model: it stays in incoming/ and no run was started.",
-                "Model": model,
-                "File": f"s3://{upload.bucket}/{upload.key}",
-                "Paused": why,
-                "What to do": f"after `driftline resume {model}`, `driftline retrain {model}` trains on every "
-                "kept file (later uploads during this pause are kept without a page)",
-            },
-            severity="info",
-        )
-        state.mark_pause(model, "uploads_paged")
-    logger.info("upload kept: model paused", extra={"key": upload.key, "model": model})
-    return UploadOutcome(outcome="kept", key=upload.key, model=model, reason=f"no run started: {why}")
 
 
 def refuse_rollout_if_paused(model: str, run_id: str) -> None:

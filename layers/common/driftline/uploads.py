@@ -109,11 +109,48 @@ def _process(upload: UploadedObject, budget: float) -> UploadOutcome:
         return quarantine(upload, model, problem)
     except _VersionGone:
         return _gone(upload, model)
+    kept = _keep_if_paused(upload, config.name)
+    if kept is not None:
+        return kept
     if not config.training.start_on_upload:
         # Labelled data keeps arriving; training starts on drift (or by hand) and uses all of it.
         logger.info("upload kept for the next run", extra={"key": upload.key})
         return UploadOutcome(outcome="kept", key=upload.key, model=config.name)
     return _start_or_join_run(upload, config)
+
+
+def _keep_if_paused(upload: UploadedObject, model: str) -> UploadOutcome | None:
+    """A valid upload for a paused model (`driftline pause`) stays in incoming/ and starts no run.
+
+    Like `start_on_upload: false`, after the file was validated (a bad one is quarantined all the same).
+    The first kept upload of a pause pages; later ones are counted without a page.
+    """
+    paused = state.get_pause(model)
+    if not paused:
+        return None
+    kept = state.count_held(model, "uploads_kept")
+    if kept is None:  # resumed in between: the normal path takes it
+        return None
+    why = state.pause_note(model, paused)
+    if not paused.get("uploads_paged"):
+        page(
+            f"{model}: upload kept, model paused",
+            {
+                "What happened": "A valid file arrived for a paused model: it stays in incoming/ and no run was "
+                "started.",
+                "Model": model,
+                "File": f"s3://{upload.bucket}/{upload.key}",
+                "Paused": why,
+                "What to do": f"after `driftline resume {model}`, `driftline retrain {model}` trains on every "
+                "kept file (later uploads during this pause are kept without a page)",
+            },
+            severity="info",
+            kind="upload-kept",
+            model=model,
+        )
+        state.mark_pause(model, "uploads_paged")
+    logger.info("upload kept: model paused", extra={"key": upload.key, "model": model})
+    return UploadOutcome(outcome="kept", key=upload.key, model=model, reason=f"no run started: {why}")
 
 
 def _model_of(key: str) -> str | None:

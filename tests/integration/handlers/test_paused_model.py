@@ -12,6 +12,7 @@ MODEL = "bank-marketing"
 CONFIG = "name: bank-marketing\nproblem_type: binary_classification\ntarget: y\n"
 GOOD = b"age,job,y\n41,admin.,no\n35,technician,yes\n52,retired,no\n"
 WHO = "arn:aws:iam::123456789012:user/alice"
+RAGGED = b"age,job,y\n41,admin.,no,oops\n"
 
 
 def pipeline_runs(stack) -> list[str]:
@@ -115,3 +116,23 @@ def test_rollout_of_a_paused_model_is_held_and_its_candidate_kept_for_promote(pa
     [page] = paused.pages()
     assert "held, model paused" in page["Subject"]
     assert f"driftline promote {MODEL} 1" in page["Message"] and "INC-42" in page["Message"]
+
+
+def test_a_bad_upload_for_a_paused_model_is_still_validated_and_quarantined(paused):
+    outcome = invoke("on_data_uploaded", upload(paused, f"incoming/{MODEL}/ragged.csv", RAGGED, sequencer="01"))
+
+    assert outcome["outcome"] == "quarantined" and "line 2 has 4 fields" in outcome["reason"]
+    listing = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=paused.data_bucket, Prefix="incoming/")
+    assert listing.get("Contents", []) == []
+    assert pipeline_runs(paused) == []
+    [page] = paused.pages()
+    assert "upload rejected" in page["Subject"]
+    assert not state.get_pause(MODEL).get("uploads_kept")
+
+
+def test_a_repeated_event_of_a_kept_upload_counts_it_once(paused):
+    event = upload(paused, f"incoming/{MODEL}/a.csv", GOOD, sequencer="01")
+
+    assert invoke("on_data_uploaded", event)["outcome"] == "kept"
+    assert invoke("on_data_uploaded", event)["outcome"] == "duplicate"
+    assert state.get_pause(MODEL)["uploads_kept"] == 1
