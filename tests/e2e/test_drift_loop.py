@@ -32,6 +32,9 @@ def subjects(cloud) -> list[str]:
     return [m.get("subject") or "" for m in read_mailbox(cloud.ctx)]
 
 
+# Two full runs and three monitor windows: on a 2-core machine under a CPU hog this passed 900 s (pyproject's
+# per-test guard) although every step arrived; alone it takes about 2 minutes.
+@pytest.mark.timeout(2400)
 def test_drifted_traffic_retrains_rolls_out_and_resolves(cloud):
     clients = Clients(cloud.endpoint_url)
     stack = Stack.describe(clients)
