@@ -217,7 +217,8 @@ def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain:
         subject += ", retraining started"
     elif kind == "drift" and retrain and retrain.get("paused"):
         subject += ", model paused: no retrain"
-    return page(subject, facts, kind=kind, model=model, incident=change.alarmName)
+    run_id = retrain["run_id"] if kind == "drift" and retrain and retrain.get("started") else None
+    return page(subject, facts, kind=kind, model=model, incident=change.alarmName, run_id=run_id)
 
 
 def _page_resolution(

@@ -15,9 +15,10 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from driftline import aws
+from driftline import aws, state
 from driftline.observability import logger
 from driftline.settings import settings
 
@@ -42,6 +43,7 @@ def page(
     model: str | None = None,
     incident: str | None = None,
     action: str = "trigger",
+    run_id: str | None = None,
 ) -> str:
     """Publish a message on-call can act on: a one-line subject and `label: value` facts.
 
@@ -49,7 +51,8 @@ def page(
     is the first line of the body. `kind` names what happened (`run-failed`, `drift`, ...); `incident`
     names the incident the page belongs to (the same for every page of one incident, including its
     `action="resolve"` page); without one, a page is its own incident (retries of it share the key).
-    Returns the SNS message id.
+    With `run_id` (and a model), the page is recorded on the run's item once SNS accepted it
+    (`record_run_page`), so `driftline run RUN_ID` shows it. Returns the SNS message id.
     """
     line = subject_line(subject)
     if line != _PREFIX + subject:
@@ -65,7 +68,32 @@ def page(
         MessageAttributes={name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
     )
     logger.info("paged on-call", extra={"subject": line} | attributes)
-    return str(response["MessageId"])
+    message_id = str(response["MessageId"])
+    if run_id:
+        record_run_page(attributes, line, run_id, message_id)
+    return message_id
+
+
+def record_run_page(attributes: Mapping[str, str], subject: str, run_id: str, message_id: str) -> None:
+    """Note a sent page on its run's item (`state.record_run_page`). The page is what matters: a failure to
+    record it is a warning in the log, never an error of the page."""
+    model = attributes["model"]
+    if model == NO_MODEL:
+        logger.warning("page not recorded on its run: no model", extra={"run_id": run_id, "subject": subject})
+        return
+    entry = {
+        "subject": subject,
+        "kind": attributes["kind"],
+        "severity": attributes["severity"],
+        "action": attributes["action"],
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "message_id": message_id,
+    }
+    try:
+        if not state.record_run_page(model, run_id, entry):
+            logger.info("page not recorded on its run: recorded already, or no such run", extra=entry)
+    except Exception:
+        logger.warning("page sent but not recorded on its run", extra=entry | {"run_id": run_id}, exc_info=True)
 
 
 def page_attributes(

@@ -41,16 +41,6 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         metrics.add_metric(name="RunsRolledBack", unit="Count", value=1)
         return {"status": "ROLLED_BACK", "message_id": None}
     status = {"succeeded": "SUCCEEDED", "rejected": "REJECTED"}.get(outcome.outcome, "FAILED")
-    state.update_run(
-        outcome.model,
-        outcome.run_id,
-        status=status,
-        failed_step=outcome.failed_step,
-        error=outcome.error,
-        cause=outcome.cause,
-    )
-    metrics.add_dimension(name="Model", value=outcome.model)
-    metrics.add_metric(name=f"Runs{status.title()}", unit="Count", value=1)
     links = _report_fact(outcome.model, outcome.run_id) | console_links(
         region, execution_arn=outcome.execution_arn, job=outcome.training_job
     )
@@ -96,8 +86,26 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         } | links
         severity, kind = "page", "run-failed"
     message_id = page(
-        subject, facts, severity=severity, kind=kind, model=outcome.model, incident=f"run/{outcome.run_id}"
+        subject,
+        facts,
+        severity=severity,
+        kind=kind,
+        model=outcome.model,
+        incident=f"run/{outcome.run_id}",
+        run_id=outcome.run_id,
     )
+    # The final status last: a run whose page fails (and so whose execution fails) must not read SUCCEEDED;
+    # the retry that pages writes it.
+    state.update_run(
+        outcome.model,
+        outcome.run_id,
+        status=status,
+        failed_step=outcome.failed_step,
+        error=outcome.error,
+        cause=outcome.cause,
+    )
+    metrics.add_dimension(name="Model", value=outcome.model)
+    metrics.add_metric(name=f"Runs{status.title()}", unit="Count", value=1)
     return {"status": status, "message_id": message_id}
 
 

@@ -147,6 +147,7 @@ def _hold(request: RollbackRequest) -> dict[str, Any]:
         }
         | console_links(settings().region, execution_arn=request.execution_arn),
         severity="info",
+        run_id=request.run_id,
     )
     state.update_run(request.model, request.run_id, status="HELD", held_because=why)
     logger.info("rollout held: model paused", extra={"model": request.model, "run_id": request.run_id})
@@ -200,6 +201,7 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
         kind="rollback",
         model=request.model,
         incident=f"rollback/{request.run_id}",
+        run_id=request.run_id,
     )
 
 
@@ -227,4 +229,9 @@ def _page_by_hand(request: RollbackRequest, plan: dict[str, Any]) -> str:
         "Who": request.requested_by,
     }
     logger.info("rolled back by hand", extra={"model": request.model, "run_id": request.run_id})
-    return page(f"{request.model}: rolled back to version {version or restored.get('run_id')}", facts, severity="info")
+    return page(
+        f"{request.model}: rolled back to version {version or restored.get('run_id')}",
+        facts,
+        severity="info",
+        run_id=request.run_id,
+    )

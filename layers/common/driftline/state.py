@@ -4,7 +4,7 @@
 |---------------------|--------------|-------------------------------------------------------|
 | MODEL#<model>       | CONFIG       | the last valid model config (JSON)                     |
 | MODEL#<model>       | OPENRUN      | the run still collecting uploads (its quiet window)    |
-| MODEL#<model>       | RUN#<run>    | a run: trigger, status, steps, results                 |
+| MODEL#<model>       | RUN#<run>    | a run: trigger, status, steps, results, pages sent     |
 | MODEL#<model>       | PRODUCTION   | the model serving traffic                              |
 | MODEL#<model>       | ROLLOUT      | lock: the one rollout of this model now running        |
 | MODEL#<model>       | MONITOR      | the last drift report (job, location, drifted features) |
@@ -227,6 +227,30 @@ def update_run(model: str, run: str, **fields: Any) -> None:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
+
+
+def record_run_page(model: str, run: str, entry: dict[str, Any]) -> bool:
+    """Append a page sent about the run to its `pages` list; False if not appended.
+
+    One logical page is one entry: a retried invocation that publishes the same page again (same kind and
+    subject, in the same UTC minute as `entry["at"]`) finds its key in the `page_keys` list and appends nothing. A
+    retry that crosses a minute boundary, or comes minutes later, is recorded again: it was sent again.
+    Nothing is written when the run has no item (a page never creates a run).
+    """
+    key = f"{entry.get('kind')}|{entry.get('subject')}|{str(entry.get('at'))[:16]}"
+    try:
+        _table().update_item(
+            Key={"pk": _model_key(model), "sk": f"RUN#{run}"},
+            UpdateExpression="SET pages = list_append(if_not_exists(pages, :none), :one), "
+            "page_keys = list_append(if_not_exists(page_keys, :none), :key)",
+            ConditionExpression=Attr("pk").exists() & ~Attr("page_keys").contains(key),
+            ExpressionAttributeValues={":none": [], ":one": [_dynamo(entry)], ":key": [key]},
+        )
+        return True
+    except Exception as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
 
 
 def get_run(model: str, run: str) -> dict[str, Any] | None:

@@ -227,6 +227,7 @@ def _resume(claim: dict[str, Any], change: TrainingJobStateChange, attempts: lis
             severity="warning",
             kind="spot-fallback",
             model=model,
+            run_id=run,
         )
     logger.info(
         "spot capacity lost; successor started",

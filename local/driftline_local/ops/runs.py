@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from driftline_local.ops import format as fmt
@@ -145,8 +146,14 @@ def run_details(ops: Driftline, model: str, run: dict[str, Any]) -> dict[str, An
         "model_package_arn": run.get("model_package_arn"),
         "endpoint_name": run.get("endpoint_name"),
         "artifacts": f"s3://{ops.stack.artifact_bucket}/{model}/runs/{run_id}/",
-        "pages": run.get("pages"),
+        "pages": sent_pages(run),
     }
+
+
+def sent_pages(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pages sent about the run (notifications.page records them on the run item), oldest first."""
+    pages = [p for p in run.get("pages") or [] if isinstance(p, dict)]
+    return sorted(pages, key=lambda p: fmt.when(p.get("at")) or datetime.min.replace(tzinfo=UTC))
 
 
 def evaluation(ops: Driftline, model: str, run_id: str) -> dict[str, Any] | None:
@@ -235,5 +242,15 @@ def render_run(doc: dict[str, Any]) -> None:
     if doc["endpoint_name"]:
         out.print(f"endpoint {fmt.escape(doc['endpoint_name'])}")
     if doc["pages"]:
-        out.print("pages sent: " + "; ".join(fmt.escape(str(p)) for p in doc["pages"]))
+        shown = fmt.table("  sent", "kind", "severity", "subject", title="pages sent")
+        for sent in doc["pages"]:
+            shown.add_row(
+                f"  {fmt.stamp(sent.get('at'))}",
+                fmt.escape(str(sent.get("kind") or "-")),
+                fmt.escape(str(sent.get("severity") or "-")),
+                fmt.escape(str(sent.get("subject") or "-")),
+            )
+        out.print(shown)
+    else:
+        out.print("pages sent: none recorded")
     out.print(f"artifacts {fmt.escape(doc['artifacts'])}")
