@@ -101,3 +101,37 @@ def test_a_drift_page_is_recorded_on_the_retrain_run_it_started(stack):
     [recorded] = state.get_run("churn", run)["pages"]
     assert recorded["kind"] == "drift"
     assert "retraining started" in recorded["subject"]
+
+
+def test_a_rollback_page_is_recorded_on_the_withdrawn_run(stack):
+    # Given a run whose rollout failed before it planned anything
+    state.create_run(MODEL, RUN, trigger="upload", status="REGISTERED")
+    request = {
+        "model": MODEL,
+        "run_id": RUN,
+        "execution": RUN,
+        "plan": None,
+        "failed_step": "Plan the rollout",
+        "error": {"Error": "States.TaskFailed", "Cause": "boom"},
+    }
+
+    # When it is rolled back
+    message_id = invoke("roll_back", request)["message_id"]
+
+    # Then the run shows the rollback page
+    [recorded] = state.get_run(MODEL, RUN)["pages"]
+    assert (recorded["kind"], recorded["message_id"]) == ("rollback", message_id)
+    assert "rolled back" in recorded["subject"]
+
+
+def test_a_spot_fallback_page_is_recorded_on_its_run(stack):
+    from .test_spot_resume import RUN as SPOT_RUN
+    from .test_spot_resume import capacity_lost, start_run
+
+    start_run(stack, resumes=1)
+    invoke("on_training_state_change", capacity_lost(1))
+    invoke("on_training_state_change", capacity_lost(2))
+
+    [recorded] = state.get_run(MODEL, SPOT_RUN)["pages"]
+    assert recorded["kind"] == "spot-fallback"
+    assert "falls back to on-demand" in recorded["subject"]
