@@ -345,17 +345,30 @@ def _parse(name: str, path: Path) -> _Module:
             module.functions[node.name] = node
     # imports anywhere in the module: a function's own `from driftline.run_report.collect import ...` too
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "driftline":
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in _OUR_PACKAGES:
             for alias in node.names:
                 target = f"{node.module}.{alias.name}"
-                if node.module == "driftline":
+                if node.module in _PACKAGES_OF_MODULES:  # `from driftline import aws`: a module
                     module.imports[alias.asname or alias.name] = (target, None)
                 else:
                     module.imports[alias.asname or alias.name] = (node.module, alias.name)
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 module.imports[alias.asname or alias.name] = (node.module, alias.name)
+        elif isinstance(node, ast.Import) and name.startswith("driftline_local."):
+            for alias in node.names:  # `import boto3`, `import re`: modules, never a client
+                module.imports[alias.asname or alias.name.split(".")[0]] = (alias.name, None)
+    if name.startswith("driftline_local."):  # the operator code's methods: `Driftline.client`, `RunWatcher.look`
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        module.functions[f"{node.name}.{item.name}"] = item
     return module
+
+
+_OUR_PACKAGES = {"driftline", "driftline_local"}
+_PACKAGES_OF_MODULES = {"driftline", "driftline_local.ops"}
 
 
 @cache
@@ -368,6 +381,9 @@ def _modules() -> dict[str, _Module]:
         modules[name] = _parse(name, path)
     for path in sorted((REPO_ROOT / "functions").glob("*/app.py")):
         name = f"functions.{path.parent.name}.app"
+        modules[name] = _parse(name, path)
+    for path in sorted((REPO_ROOT / "local" / "driftline_local" / "ops").glob("*.py")):  # the operator commands
+        name = "driftline_local.ops" if path.stem == "__init__" else f"driftline_local.ops.{path.stem}"
         modules[name] = _parse(name, path)
     return modules
 
@@ -505,6 +521,244 @@ def function_dirs(template: Template) -> dict[str, str]:
             if uri.startswith("functions/"):
                 dirs[lid] = uri.removeprefix("functions/")
     return dirs
+
+
+# --- what the operator commands call ----------------------------------------------------------------
+# `driftline status/runs/run/quarantine/watch/report/retrain/rollback/promote/pause/resume/init` run on the
+# caller's own credentials: local/driftline_local/ops/*.py and the layer code they call in-process.
+OPERATOR_PACKAGE = "driftline_local.ops"
+# services whose method names mark a call on a client this analysis could not name (`x.describe_stacks()`)
+_SERVICES_SEEN = (
+    "s3",
+    "dynamodb",
+    "stepfunctions",
+    "sagemaker",
+    "logs",
+    "cloudwatch",
+    "sns",
+    "sqs",
+    "sts",
+    "cloudformation",
+    "events",
+    "lambda",
+    "kms",
+)
+_TABLE_METHODS = {"query", "scan", "get_item", "put_item", "update_item", "delete_item", "batch_writer"}
+_TRANSFER_METHODS = {"copy", "upload_file", "upload_fileobj", "download_file", "download_fileobj"}
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A call that looks like an AWS call but whose service (or client) the analysis cannot name."""
+
+    where: str
+    code: str
+    reason: str
+
+
+@cache
+def _operation_methods() -> frozenset[str]:
+    names: set[str] = set(_TABLE_METHODS | _TRANSFER_METHODS)
+    for service in _SERVICES_SEEN:
+        names |= set(_operations(service))
+    return frozenset(names)
+
+
+def _is_operator(module: _Module) -> bool:
+    return module.name.split(".")[0] == "driftline_local"
+
+
+class _OperatorCallFinder(_CallFinder):
+    """`_CallFinder` plus the operator code's ways to a client: `ops.client("s3")` (a `Driftline` session's
+    clients), `ops.table()` / `resource.Table(name)`, clients passed as arguments, and methods called on an
+    object (`ops.require_model`, `self.look`); calls that look like AWS calls on anything else are reported."""
+
+    def __init__(self, module: _Module, factories: dict[tuple[str, str], str], parameters: dict[str, str]) -> None:
+        super().__init__(module, factories)
+        self.parameters = parameters  # this function's parameters bound to a client by its callers
+        self.unresolved: list[Unresolved] = []
+
+    def service_of(self, node: ast.AST, bound: dict[str, Any]) -> Any:
+        service = super().service_of(node, bound)
+        if service is not None or not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            return service
+        func, args = node.func, node.args
+        receiver_is_import = isinstance(func.value, ast.Name) and func.value.id in self.module.imports
+        if _is_operator(self.module) and func.attr == "client" and args and isinstance(args[0], ast.Constant):
+            return str(args[0].value)  # ops.client("s3"), session.client("cloudformation", ...)
+        if _is_operator(self.module) and func.attr == "table" and not args and not receiver_is_import:
+            return "dynamodb:table"  # Driftline.table(): the stack's state table
+        if func.attr == "Table" and len(args) == 1 and not receiver_is_import:
+            return "dynamodb:table"  # a boto3 DynamoDB resource's Table
+        return None
+
+    def calls(self, function: ast.AST) -> list[Call]:
+        found = self._calls_with(function, dict(self.parameters))
+        return found
+
+    def _calls_with(self, function: ast.AST, bound: dict[str, Any]) -> list[Call]:
+        nodes = list(ast.walk(function))
+        versioned = any(isinstance(n, ast.Constant) and n.value == "VersionId" for n in nodes)
+        for _ in range(2):  # `sfn = ops.client(...)`, then `paginator = sfn.get_paginator(...)`
+            for node in nodes:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    service = self.service_of(node.value, bound)
+                    if service is not None:
+                        bound[node.targets[0].id] = service
+        found: list[Call] = []
+        for node in nodes:
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            where = f"{self.module.path.relative_to(REPO_ROOT)}:{node.lineno}"
+            method = node.func.attr
+            service = self.service_of(node.func.value, bound)
+            if isinstance(service, tuple) and method == "paginate":
+                found.append(Call(service[1], service[2], where, versioned))
+            elif service == "dynamodb:table":
+                found.append(Call("dynamodb", f"table.{method}", where, versioned))
+            elif isinstance(service, str) and method not in NOT_CALLS:
+                found.append(Call(service, method, where, versioned))
+            elif (
+                method == "client"
+                and _is_operator(self.module)
+                and not (node.args and isinstance(node.args[0], ast.Constant))
+            ):
+                self.unresolved.append(Unresolved(where, ast.unparse(node), "a client whose service is not a literal"))
+            elif (
+                service is None
+                and method in _operation_methods()
+                and not self._is_import(node.func.value)
+                and not self._is_plain_global(node.func.value)
+            ):
+                self.unresolved.append(
+                    Unresolved(where, ast.unparse(node), f"{method}() on an object not known to be a client")
+                )
+        return found
+
+    def _is_plain_global(self, node: ast.AST) -> bool:
+        """A module-level name bound to something other than a client (`ROUND_LINE = re.compile(...)`)."""
+        if not isinstance(node, ast.Name):
+            return False
+        values = [
+            n.value
+            for n in self.module.tree.body
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)
+        ]
+        return bool(values) and all(self.service_of(v, {}) is None for v in values)
+
+    def _is_import(self, node: ast.AST) -> bool:
+        while isinstance(node, ast.Attribute):
+            node = node.value
+        return isinstance(node, ast.Name) and node.id in self.module.imports
+
+    def references(self, function: ast.AST) -> set[tuple[str, str]]:
+        targets = super().references(function)
+        if not _is_operator(self.module):
+            return targets
+        methods = _operator_methods()
+        for node in ast.walk(function):
+            # `ops.require_model(...)`, `self.look()`, `ops.stack` (a property): any operator class's method of
+            # that name (an over-approximation: a name two classes share reaches both)
+            if isinstance(node, ast.Attribute) and not self._is_import(node.value):
+                targets |= set(methods.get(node.attr, ()))
+        return targets
+
+    def callees(self, function: ast.AST, bound: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str, str]]]:
+        """(callee, {its parameter: service}) for each call passing a client on (`_exists(s3, bucket, key)`)."""
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Call):
+                continue
+            target = self._function_target(node.func)
+            callee = _modules().get(target[0]) if target else None
+            definition = callee.functions.get(target[1]) if callee and target else None
+            if not isinstance(definition, ast.FunctionDef | ast.AsyncFunctionDef) or target is None:
+                continue
+            names = [a.arg for a in definition.args.posonlyargs + definition.args.args]
+            passed: dict[str, str] = {}
+            for position, argument in enumerate(node.args):
+                service = self.service_of(argument, bound)
+                if isinstance(service, str) and position < len(names):
+                    passed[names[position]] = service
+            for keyword in node.keywords:
+                service = self.service_of(keyword.value, bound)
+                if isinstance(service, str) and keyword.arg:
+                    passed[keyword.arg] = service
+            if passed:
+                yield target, passed
+
+
+@cache
+def _operator_methods() -> dict[str, list[tuple[str, str]]]:
+    """Method name -> the operator classes' methods of that name (dunders left out)."""
+    methods: dict[str, list[tuple[str, str]]] = {}
+    for module in _modules().values():
+        if not _is_operator(module):
+            continue
+        for qualified in module.functions:
+            if "." in qualified and not qualified.split(".", 1)[1].startswith("__"):
+                methods.setdefault(qualified.split(".", 1)[1], []).append((module.name, qualified))
+    return methods
+
+
+@cache
+def _operator_parameters() -> dict[tuple[str, str], dict[str, str]]:
+    """Functions' parameters that their callers bind to a client (two rounds: a client passed on twice)."""
+    factories = _factories()
+    parameters: dict[tuple[str, str], dict[str, str]] = {}
+    for _ in range(2):
+        for module in _modules().values():
+            for name, node in module.functions.items():
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                finder = _OperatorCallFinder(module, factories, parameters.get((module.name, name), {}))
+                bound = dict(finder.parameters)
+                for child in ast.walk(node):
+                    if isinstance(child, ast.Assign) and len(child.targets) == 1:
+                        target = child.targets[0]
+                        service = finder.service_of(child.value, bound) if isinstance(target, ast.Name) else None
+                        if service is not None and isinstance(target, ast.Name):
+                            bound[target.id] = service
+                for callee, passed in finder.callees(node, bound):
+                    parameters.setdefault(callee, {}).update(passed)
+    return parameters
+
+
+def operator_calls() -> tuple[list[Call], list[Unresolved]]:
+    """Every AWS call the operator commands can make: from every function, method and module body of the
+    `driftline_local.ops` package through the layer functions they reach; and the calls it cannot name."""
+    modules = _modules()
+    factories = _factories()
+    parameters = _operator_parameters()
+    calls: list[Call] = []
+    unresolved: list[Unresolved] = []
+    todo: list[tuple[str, str]] = []
+    for module in modules.values():
+        if not module.name.startswith(OPERATOR_PACKAGE):
+            continue
+        finder = _OperatorCallFinder(module, factories, {})
+        body = [n for n in module.tree.body if not isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+        calls += finder.calls(ast.Module(body=body, type_ignores=[]))
+        unresolved += finder.unresolved
+        todo += [(module.name, name) for name in module.functions]
+    seen: set[tuple[str, str]] = set()
+    while todo:
+        target = todo.pop()
+        if target in seen:
+            continue
+        seen.add(target)
+        if target in LIBRARY_CALLS:
+            where = f"{target[0]}.{target[1]} (library)"
+            calls += [Call(service, method, where) for service, method in LIBRARY_CALLS[target]]
+            continue
+        module = modules[target[0]]
+        node = module.functions[target[1]]
+        if isinstance(node, ast.ClassDef) and _is_operator(module):
+            continue  # its methods are walked one by one
+        finder = _OperatorCallFinder(module, factories, parameters.get(target, {}))
+        calls += finder.calls(node)
+        unresolved += finder.unresolved
+        todo += sorted(finder.references(node) - seen)
+    return calls, list(dict.fromkeys(unresolved))
 
 
 # --- what the state machines' tasks need -----------------------------------------------------------
