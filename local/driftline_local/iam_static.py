@@ -13,6 +13,9 @@ call statically:
   transfer manager's `copy`/`upload_file`/`download_file`, powertools' DynamoDB idempotency store), the
   functions reachable from each handler (a call graph over module functions), and the IAM actions each
   call needs (`iam.iam_action` plus what the call implies);
+- `operator_calls()`: the same for the `driftline` operator commands (`driftline_local/ops` and the layer code
+  they run in-process on the operator's credentials), checked against DriftlineOperatorPolicy; calls that look
+  like AWS calls on something the analysis cannot name are returned as `Unresolved`, never dropped;
 - `asl_requirements()`: each Task state's needs per the Step Functions guide ("IAM policies for
   integrated services"): `lambda:InvokeFunction` on the function, `.sync` jobs' Describe/Stop and
   `events:PutTargets/PutRule/DescribeRule` on the managed rule, `iam:PassRole` on the job's role.
@@ -558,7 +561,7 @@ class Unresolved:
 
 @cache
 def _operation_methods() -> frozenset[str]:
-    names: set[str] = set(_TABLE_METHODS | _TRANSFER_METHODS)
+    names: set[str] = set(_TABLE_METHODS | _TRANSFER_METHODS | {"paginate", "get_paginator"})
     for service in _SERVICES_SEEN:
         names |= set(_operations(service))
     return frozenset(names)
@@ -606,10 +609,11 @@ class _OperatorCallFinder(_CallFinder):
                     if service is not None:
                         bound[node.targets[0].id] = service
         found: list[Call] = []
+        path = self.module.path
         for node in nodes:
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
-            where = f"{self.module.path.relative_to(REPO_ROOT)}:{node.lineno}"
+            where = f"{path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}:{node.lineno}"
             method = node.func.attr
             service = self.service_of(node.func.value, bound)
             if isinstance(service, tuple) and method == "paginate":

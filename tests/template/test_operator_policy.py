@@ -240,3 +240,22 @@ def test_the_operator_policy_grants_no_action_the_operator_commands_do_not_need(
     extra = granted - needed - set(KEPT_UNUSED)
     assert not extra, f"{POLICY} grants actions no operator command needs: {sorted(extra)}"
     assert set(KEPT_UNUSED) <= granted - needed, "a KEPT_UNUSED action is needed now, or gone: update KEPT_UNUSED"
+
+
+def test_calls_on_a_client_the_analysis_cannot_name_are_reported(tmp_path) -> None:
+    """The analysis never drops a call silently: a client kept on an attribute, or made from a variable, is
+    reported; one bound through `ops.client("...")` is resolved."""
+    source = tmp_path / "fake.py"
+    source.write_text(
+        "def f(ops, name):\n"
+        "    ops.sfn.describe_execution(executionArn='x')\n"
+        "    ops.client(name).list_executions(stateMachineArn='y')\n"
+        "    logs = ops.client('logs')\n"
+        "    logs.get_log_events(logGroupName='g', logStreamName='s')\n",
+        encoding="utf-8",
+    )
+    module = iam_static._parse("driftline_local.ops.fake", source)
+    finder = iam_static._OperatorCallFinder(module, {}, {})
+    calls = finder.calls(module.functions["f"])
+    assert [(c.service, c.method) for c in calls] == [("logs", "get_log_events")]
+    assert {u.code.split("(")[0] for u in finder.unresolved} == {"ops.sfn.describe_execution", "ops.client"}
