@@ -69,13 +69,12 @@ DUMP = os.environ.get("DRIFTLINE_BENCH_LOOP_DUMP")  # a JSON line per run: the t
 def serve(start: str, port: int, workdir: str) -> None:
     """Child process: a local cloud with the stack deployed; prints READY, serves until stdin closes.
 
-    Deploys as `driftline local up` does (`cli.deploy_local_stack`), except that the image URIs are
-    resolved in a short-lived child: the SageMaker SDK that resolves them imports pandas, NumPy, SciPy
-    and rich, which would then stay resident in the cloud's process for nothing."""
+    Deploys as `driftline local up` does (`cli.deploy_local_stack`, which resolves the image URIs in a
+    short-lived child so the SageMaker SDK does not stay resident in the cloud's process)."""
+    from driftline_local.cli import deploy_local_stack
     from driftline_local.cloud import LocalCloud
     from driftline_local.context import REPO_ROOT
     from driftline_local.lambda_runtime import active_runtime
-    from driftline_local.publish import publish_jobs
 
     warm = start == "warm"
     cloud = LocalCloud(
@@ -86,28 +85,7 @@ def serve(start: str, port: int, workdir: str) -> None:
         lambda_idle_seconds=WARM_IDLE_SECONDS if warm else None,
     )
     with cloud:
-        resolve = (
-            "import json, sys; from driftline_local.images import resolve_image_uris as r; "
-            "print(json.dumps(r(sys.argv[1])))"
-        )
-        images = json.loads(
-            subprocess.run(
-                [sys.executable, "-c", resolve, cloud.ctx.region], check=True, capture_output=True, text=True
-            ).stdout
-        )
-        deployed = cloud.deploy(
-            REPO_ROOT / "template.yaml", "driftline", {**images, "OnCallEmail": "oncall@example.com"}
-        )
-        import boto3
-
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=cloud.endpoint_url,
-            region_name=cloud.ctx.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        publish_jobs(s3, deployed.outputs["ArtifactBucketName"], REPO_ROOT / "jobs")
+        deploy_local_stack(cloud, REPO_ROOT / "template.yaml")
         if warm:
             active_runtime().wait_until_initialized()
         print(f"READY {cloud.endpoint_url}", flush=True)

@@ -72,10 +72,10 @@ def deploy_local_stack(cloud: Any, template: Path, oncall_email: str = DEFAULT_O
     """Deploy `template` as stack `driftline` on `cloud` and publish the job code (what `up` does)."""
     import boto3
 
-    from driftline_local.images import resolve_image_uris
+    from driftline_local.images import resolve_image_uris_in_child
     from driftline_local.publish import publish_jobs
 
-    parameters = {**resolve_image_uris(cloud.ctx.region), "OnCallEmail": oncall_email}
+    parameters = {**resolve_image_uris_in_child(cloud.ctx.region), "OnCallEmail": oncall_email}
     deployed = cloud.deploy(template, STACK_NAME, parameters)
     bucket = deployed.outputs.get("ArtifactBucketName")
     jobs_dir = template.resolve().parent / "jobs"
