@@ -271,6 +271,8 @@ class Call:
     method: str  # client method (snake case), or "table.<method>" for a DynamoDB Table
     where: str  # path:line
     versioned: bool = False  # the calling function passes a VersionId
+    bucket: str | None = None  # S3 (operator calls): the bucket's logical id, when the code names the stack's bucket
+    key: str | None = None  # S3: a key (or list prefix) as the code builds it, each formatted value written `x`
 
     def operations(self) -> list[str]:
         """Botocore operation names this call makes."""
@@ -617,11 +619,12 @@ class _OperatorCallFinder(_CallFinder):
             method = node.func.attr
             service = self.service_of(node.func.value, bound)
             if isinstance(service, tuple) and method == "paginate":
-                found.append(Call(service[1], service[2], where, versioned))
+                found.append(Call(service[1], service[2], where, versioned, *self._s3_target(node, function)))
             elif service == "dynamodb:table":
                 found.append(Call("dynamodb", f"table.{method}", where, versioned))
             elif isinstance(service, str) and method not in NOT_CALLS:
-                found.append(Call(service, method, where, versioned))
+                target = self._s3_target(node, function) if service == "s3" and method != "copy" else (None, None)
+                found.append(Call(service, method, where, versioned, *target))
             elif (
                 method == "client"
                 and _is_operator(self.module)
@@ -638,6 +641,30 @@ class _OperatorCallFinder(_CallFinder):
                     Unresolved(where, ast.unparse(node), f"{method}() on an object not known to be a client")
                 )
         return found
+
+    def _s3_target(self, call: ast.Call, function: ast.AST) -> tuple[str | None, str | None]:
+        """(bucket logical id, key or prefix with formatted values as `x`) of an S3 call, where the code says."""
+        arguments = {k.arg: k.value for k in call.keywords if k.arg}
+        if isinstance(call.func, ast.Attribute) and call.func.attr in _TRANSFER_METHODS and len(call.args) >= 3:
+            arguments |= {"Bucket": call.args[1], "Key": call.args[2]}  # upload_file(Filename, Bucket, Key)
+        bucket = self._text(arguments.get("Bucket"), function)
+        lid = "ArtifactBucket" if "artifact_bucket" in bucket else "DataBucket" if "data_bucket" in bucket else None
+        key_node = arguments.get("Key", arguments.get("Prefix"))
+        key = _pattern(key_node, self.module) if isinstance(key_node, ast.JoinedStr | ast.Constant) else None
+        return (lid, key) if lid and key else (None, None)
+
+    def _text(self, node: ast.AST | None, function: ast.AST) -> str:
+        """The source of an expression, through one local assignment or a module function's return."""
+        if isinstance(node, ast.Name):
+            for child in ast.walk(function):
+                if isinstance(child, ast.Assign) and any(
+                    isinstance(t, ast.Name) and t.id == node.id for t in child.targets
+                ):
+                    return ast.unparse(child.value)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in self.module.functions:
+            returns = [n for n in ast.walk(self.module.functions[node.func.id]) if isinstance(n, ast.Return)]
+            return " ".join(ast.unparse(r.value) for r in returns if r.value is not None)
+        return ast.unparse(node) if node is not None else ""
 
     def _is_plain_global(self, node: ast.AST) -> bool:
         """A module-level name bound to something other than a client (`ROUND_LINE = re.compile(...)`)."""
@@ -689,6 +716,35 @@ class _OperatorCallFinder(_CallFinder):
                     passed[keyword.arg] = service
             if passed:
                 yield target, passed
+
+
+def _pattern(node: ast.JoinedStr | ast.Constant, module: _Module) -> str | None:
+    """A key as the code writes it: literals and module-level string constants kept, anything else `x` (a leading
+    `x/` is one path segment, e.g. the model); None when the literals do not fix where the key starts."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    constants = {
+        t.id: n.value.value
+        for n in module.tree.body
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
+    parts = []
+    for value in node.values:
+        if isinstance(value, ast.Constant):
+            parts.append(str(value.value))
+        elif (
+            isinstance(value, ast.FormattedValue) and isinstance(value.value, ast.Name) and value.value.id in constants
+        ):
+            parts.append(constants[value.value.id])
+        else:
+            parts.append("\0")
+    if not any(c.isalnum() for part in parts if part != "\0" for c in part):
+        return None
+    if parts[0] == "\0" and not (len(parts) > 1 and parts[1].startswith("/")):
+        return None  # the key's start is a value the code computes (`f"{key}.reason.json"`): its prefix is unknown
+    return "".join(parts).replace("\0", "x")
 
 
 @cache
