@@ -44,19 +44,9 @@ NEVER_MADE = {
 }
 # Actions the policy still lacks, each waiting on a change outside this test's reach: action -> why. A test below
 # fails once the policy has one (then remove it here).
-AWAITING = {
-    "cloudwatch:GetMetricData": (
-        "report (run_report.collect) reads the endpoint's metrics; GetMetricData has no resource type, so it needs "
-        "Resource '*', which tests/template/test_security.py's OPERATOR_STAR_ONLY does not admit yet"
-    ),
-}
+AWAITING: dict[str, str] = {}
 # Actions the policy grants that no operator command calls: action -> why they stay.
-KEPT_UNUSED = {
-    "logs:FilterLogEvents": (
-        "no operator command calls it (watch reads streams with GetLogEvents); test_security.py's "
-        "test_the_operator_policy_allows_what_the_cli_does_and_no_more still expects it: drop both together"
-    ),
-}
+KEPT_UNUSED: dict[str, str] = {}
 # Calls the analysis cannot resolve, reviewed: (file, code) -> why it needs no permission of its own.
 UNRESOLVED_REVIEWED = {
     ("local/driftline_local/ops/session.py", "self.session.client(service, endpoint_url=self.endpoint_url)"): (

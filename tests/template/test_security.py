@@ -496,7 +496,9 @@ def test_a_ref_to_a_parameter_resolves_to_its_default(template):
 # List actions whose request names no resource (Service Authorization Reference, "Actions, resources, and condition
 # keys for Amazon SageMaker": https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html,
 # lists only an optional model-package type for ListModelPackages; the request filters by group, naming no package).
-OPERATOR_STAR_ONLY = {"sagemaker:ListModelPackages"}
+# Actions without a resource type (Service Authorization Reference): a list request or a metric query names
+# no resource, so "*" is the only Resource they can have.
+OPERATOR_STAR_ONLY = {"sagemaker:ListModelPackages", "cloudwatch:GetMetricData"}
 CANARY = "arn:aws:states:us-east-1:123456789012:stateMachine:driftline-canary-rollout"
 
 
@@ -553,10 +555,16 @@ def test_the_operator_policy_names_its_resources(template):
             "Allow",
         ),
         (
-            "logs:FilterLogEvents",
+            "logs:GetLogEvents",
             "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:log-stream:x",
             {},
             "Allow",
+        ),
+        (
+            "logs:FilterLogEvents",
+            "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:log-stream:x",
+            {},
+            "ImplicitDeny",
         ),
         ("kms:Decrypt", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", {}, "Allow"),
         ("sns:Publish", "arn:aws:sns:us-east-1:123456789012:driftline-on-call", {}, "Allow"),
