@@ -158,7 +158,7 @@ def main() -> int:
     began = time.monotonic()
     print(f"Running {len(chosen)} benches one after another (logs in {LOGS.relative_to(REPO)}/):")
     results = [run_bench(bench) for bench in BENCHES if bench.name in chosen]
-    document = {
+    document: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
