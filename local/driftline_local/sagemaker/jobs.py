@@ -323,6 +323,10 @@ class JobRunner:
         for hook in list(self.interruption_hooks):
             hook(name, 0 if host_lost else int(notice_seconds))
         if host_lost:
+            # Freeze the host at the moment it is lost: the catch-up sync below stands in for SageMaker's
+            # continuous upload of what was already written, and must not let training run on meanwhile
+            # (a fast job wrote and logged further checkpoints during the sync that were then lost).
+            self._signal(job, signal.SIGSTOP)
             try:
                 if sync:
                     sync.run()
