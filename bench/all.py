@@ -45,7 +45,11 @@ BENCHES = (
     Bench("cold_start", ("--quick",), "each handler's init against a bare boto3 handler creating the same clients"),
     Bench("burst", (), "1,000 uploads for 20 models in one quiet window, against the same burst one at a time"),
     Bench("monitor", ("--quick",), "the drift monitor against Evidently and a plain numpy PSI floor"),
-    Bench("spot", ("--quick",), "spot interruptions (with and without notice) against an uninterrupted run"),
+    Bench(
+        "spot",
+        ("--rows", "100000", "--rounds", "1000"),
+        "spot interruptions (with and without notice) against an uninterrupted run",
+    ),
     Bench("loop", ("--quick",), "upload to InService, warm and cold, and drift to retraining on the local cloud"),
     Bench("rollout", (), "canary promotion and two rollbacks under steady traffic"),
 )
