@@ -300,7 +300,10 @@ def measure_form(figures: Figures, form: str, root: Path, runs: int, only: list[
             median_ratio(init, base),
             median_ratio([r["init"] for r in handler], [r["init"] for r in bare]),
         )
-        worst = max(worst, ratio)
+        # The aim is judged on the ratio the table shows (median over median); the median of adjacent runs'
+        # ratios, steadier on a drifting machine, is in the note.
+        shown = statistics.median(init) / statistics.median(base)
+        worst = max(worst, shown)
         figures.add(
             f"cold init CPU ({form}), {folder.name}",
             statistics.median(init) * 1000,
@@ -308,7 +311,7 @@ def measure_form(figures: Figures, form: str, root: Path, runs: int, only: list[
             baseline=statistics.median(base) * 1000,
             baseline_name=f"bare boto3 handler ({' '.join(services)})",
             aim=f"<= {AIM}x baseline",
-            holds=ratio <= AIM,
+            holds=shown <= AIM,
             note=f"median of {runs} fresh interpreters, alternating; ratio of adjacent runs {ratio:.2f}x "
             f"(wall clock {wall_ratio:.2f}x)",
         )
@@ -325,7 +328,8 @@ def measure_form(figures: Figures, form: str, root: Path, runs: int, only: list[
             total = [run["init_cpu"] + run["first_cpu"] for run in handler]
             base_total = [run["init_cpu"] + run["first_cpu"] for run in bare]
             first_ratio = median_ratio(total, base_total)
-            worst_first = max(worst_first, first_ratio)
+            shown_first = statistics.median(total) / statistics.median(base_total)
+            worst_first = max(worst_first, shown_first)
             figures.add(
                 f"cold init + first event CPU ({form}), {folder.name}",
                 statistics.median(total) * 1000,
@@ -333,7 +337,7 @@ def measure_form(figures: Figures, form: str, root: Path, runs: int, only: list[
                 baseline=statistics.median(base_total) * 1000,
                 baseline_name="bare boto3 handler: init, the event's JSON, one stubbed call per client",
                 aim=f"<= {AIM}x baseline",
-                holds=first_ratio <= AIM,
+                holds=shown_first <= AIM,
                 note=f"sample event {sample}, every AWS call answered by a stub 403; outcome {outcomes.pop()}; "
                 f"ratio of adjacent runs {first_ratio:.2f}x",
             )
@@ -348,7 +352,7 @@ def measure_form(figures: Figures, form: str, root: Path, runs: int, only: list[
         "x",
         aim=f"<= {AIM}x a bare boto3 handler",
         holds=worst <= AIM,
-        note=f"median of {runs} fresh interpreters per handler, alternating",
+        note=f"median over median of {runs} fresh interpreters per handler, alternating",
     )
     if worst_first:
         figures.add(
