@@ -46,7 +46,7 @@ demo: $(STAMP) $(IMAGE_ENVS)
 
 # The local cloud patches moto process-wide, so each suite runs in its own interpreter.
 SUITES := tests/unit tests/template tests/integration/handlers tests/integration/local \
-	tests/integration/sagemaker tests/e2e tests/aws
+	tests/integration/cli tests/integration/sagemaker tests/e2e tests/aws
 
 # Debian's Chromium: the report tests open each kind of run report in a real browser.
 chromium:

@@ -1,6 +1,6 @@
 """driftline.operations on moto: what a person's retrain, promote, rollback, pause and resume do and refuse.
 
-The whole rollback (endpoint updates) runs on the local cloud (tests/integration/local/test_cli_act.py): moto
+The whole rollback (endpoint updates) runs on the local cloud (tests/integration/cli/test_cli_act.py): moto
 does not implement UpdateEndpoint.
 """
 
@@ -214,7 +214,7 @@ def test_promote_of_a_paused_model_is_refused(model, rollout_machine):
     assert executions(rollout_machine) == []
 
 
-# --- rollback (refusals; the rollback itself: tests/integration/local/test_cli_act.py) -----------------------
+# --- rollback (refusals; the rollback itself: tests/integration/cli/test_cli_act.py) -----------------------
 
 
 def test_rollback_without_a_production_version_is_refused(model):

@@ -63,8 +63,11 @@ def test_a_body_that_is_not_a_json_object_is_refused(aws, body):
             "Should have required property 'markdown'",
         ),
         (
-            lambda b: b["widgets"][8]["properties"]["metrics"].append(["Driftline", "RunsFailed", {"Model": "x"}, "y"]),
-            "/widgets/8/properties/metrics/5/2",
+            # inserted first, so the path does not depend on how many metrics the widget draws
+            lambda b: b["widgets"][8]["properties"]["metrics"].insert(
+                0, ["Driftline", "RunsFailed", {"Model": "x"}, "y"]
+            ),
+            "/widgets/8/properties/metrics/0/2",
             'Invalid metric field type, only "String" type is allowed',
         ),
     ],

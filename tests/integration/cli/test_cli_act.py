@@ -30,7 +30,7 @@ from driftline_local.loop import (
 from driftline_local.sample_data import generate_bank_marketing
 from driftline_local.sns import read_mailbox
 
-from .waiting import eventually
+from tests.integration.local.waiting import eventually
 
 MODEL = "acts"
 CONFIG = (

@@ -16,7 +16,7 @@ from driftline_local.loop import Clients, Stack
 from driftline_local.ops.init_cmd import BUCKET_PLACEHOLDER
 from driftline_local.sample_data import generate_bank_marketing
 
-from .waiting import eventually
+from tests.integration.local.waiting import eventually
 
 MODEL = "onboarded"
 
