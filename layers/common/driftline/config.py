@@ -97,6 +97,20 @@ class Deployment(_Strict):
         return self
 
 
+class Quality(_Strict):
+    """Model quality against delayed ground truth: labels/<model>/*.csv (inference_id,<target>) joined with capture."""
+
+    enabled: bool = True
+    # Labels arrive late: each run judges the predictions made this long before its window's end.
+    label_delay_seconds: int = Field(0, ge=0, description="judge predictions this long after they were made")
+    window_seconds: int | None = Field(None, ge=60, description="predictions per run (default: monitoring window)")
+    min_labels: int = Field(100, ge=1, description="fewer labelled predictions: report, but judge nothing")
+    # auc/accuracy/f1 may fall this far below the evaluation's test value (absolute) before it is a violation
+    max_score_drop: float = Field(0.05, ge=0, le=1)
+    # rmse/mae may rise this far above the evaluation's test value, as a fraction of it
+    max_error_increase: float = Field(0.2, ge=0)
+
+
 class Monitoring(_Strict):
     enabled: bool = True
     schedule: str = Field("rate(1 hour)", description="EventBridge schedule of the drift monitor")
@@ -117,6 +131,7 @@ class Monitoring(_Strict):
     # Driftline's monitor can also report the KS statistic per numeric feature: informational (PSI decides),
     # and a third to a half of its statistics' CPU time (bench/monitor.py), so off unless asked for.
     ks_test: bool = False
+    quality: Quality = Quality()
 
 
 class Timings(_Strict):
