@@ -146,6 +146,28 @@ class Limits(_Strict):
     max_upload_bytes: int = Field(5 * 1024**3, ge=1)
 
 
+class Batch(_Strict):
+    """Batch predictions: a CSV dropped in batch/<model>/ runs a SageMaker transform job with the production model."""
+
+    enabled: bool = True
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=100)
+    # SageMaker: MaxPayloadInMB 1-100 (a record must fit in one payload) and MaxPayloadInMB x
+    # MaxConcurrentTransforms at most 100 (CreateTransformJob API reference).
+    max_payload_mb: int = Field(6, ge=1, le=100, description="largest mini-batch (MultiRecord) per request")
+    max_concurrent_transforms: int = Field(1, ge=1, le=100, description="parallel requests per instance")
+    id_column: str = Field("id", min_length=1, description="carried to each output row; absent: the row number")
+    invocation_timeout_seconds: int = Field(600, ge=1, le=3600, description="per request (ModelClientConfig)")
+
+    @model_validator(mode="after")
+    def _payload_times_concurrency(self) -> Batch:
+        if self.max_payload_mb * self.max_concurrent_transforms > 100:
+            raise ValueError(
+                "max_payload_mb x max_concurrent_transforms must be at most 100 (SageMaker's limit per instance)"
+            )
+        return self
+
+
 class ModelConfig(_Strict):
     name: str
     problem_type: ProblemType
@@ -162,6 +184,7 @@ class ModelConfig(_Strict):
     monitoring: Monitoring = Monitoring()
     timings: Timings = Timings()
     limits: Limits = Limits()
+    batch: Batch = Batch()
 
     @field_validator("name")
     @classmethod
