@@ -459,6 +459,8 @@ def _instance_problems(config: ModelConfig) -> list[str]:
         ("training.instance_type", "training", config.training.instance_type),
         ("processing.instance_type", "processing", config.processing.instance_type),
         ("deployment.instance_type", "hosting", config.deployment.instance_type),
+        # Transform jobs run on the hosting fleet's x86 types (TransformInstanceType), same serving image.
+        ("batch.instance_type", "hosting", config.batch.instance_type),
     ):
         problem = instance_type_problem(kind, value)
         if problem:
