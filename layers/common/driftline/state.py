@@ -13,6 +13,7 @@
 | MONITORSCHEDULE#<s> | MODEL        | which model a SageMaker Model Monitor schedule watches |
 | TRAININGJOB#<job>   | TOKEN        | the task token a training job's end completes          |
 | MODEL#<model>       | LABELS       | the classes the model's accepted data has had          |
+| MODEL#<model>       | BATCH#<job>  | a batch transform: its file, job, rows and output      |
 | MODEL#<model>       | PAUSE        | the model is paused: who, when, why (absent: not paused) |
 | MODEL#<model>       | OPERATION#<op> | the last operator command of a kind (double-typing window) |
 | MODEL#<model>       | AUDIT#<time>#<op> | one operator command: who, when, what, why, outcome |
@@ -268,6 +269,31 @@ def get_production(model: str) -> dict[str, Any] | None:
 
 def put_production(model: str, **fields: Any) -> None:
     _table().put_item(Item={"pk": _model_key(model), "sk": "PRODUCTION", "model": model} | _dynamo(fields))
+
+
+# --- batch transforms ------------------------------------------------------------------------------
+
+
+def put_batch(model: str, job: str, **fields: Any) -> None:
+    """A batch transform job of the model (`BATCH#<job>`): the file, the job, its outcome."""
+    _table().put_item(Item={"pk": _model_key(model), "sk": f"BATCH#{job}", "job": job} | _dynamo(fields))
+
+
+def get_batch(model: str, job: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": f"BATCH#{job}"}, ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
+def update_batch(model: str, job: str, **fields: Any) -> None:
+    present = _dynamo(fields)  # Nones are left out
+    names = {f"#f{i}": name for i, name in enumerate(present)}
+    values = {f":v{i}": value for i, value in enumerate(present.values())}
+    _table().update_item(
+        Key={"pk": _model_key(model), "sk": f"BATCH#{job}"},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(present))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 # --- monitoring and incidents ---------------------------------------------------------------------
