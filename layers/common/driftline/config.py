@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from driftline.errors import InvalidModelConfig
+from driftline.tuning_config import Tuning
 
 MODEL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
@@ -46,6 +47,8 @@ class Training(_Strict):
     fallback_to_on_demand: bool = Field(True, description="after max_spot_resumes, finish on demand")
     start_on_upload: bool = Field(True, description="false: uploads are validated and kept; drift starts runs")
     hyperparameters: dict[str, bool | int | float | str] = Field(default_factory=dict)
+    # automatic model tuning: a HyperParameterTuningJob instead of one training job (driftline.tuning_config)
+    tuning: Tuning | None = None
 
     @model_validator(mode="after")
     def _wait_covers_runtime(self) -> Training:
@@ -74,13 +77,24 @@ class Deployment(_Strict):
     instance_type: str = "ml.m5.large"
     initial_instance_count: int = Field(1, ge=1)
     data_capture_percent: int = Field(100, ge=0, le=100)
-    # canary: Step Functions shifts traffic step by step; guardrails: SageMaker's own blue/green canary.
-    strategy: Literal["canary", "guardrails"] = "canary"
+    # canary: Step Functions shifts traffic step by step; guardrails: SageMaker's own blue/green canary;
+    # shadow-canary: the candidate first answers a copy of production traffic as a SageMaker shadow variant
+    # (its answers reach no caller) and is judged on errors, latency and disagreement before the canary starts.
+    strategy: Literal["canary", "guardrails", "shadow-canary"] = "canary"
     traffic_steps_percent: list[int] = Field(default_factory=lambda: [10, 50, 100])
     bake_seconds: int = Field(300, ge=1, description="watch the candidate this long at each step")
     max_latency_ms: int = Field(1000, ge=1, description="candidate ModelLatency average that rolls back")
     max_error_rate: float = Field(0.01, ge=0, le=1, description="candidate 5xx/model-error share that rolls back")
     extra_alarms: list[str] = Field(default_factory=list, description="more CloudWatch alarms to watch")
+    # shadow-canary: how long the shadow test runs and what fails it (driftline.shadow)
+    shadow_seconds: int = Field(600, ge=1, description="the candidate answers mirrored traffic this long")
+    shadow_min_requests: int = Field(100, ge=1, description="fewer mirrored requests: the test cannot pass")
+    shadow_max_error_rate: float = Field(0.01, ge=0, le=1, description="shadow 5xx share that stops the rollout")
+    shadow_max_latency_ms: int = Field(1000, ge=1, description="shadow ModelLatency average that stops it")
+    shadow_max_disagreement: float = Field(0.05, ge=0, le=1, description="share of labels differing (classification)")
+    shadow_max_mean_abs_difference: float | None = Field(
+        None, ge=0, description="regression: mean |shadow - production| that stops it (None: reported, not judged)"
+    )
 
     @field_validator("traffic_steps_percent")
     @classmethod

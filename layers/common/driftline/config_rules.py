@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from driftline.tuning_config import tuning_problems
+
 if TYPE_CHECKING:
     from driftline.config import ModelConfig
 
@@ -450,6 +452,7 @@ def problems(config: ModelConfig) -> list[str]:
     found += _gate_problems(config)
     found += _deployment_problems(config)
     found += _monitoring_problems(config)
+    found += tuning_problems(config)
     return found
 
 
