@@ -185,6 +185,16 @@ TRAINING_METRICS = [
 ]
 
 
+def metric_definitions(config: ModelConfig) -> list[dict[str, str]]:
+    """TRAINING_METRICS and `validation:<eval_metric>`, which jobs/train.py logs each round (tuning's objective)."""
+    metric = str(config.xgboost_hyperparameters()["eval_metric"])
+    validation = {
+        "Name": f"validation:{metric}",
+        "Regex": rf"validation-{re.escape(metric)}=(-?[0-9.]+(?:e[-+]?[0-9]+)?)",
+    }
+    return [*TRAINING_METRICS, validation]
+
+
 def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None = None) -> dict[str, Any]:
     training = ctx.config.training
     spot = training.use_spot if use_spot is None else use_spot
@@ -222,7 +232,7 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
         "AlgorithmSpecification": {
             "TrainingImage": ctx.training_image,
             "TrainingInputMode": "File",
-            "MetricDefinitions": TRAINING_METRICS,
+            "MetricDefinitions": metric_definitions(ctx.config),
         },
         # Script mode reads JSON-encoded values, as the SageMaker SDK writes them.
         "HyperParameters": {k: json.dumps(v) for k, v in hyperparameters.items()},
