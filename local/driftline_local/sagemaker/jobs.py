@@ -45,7 +45,7 @@ from typing import Any
 
 from driftline_local.context import LocalCloudContext
 
-from . import image_envs
+from . import cluster, image_envs, utilisation
 from ._aws import (
     LOG,
     LogStream,
@@ -117,17 +117,32 @@ class JobFailed(Exception):
 
 
 @dataclass
+class _Host:
+    """One instance of a job: its own sandbox (its `/opt/ml`), process, log stream and checkpoint sync."""
+
+    name: str  # algo-1, algo-2, ...
+    sandbox: Path
+    address: str = "127.0.0.1"  # the host's address on the job's container network (see cluster.py)
+    process: subprocess.Popen[bytes] | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
+    cmd: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    logs: LogStream | None = None
+    checkpoint_dir: Path | None = None
+    checkpoint_sync: _CheckpointSync | None = None
+
+
+@dataclass
 class _Job:
     kind: str  # "training" | "processing"
     name: str
     fake: Any  # moto's FakeTrainingJob / FakeProcessingJob, updated in place
-    sandbox: Path
+    sandbox: Path  # the first host's (algo-1's) sandbox
     environment: dict[str, str]
     lock: threading.Lock = field(default_factory=threading.Lock)
-    process: subprocess.Popen[bytes] | None = None
     stop_reason: str | None = None  # Stopped | MaxRuntimeExceeded | Interrupted
     spot_outcome: str = "max_wait_exceeded"  # what an interruption ends in: resume | max_wait_exceeded | capacity_error
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
     # AlgorithmSpecification.MetricDefinitions: name -> regex over the job's log, and the last value seen
     metric_patterns: dict[str, re.Pattern[str]] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
@@ -135,8 +150,27 @@ class _Job:
     image_bin: str = ""  # the `bin` of the image's environment, first on the job's PATH
     submitted_at: float = field(default_factory=time.time)
     host_lost: bool = False  # the interruption came without notice: SIGKILL, nothing saved on the way out
-    checkpoint_sync: _CheckpointSync | None = None  # the running attempt's CheckpointConfig sync
     isolated: bool = False  # EnableNetworkIsolation: the container has no network (not even to S3)
+    hosts: list[_Host] = field(default_factory=list)  # in SageMaker's order (lexicographic names)
+    failed_host: _Host | None = None  # the first host whose script failed (the job fails with it)
+
+    def __post_init__(self) -> None:
+        if not self.hosts:
+            self.hosts = [_Host("algo-1", self.sandbox)]
+
+    @property
+    def host_names(self) -> list[str]:
+        return [host.name for host in self.hosts]
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The first host's running process (every host's: `hosts`)."""
+        return self.hosts[0].process
+
+    @property
+    def tail(self) -> deque[str]:
+        """The last lines of the failed host's log, else the first host's."""
+        return (self.failed_host or self.hosts[0]).tail
 
     @property
     def role_arn(self) -> str | None:
@@ -186,6 +220,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self.interruption_hooks: list[Callable[[str, int], None]] = []
         self.planned_interruptions: list[PlannedInterruption] = []
+        self._job_number = 0
 
     # ---- submission -------------------------------------------------------------------------
 
@@ -209,7 +244,8 @@ class JobRunner:
         algorithm.pop("MetricDefinitions", None)
         if metric_definitions:
             algorithm["MetricDefinitions"] = metric_definitions
-        job = _Job("training", fake.training_job_name, fake, self._sandbox(fake.training_job_name), environment or {})
+        count = int((fake.resource_config or {}).get("InstanceCount") or 1)
+        job = self._new_job("training", fake.training_job_name, fake, environment, count)
         job.isolated = bool(getattr(fake, "enable_network_isolation", False))
         for definition in metric_definitions or []:
             try:
@@ -230,9 +266,24 @@ class JobRunner:
         fake.processing_resources = resources
         fake.last_modified_time = _now()
         name = fake.processing_job_name
-        job = _Job("processing", name, fake, self._sandbox(name), environment or {})
+        count = int(((resources or {}).get("ClusterConfig") or {}).get("InstanceCount") or 1)
+        job = self._new_job("processing", name, fake, environment, count)
         job.isolated = bool((getattr(fake, "network_config", None) or {}).get("EnableNetworkIsolation"))
         self._submit(job)
+
+    def _new_job(self, kind: str, name: str, fake: Any, environment: dict[str, str] | None, count: int) -> _Job:
+        """A job on `count` hosts: algo-1's sandbox is jobs/<name>/, algo-k's jobs/<name>@algo-k/."""
+        with self._lock:
+            self._job_number += 1
+            number = self._job_number
+        names = cluster.host_names(count)
+        addresses = cluster.addresses(self.ctx, number, names)
+        hosts = [
+            _Host(host, self._sandbox(name if host == "algo-1" else f"{name}@{host}"), addresses[host])
+            for host in names
+        ]
+        first = next(host for host in hosts if host.name == "algo-1")
+        return _Job(kind, name, fake, first.sandbox, environment or {}, hosts=hosts)
 
     def _sandbox(self, name: str) -> Path:
         sandbox = self.ctx.workdir / "jobs" / name
@@ -319,19 +370,20 @@ class JobRunner:
             job.stop_reason = "Interrupted"
             job.spot_outcome = outcome
             job.host_lost = host_lost
-            sync = job.checkpoint_sync
+            syncs = [host.checkpoint_sync for host in job.hosts if host.checkpoint_sync]
         for hook in list(self.interruption_hooks):
             hook(name, 0 if host_lost else int(notice_seconds))
         if host_lost:
             # Freeze the host at the moment it is lost: the catch-up sync below stands in for SageMaker's
             # continuous upload of what was already written, and must not let training run on meanwhile
             # (a fast job wrote and logged further checkpoints during the sync that were then lost).
+            # Spot capacity is reclaimed for the whole job: every host of it is lost at once.
             self._signal(job, signal.SIGSTOP)
-            try:
-                if sync:
+            for sync in syncs:
+                try:
                     sync.run()
-            except Exception:  # the host is lost either way
-                LOG.exception("checkpoint sync of %s before its host was lost failed", name)
+                except Exception:  # the host is lost either way
+                    LOG.exception("checkpoint sync of %s before its host was lost failed", name)
             self._signal(job, signal.SIGKILL)
             return
         self._signal(job, signal.SIGTERM)
@@ -351,8 +403,7 @@ class JobRunner:
             if plan is None:
                 return
             self.planned_interruptions.remove(plan)
-        proc = job.process
-        if proc is None or proc.poll() is not None:  # the line was read after the script ended: too late to land
+        if not any(h.process and h.process.poll() is None for h in job.hosts):  # read after the scripts ended
             LOG.warning("planned interruption of %s did not land: the job's script had already exited", job.name)
             return
         try:
@@ -371,27 +422,30 @@ class JobRunner:
                 self._signal(job, signal.SIGKILL)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _signal(self, job: _Job, sig: signal.Signals) -> None:
+    def _signal(self, job: _Job, sig: signal.Signals, hosts: list[_Host] | None = None) -> None:
+        """Signal every host's process (or `hosts`'): each host is its own process group (start_new_session)."""
         with job.lock:
-            proc = job.process
-            if proc is None or proc.poll() is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)  # the job's own process group (start_new_session)
+            for host in job.hosts if hosts is None else hosts:
+                proc = host.process
+                if proc is None or proc.poll() is not None:
+                    continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
 
     def _kill_later(self, job: _Job, delay: float) -> None:
-        proc = job.process
-        if proc is None:
-            return
+        for host in job.hosts:
+            proc = host.process
+            if proc is None:
+                continue
 
-        def kill() -> None:
-            try:
-                proc.wait(timeout=delay)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            def kill(proc: subprocess.Popen[bytes] = proc) -> None:
+                try:
+                    proc.wait(timeout=delay)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
 
-        threading.Thread(target=kill, name=f"kill-{job.name}", daemon=True).start()
+            threading.Thread(target=kill, name=f"kill-{job.name}-{host.name}", daemon=True).start()
 
     # ---- status bookkeeping -----------------------------------------------------------------
 
@@ -862,6 +916,7 @@ class JobRunner:
                     start_new_session=True,
                 )
                 job.process = proc
+            usage = utilisation.watch(self.ctx, job, proc.pid)  # CPU/memory/disk into CloudWatch, as SageMaker does
 
             def pump() -> None:
                 assert proc.stdout is not None
@@ -894,6 +949,7 @@ class JobRunner:
                     if sync:
                         sync.run()
             reader.join(timeout=5)
+            usage.stop()
         with job.lock:
             job.process = None
         logs.flush()
