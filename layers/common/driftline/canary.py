@@ -3,6 +3,7 @@
 Called in a loop by the state machine; every call is a fresh look (idempotent) and answers what to do
 next: `wait` (keep baking), `shift` (next traffic step), `finalize` (all steps baked: make the
 candidate the only variant), `promote` (guardrails: SageMaker kept the candidate) or `rollback`.
+Before a shadow-canary's canary, the same step judges the shadow test (`driftline.shadow`): `wait`, `pass`, `fail`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from driftline import aws
 from driftline.alarms import firing
 from driftline.observability import logger
+from driftline.shadow import ShadowJudge, judge_shadow
 
 
 class CanaryWatch(BaseModel):
@@ -31,6 +33,13 @@ class CanaryWatch(BaseModel):
     bake_seconds: int
     alarm_poll_seconds: int
     started_at: float | None = None
+
+
+def watch(event: dict[str, Any]) -> dict[str, Any]:
+    """The shadow test's judge when the event carries one (`judge`), else the canary's watch."""
+    if event.get("judge"):
+        return judge_shadow(ShadowJudge.model_validate({**event["judge"], "started_at": event.get("started_at")}))
+    return watch_canary(CanaryWatch.model_validate(event))
 
 
 def watch_canary(watch: CanaryWatch, now: float | None = None) -> dict[str, Any]:

@@ -5,7 +5,10 @@ Strategies (chosen by `plan_deployment`):
 - `replace`: the endpoint exists but failed; update it straight to the candidate (nothing serves anyway);
 - `canary`: the candidate joins the production variant at the first traffic step, Step Functions shifts
   the rest step by step while `driftline.canary` watches its alarms;
-- `guardrails`: SageMaker's own blue/green canary with auto-rollback on the same alarms.
+- `guardrails`: SageMaker's own blue/green canary with auto-rollback on the same alarms;
+- `shadow-canary`: the candidate first answers a copy of production's traffic as the endpoint's shadow variant
+  (`shadow_config`; its answers reach no caller) and is judged by `driftline.shadow` after `shadow_seconds`;
+  only a passed shadow test starts the canary (the same `canary_config` as `canary`).
 A model has one rollout at a time (a lock in the state table); a second candidate is refused.
 """
 
@@ -68,14 +71,20 @@ def plan_deployment(request: DeployRequest) -> dict[str, Any]:
         "alarms": [],
         "canary_config": None,
         "deployment_config": None,
+        "shadow_config": None,
+        "shadow": None,
     }
-    if strategy in ("canary", "guardrails"):
+    if strategy in ("canary", "guardrails", "shadow-canary"):
         assert production is not None
         put_candidate_alarms(ctx, endpoint, variant)
         plan["alarms"] = candidate_alarms(ctx.model) + list(deployment.extra_alarms)
-    if strategy == "canary":
+    if strategy in ("canary", "shadow-canary"):
         assert production is not None
         plan["canary_config"] = _canary_config(ctx, production, variant, model["ModelName"])
+    if strategy == "shadow-canary":
+        assert production is not None
+        plan["shadow_config"] = _shadow_config(ctx, production, variant, model["ModelName"])
+        plan["shadow"] = _shadow_judge(ctx, endpoint, plan["shadow_config"], production, variant)
     if strategy == "guardrails":
         plan["deployment_config"] = _guardrails(ctx, plan["alarms"])
     logger.info("rollout planned", extra={"strategy": strategy, "endpoint": endpoint, "variant": variant})
@@ -112,8 +121,9 @@ def live_production(endpoint: str) -> dict[str, Any] | None:
     if status != "InService":
         raise EndpointNotSettled(f"endpoint {endpoint} is {status}; a rollout starts only from InService")
     config_name = described["EndpointConfigName"]
-    variants = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
-    if len(variants) != 1:
+    described_config = aws.client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)
+    variants = described_config["ProductionVariants"]
+    if len(variants) != 1 or described_config.get("ShadowProductionVariants"):
         raise EndpointNotSettled(
             f"endpoint {endpoint} serves {len(variants)} variants ({config_name}); an earlier rollout did not "
             "finish. Restore a single-variant endpoint config, then roll out again."
@@ -136,6 +146,43 @@ def _canary_config(ctx: RunContext, production: dict[str, Any], variant: str, mo
             production_variant(ctx, variant, model_name, share),
         ],
     )
+
+
+def _shadow_config(ctx: RunContext, production: dict[str, Any], variant: str, model_name: str) -> dict[str, Any]:
+    """Production alone answers callers; the candidate gets a copy of every request as the shadow variant.
+
+    SageMaker allows one production and one shadow variant in such a config; data capture covers both, each
+    under its own variant name, which is what the disagreement is computed from."""
+    config = endpoint_config_request(
+        ctx, "shadow", [production_variant(ctx, production["variant"], production["model_name"], 1.0)]
+    )
+    config["ShadowProductionVariants"] = [production_variant(ctx, variant, model_name, 1.0)]
+    return config
+
+
+def _shadow_judge(
+    ctx: RunContext, endpoint: str, config: dict[str, Any], production: dict[str, Any], variant: str
+) -> dict[str, Any]:
+    """What `driftline.shadow.judge_shadow` needs, fixed at planning time."""
+    deployment = ctx.config.deployment
+    capture = config["DataCaptureConfig"]
+    return {
+        "model": ctx.model,
+        "run_id": ctx.run_id,
+        "endpoint_name": endpoint,
+        "expected_config": config["EndpointConfigName"],
+        "candidate_variant": variant,
+        "production_variant": production["variant"],
+        "problem_type": str(ctx.config.problem_type),
+        "capture_uri": capture["DestinationS3Uri"] if capture.get("EnableCapture") else None,
+        "shadow_seconds": deployment.shadow_seconds,
+        "min_requests": deployment.shadow_min_requests,
+        "max_error_rate": deployment.shadow_max_error_rate,
+        "max_latency_ms": deployment.shadow_max_latency_ms,
+        "max_disagreement": deployment.shadow_max_disagreement,
+        "max_mean_abs_difference": deployment.shadow_max_mean_abs_difference,
+        "poll_seconds": ctx.config.timings.alarm_poll_seconds,
+    }
 
 
 def _guardrails(ctx: RunContext, alarms: list[str]) -> dict[str, Any]:
@@ -179,7 +226,8 @@ def record_deployment(request: DeployRequest, endpoint_name: str, endpoint_confi
         set_approval(request.model_package_arn, "Approved", f"serving on {endpoint_name}")
     put_production_alarms(ctx, endpoint_name, variant)
     schedule_monitoring(ctx.config)
-    delete_quietly("endpoint_config", naming.job_name(request.run_id, "canary"))
+    for step in ("canary", "shadow"):
+        delete_quietly("endpoint_config", naming.job_name(request.run_id, step))
     state.update_run(request.model, request.run_id, status="DEPLOYED", endpoint_name=endpoint_name)
     state.release_rollout_lock(request.model, request.execution or request.run_id)
     logger.info("production model recorded", extra={"endpoint": endpoint_name, "run_id": request.run_id})

@@ -45,6 +45,7 @@ class RollbackRequest(BaseModel):
     requested_by: str | None = None  # a person's rollback (driftline rollback): the caller's identity
     reason: str | None = None
     restore_production: dict[str, Any] | None = None  # the production record of the version rolled back to
+    shadow: dict[str, Any] | None = None  # a failed shadow test's result (driftline.shadow): no traffic was shifted
 
 
 def roll_back(request: RollbackRequest) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def _restore_endpoint(request: RollbackRequest, endpoint: str, plan: dict[str, A
 
 def _remove_candidate(request: RollbackRequest) -> None:
     plan = request.plan or {}
-    for step in ("canary", "config"):
+    for step in ("canary", "shadow", "config"):
         delete_quietly("endpoint_config", naming.job_name(request.run_id, step))
     if plan.get("model"):
         delete_quietly("model", plan["model"]["ModelName"])
@@ -166,6 +167,8 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
         return _page_by_hand(request, plan)
     production = plan.get("production") or {}
     alarm, error = request.alarm or {}, request.error or {}
+    if request.shadow:
+        return _page_shadow(request, plan)
     if production.get("variant"):
         now = (
             f"all traffic is back on the production variant {production['variant']} "
@@ -197,6 +200,46 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
     logger.warning("rollout rolled back", extra={"model": request.model, "run_id": request.run_id})
     return page(
         f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})",
+        facts,
+        kind="rollback",
+        model=request.model,
+        incident=f"rollback/{request.run_id}",
+        run_id=request.run_id,
+    )
+
+
+def _page_shadow(request: RollbackRequest, plan: dict[str, Any]) -> str:
+    """The candidate failed its shadow test: it never answered a caller, so no customer request failed."""
+    shadow, production = request.shadow or {}, plan.get("production") or {}
+    variant = plan.get("candidate_variant") or request.run_id
+    facts = {
+        "What happened": (
+            f"The candidate from run {request.run_id} failed its shadow test and was stopped before its canary: "
+            f"it only ever answered copies of requests, so no caller saw its answers and no traffic was shifted "
+            f"to it. The production variant {production.get('variant')} serves all traffic (endpoint config "
+            f"{production.get('endpoint_config')})."
+        ),
+        "Model": request.model,
+        "Endpoint": plan.get("endpoint_name"),
+        "Candidate variant": variant,
+        "Why it failed": "; ".join(shadow.get("reasons") or []) or (request.error or {}).get("Cause"),
+        "Mirrored requests": shadow.get("requests"),
+        "Errors": shadow.get("errors"),
+        "Average model latency (ms)": None if shadow.get("latency_ms") is None else round(shadow["latency_ms"], 1),
+        "Disagreement with production": shadow.get("disagreement"),
+        "Mean absolute difference": shadow.get("mean_abs_difference"),
+        "Requests compared": shadow.get("compared"),
+        "What Driftline did": (
+            "removed the shadow variant (restored the production endpoint config), deleted the candidate's "
+            "model and endpoint configs, marked its model package Rejected"
+        ),
+        "What to do": "see docs/runbook.md, 'Candidate failed its shadow test'",
+        "Report": f"{run_report.report_uri(request.model, request.run_id)} "
+        f"(fetch: {run_report.fetch_command(request.run_id)})",
+    } | console_links(settings().region, execution_arn=request.execution_arn)
+    logger.warning("candidate failed its shadow test", extra={"model": request.model, "run_id": request.run_id})
+    return page(
+        f"{request.model}: candidate {variant} failed its shadow test (no traffic shifted)",
         facts,
         kind="rollback",
         model=request.model,
