@@ -178,9 +178,14 @@ def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dic
 
 
 # SageMaker turns these log lines of jobs/train.py into CloudWatch metrics and FinalMetricDataList.
+# Throughput says its unit: training rows x boosting rounds per second (each round passes over every row).
+# The log's older spelling of the same figure (`samples_per_second=`) is matched too.
 TRAINING_METRICS = [
-    {"Name": "train:samples_per_second", "Regex": r"training_throughput samples_per_second=([0-9.]+)"},
-    {"Name": "train:rounds_completed", "Regex": r"training_throughput samples_per_second=[0-9.]+ rounds=([0-9]+)"},
+    {"Name": "train:row_rounds_per_second", "Regex": r"training_throughput [a-z_]+_per_second=([0-9.]+)"},
+    {
+        "Name": "train:rounds_completed",
+        "Regex": r"training_throughput [a-z_]+_per_second=[0-9.]+ [a-z0-9= ]*rounds=([0-9]+)",
+    },
     {"Name": "train:resumed_from_round", "Regex": r"resuming from checkpoint-([0-9]+)\.json"},
 ]
 
