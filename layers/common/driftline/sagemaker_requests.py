@@ -408,3 +408,61 @@ def monitor_request(
     request["ProcessingJobName"] = job_name
     request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "true"}]
     return request
+
+
+def quality_request(
+    ctx: RunContext,
+    job_name: str,
+    report_uri: str,
+    capture_prefixes: list[str],
+    labels_uri: str,
+    window: tuple[str, str],
+) -> dict[str, Any]:
+    """The model quality job (jobs/quality.py): the window's captured predictions joined with the labels.
+
+    `ctx` is the production model's run: its evaluation.json is the reference, its preprocessor.json names
+    the classes. `report_uri` holds `config/config.json` and receives the Model-Monitor-format files.
+    """
+    inputs = [
+        _input("evaluation", ctx.artifacts("evaluation/"), f"{INPUT_DIR}/evaluation"),
+        _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/preprocessor"),
+        _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
+        _input("labels", labels_uri, f"{INPUT_DIR}/labels"),
+    ]
+    if len(capture_prefixes) > MAX_QUALITY_CAPTURE_INPUTS:  # a long window: the endpoint's whole capture
+        capture_prefixes = sorted({_CAPTURE_HOUR.sub("", prefix) for prefix in capture_prefixes})
+    inputs += [
+        _input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"))
+        for i, prefix in enumerate(capture_prefixes)
+    ]
+    request = _processing_job(
+        ctx,
+        "quality",
+        "quality.py",
+        inputs=inputs,
+        outputs=[_output("report", report_uri.rstrip("/"))],
+        arguments=[
+            "--capture-dir",
+            f"{INPUT_DIR}/endpoint",
+            "--labels-dir",
+            f"{INPUT_DIR}/labels",
+            "--evaluation",
+            f"{INPUT_DIR}/evaluation/evaluation.json",
+            "--preprocessor-dir",
+            f"{INPUT_DIR}/preprocessor",
+            "--config",
+            f"{INPUT_DIR}/config/config.json",
+            "--output-dir",
+            f"{OUTPUT_DIR}/report",
+            "--window-start",
+            window[0],
+            "--window-end",
+            window[1],
+        ],
+    )
+    request["ProcessingJobName"] = job_name
+    request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "quality"}]
+    return request
+
+
+MAX_QUALITY_CAPTURE_INPUTS = 5  # SageMaker allows 10 processing inputs; code and four others take 5
