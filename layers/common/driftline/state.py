@@ -308,6 +308,16 @@ def get_monitoring_report(model: str) -> dict[str, Any] | None:
     return _plain(item) if item else None
 
 
+def put_quality_report(model: str, **fields: Any) -> None:
+    """The newest model quality job's findings (driftline.quality), for the quality alarm's page."""
+    _table().put_item(Item={"pk": _model_key(model), "sk": "QUALITY", "at": int(time.time())} | _dynamo(fields))
+
+
+def get_quality_report(model: str) -> dict[str, Any] | None:
+    item = _table().get_item(Key={"pk": _model_key(model), "sk": "QUALITY"}, ConsistentRead=True).get("Item")
+    return _plain(item) if item else None
+
+
 def get_incident(alarm: str) -> dict[str, Any] | None:
     item = _table().get_item(Key={"pk": f"ALARM#{alarm}", "sk": "INCIDENT"}, ConsistentRead=True).get("Item")
     return _plain(item) if item else None
