@@ -1,24 +1,58 @@
 """One warm Lambda execution environment: imports the handler once, then serves invocations.
 
 Started by `lambda_runtime` as ``python _lambda_worker.py <handler> <request-fd> <response-fd>`` with
-the function's environment. Requests and responses are JSON lines on the two pipes; the handler's
-stdout/stderr are the function's log. Only the standard library is imported here, so everything
-else the handler sees comes from its own PYTHONPATH (source dir + layers), as on Lambda.
+the function's environment, or forked from the runtime's zygote (below) and given the same arguments and
+environment. Requests and responses are JSON lines on the two pipes; the handler's stdout/stderr are the
+function's log. Only the standard library is imported here, so everything else the handler sees comes
+from its own PYTHONPATH (source dir + layers), as on Lambda.
+
+The zygote (``python _lambda_worker.py --zygote <socket-fd>``) is the runtime's pre-imported interpreter:
+it imports the libraries every handler of this runtime imports from the interpreter's own site-packages
+(`SHARED_IMPORTS`: boto3, botocore, pydantic; none reads the environment when imported), freezes them out
+of the garbage collector, then forks one child per execution environment on request. A child is its own
+process with its own environment, working directory, standard streams and PYTHONPATH, like a fresh
+interpreter; the imported libraries' pages stay shared with the zygote until written (copy-on-write), so
+twenty environments hold those libraries once, not twenty times. A library that the function's own
+PYTHONPATH provides (a bundled boto3) is dropped from the child's modules and imported from there, as a
+fresh interpreter would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import gc
 import importlib
+import importlib.machinery
 import json
 import os
+import select
+import socket
 import sys
 import time
 import traceback
 from typing import Any
 
 END_MARKER = "\x00driftline-end"  # lambda_runtime._END_MARKER
+# What the zygote imports before forking: the runtime-provided libraries every handler here imports, from the
+# interpreter's site-packages. None of them reads the environment at import (a client or session does, later,
+# in the child), so a child that imports them finds the state a fresh import would give it.
+SHARED_IMPORTS = (
+    "boto3",
+    "boto3.session",
+    "botocore.session",
+    "botocore.client",
+    "botocore.endpoint",
+    "botocore.httpsession",
+    "botocore.parsers",
+    "botocore.serialize",
+    "botocore.regions",
+    "botocore.credentials",
+    "pydantic",
+    "pydantic_core",
+)
+_SPAWN_MESSAGE_BYTES = 1 << 20
 
 
 class LambdaContext:
@@ -109,8 +143,112 @@ def main() -> None:
         trim()
 
 
+# --- the zygote ------------------------------------------------------------------------------------------
+def _preload() -> None:
+    for name in SHARED_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an interpreter without it: its handlers import whatever they find, as usual
+            continue
+
+
+def _forget_shadowed(search_path: list[str]) -> None:
+    """Drop each preloaded package that the function's own path entries provide, so it imports from there."""
+    own = [p for p in search_path if p]
+    tops = {name.partition(".")[0] for name in SHARED_IMPORTS}
+    for top in tops:
+        module = sys.modules.get(top)
+        if module is None:
+            continue
+        spec = importlib.machinery.PathFinder.find_spec(top, own)
+        if spec is None:
+            continue
+        for name in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
+            del sys.modules[name]
+
+
+def _become_environment(spec: dict[str, Any], fds: list[int]) -> None:
+    """In a freshly forked child: the process a fresh ``python _lambda_worker.py ...`` would have been."""
+    output, request_fd, response_fd = fds
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+    os.chdir(spec["cwd"])
+    os.environ.clear()
+    os.environ.update(spec["env"])
+    time.tzset()
+    function_path = [p for p in spec["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+    sys.path[:0] = function_path
+    _forget_shadowed(function_path)
+    sys.argv = [__file__, spec["handler"], str(request_fd), str(response_fd)]
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def zygote(sock_fd: int) -> None:
+    """Import the shared libraries, then fork one execution environment per request on the socket.
+
+    A request is a JSON spec ({"cwd", "env", "handler"}) with three descriptors (log output, request pipe,
+    response pipe); the answer is {"pid"} with a pidfd of the child, which the runtime watches and signals.
+    The zygote ends when the runtime closes the socket; its children live on until their request pipe closes.
+    """
+    sock = socket.socket(fileno=sock_fd)
+    _preload()
+    gc.collect()
+    gc.freeze()  # the collector never writes to the preloaded objects' pages, so they stay shared
+    _heap_trimmer()()
+    sock.send(json.dumps({"ready": True}).encode())
+    while True:
+        readable, _, _ = select.select([sock], [], [], 5.0)
+        _reap_children()
+        if not readable:
+            continue
+        data, fds, _, _ = socket.recv_fds(sock, _SPAWN_MESSAGE_BYTES, 3)
+        if not data:
+            return
+        spec = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sock.close()
+                _become_environment(spec, fds)
+                main()
+                code = 0
+            except BaseException:  # noqa: BLE001 - the child never returns into the zygote's loop
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(OSError, ValueError):
+                        stream.flush()
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            sock.send(json.dumps({"pid": pid, "exited": True}).encode())
+            continue
+        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
+        os.close(pidfd)
+
+
 if __name__ == "__main__":
     # Run as a script: drop this package's directory from sys.path so the handler's imports
     # resolve only from PYTHONPATH and the interpreter's site-packages.
     sys.path.pop(0)
-    main()
+    if sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        main()

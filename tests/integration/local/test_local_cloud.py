@@ -4,6 +4,7 @@ call them, errors route by class name, schedules fire and pages land in the mail
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from driftline_local import eventbridge, sns
@@ -141,3 +142,65 @@ def test_a_deployed_function_is_initialized_before_its_first_invocation(stack, a
 
     assert first["initialized_at"] < invoked_at
     assert second == first  # the same warm environment serves the next request
+
+
+def _smaps_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def test_execution_environments_hold_the_runtime_libraries_once_shared_copy_on_write(stack, aws):
+    # Given a function's execution environment (its own process)
+    response = aws("lambda").invoke(FunctionName=stack.resources["InitializedAtFunction"], Payload=b"{}")
+    pid = json.loads(response["Payload"].read())["pid"]
+
+    # Then the libraries every handler imports from the runtime (boto3, botocore, pydantic) are pages it
+    # shares with the runtime's other environments, not its own copy: a fresh interpreter importing them
+    # holds them privately (its Shared_Dirty is near 0)
+    assert _smaps_kib(pid, "Shared_Dirty") >= 8 * 1024
+
+
+def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_copy(tmp_path):
+    from driftline_local.lambda_runtime import _Zygote
+
+    # Given a function whose code bundles its own pydantic (the runtime's zygote has its own imported)
+    code = tmp_path / "code"
+    (code / "pydantic").mkdir(parents=True)
+    (code / "pydantic" / "__init__.py").write_text("BUNDLED = True\n")
+    (code / "app.py").write_text(
+        "import os, pydantic\n"
+        "def handler(event, context):\n"
+        "    return {'bundled': getattr(pydantic, 'BUNDLED', False), 'greeting': os.environ['GREETING']}\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    zygote = _Zygote(home)
+    request_read, request_write = os.pipe()
+    response_read, response_write = os.pipe()
+    output_read, output_write = os.pipe()
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(code),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_LAMBDA_FUNCTION_NAME": "bundles-pydantic",
+        "GREETING": "hi",
+    }
+    try:
+        zygote.spawn(
+            {"cwd": str(code), "env": env, "handler": "app.handler"}, output_write, request_read, response_write
+        )
+        for fd in (output_write, request_read, response_write):
+            os.close(fd)
+        with os.fdopen(request_write, "w") as requests, os.fdopen(response_read) as responses:
+            assert json.loads(responses.readline()) == {"ready": True}
+            request = {"event": {}, "aws_request_id": "r1", "invoked_function_arn": "arn", "timeout_seconds": 3}
+            requests.write(json.dumps(request) + "\n")
+            requests.flush()
+            answer = json.loads(responses.readline())
+    finally:
+        os.close(output_read)
+        zygote.close()
+
+    # Then its handler imported the bundled copy, with the function's own environment
+    assert json.loads(answer["payload"]) == {"bundled": True, "greeting": "hi"}
