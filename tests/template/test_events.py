@@ -17,6 +17,8 @@ EXPECTED = {
     "training_job_failed.json": ("OnTrainingStateChangeFunction", "TrainingJobStateChange"),
     "monitoring_job_completed.json": ("OnMonitoringCompletedFunction", "ProcessingJobStateChange"),
     "alarm_drift.json": ("OnAlarmFunction", "AlarmStateChange"),
+    "batch_uploaded.json": ("OnBatchUploadedFunction", "BatchUploaded"),
+    "transform_job_failed.json": ("OnTransformStateChangeFunction", "TransformJobStateChange"),
 }
 
 
