@@ -14,6 +14,7 @@ from driftline.gate import judge, read_evaluation
 from driftline.observability import logger
 from driftline.sagemaker_requests import RunContext, evaluation_request, preprocess_request, training_request
 from driftline.settings import settings
+from driftline.tuning import tuning_request, warm_start_parent
 
 
 class RunRef(BaseModel):
@@ -75,6 +76,8 @@ def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
         "config_uri": ctx.config_uri,
         "preprocess": preprocess_request(ctx, manifest),
         "train": training_request(ctx),
+        # training.tuning: the run tunes (a HyperParameterTuningJob) instead of training once; null otherwise
+        "tuning": tuning_request(ctx, warm_start_parent(ctx)) if ctx.config.training.tuning else None,
     }
 
 

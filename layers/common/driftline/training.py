@@ -78,7 +78,14 @@ class SpotPolicy(BaseModel):
 
 
 def start_training(task_token: str, model: str, run: str, request: dict[str, Any]) -> dict[str, Any]:
-    """Create the run's first training job and park the pipeline's task token until the run's jobs end."""
+    """Create the run's first training job and park the pipeline's task token until the run's jobs end.
+
+    A tuning request (`HyperParameterTuningJobName`) starts the run's tuning job instead (driftline.tuning).
+    """
+    if "HyperParameterTuningJobName" in request:
+        from driftline.tuning import start_tuning
+
+        return start_tuning(task_token, model, run, request)
     config = state.load_config(model)
     policy = (
         SpotPolicy(
@@ -119,7 +126,7 @@ def handle_training_state_change(change: TrainingJobStateChange) -> dict[str, An
     model, run = claim["model"], claim["run_id"]
     metrics.add_dimension(name="Model", value=model)
     try:
-        attempts = state.append_training_attempt(model, run, _attempt(change, outcome))
+        attempts = state.append_training_attempt(model, run, attempt_record(change, outcome))
         if outcome is JobOutcome.COMPLETED:
             return _complete(claim, change, attempts)
         if outcome is JobOutcome.SPOT_CAPACITY_LOST:
@@ -134,7 +141,7 @@ def handle_training_state_change(change: TrainingJobStateChange) -> dict[str, An
         raise
 
 
-def _attempt(change: TrainingJobStateChange, outcome: JobOutcome) -> dict[str, Any]:
+def attempt_record(change: TrainingJobStateChange, outcome: JobOutcome) -> dict[str, Any]:
     transitions = change.SecondaryStatusTransitions or []
     return {
         "job_name": change.TrainingJobName,
