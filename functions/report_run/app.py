@@ -4,7 +4,7 @@ from driftline import aws, run_report
 from driftline.observability import logger, metrics
 from driftline.reports import RunOutcome, report_run
 
-aws.prepare("dynamodb", "sns", "s3")  # init phase: the clients exist before the first event
+aws.prepare("dynamodb", "sns", "s3", "sagemaker", "cloudwatch")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context
@@ -13,4 +13,5 @@ def lambda_handler(event: dict, context: object) -> dict:
     outcome = RunOutcome.model_validate(event)
     result = report_run(outcome)
     # After the page: the run's state is final. The report's URI is fixed, so the page can already name it.
-    return result | {"report_uri": run_report.write_quietly(outcome.model, outcome.run_id)}
+    facts = result.pop("instance_sizing", None) or None  # the page's instance facts, in the report's facts too
+    return result | {"report_uri": run_report.write_quietly(outcome.model, outcome.run_id, facts=facts)}

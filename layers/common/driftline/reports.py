@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
-from driftline import aws, run_report, state
+from driftline import aws, naming, run_report, sizing, state
 from driftline.notifications import console_links, page
-from driftline.observability import metrics
+from driftline.observability import logger, metrics
 from driftline.settings import settings
 
 
@@ -45,45 +46,58 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
         region, execution_arn=outcome.execution_arn, job=outcome.training_job
     )
     run = state.get_run(outcome.model, outcome.run_id) or {}
+    instances = instance_sizing(outcome.run_id, run)
     if outcome.outcome == "succeeded":
         subject = f"{outcome.model}: new model serving ({outcome.run_id})"
-        facts = {
-            "What happened": "A new model version passed the quality gate and serves the endpoint.",
-            "Model": outcome.model,
-            "Run": outcome.run_id,
-            "Metrics (test set)": run.get("metrics"),
-            "Training": describe_training(run.get("spot")),
-            "Data": _drift_run_data(outcome.model, outcome.run_id) if run.get("trigger") == "drift" else None,
-            "Quality gate": (outcome.gate or {}).get("summary"),
-            "Model package": outcome.model_package_arn,
-            "Endpoint": outcome.endpoint_name,
-        } | links
+        facts = (
+            {
+                "What happened": "A new model version passed the quality gate and serves the endpoint.",
+                "Model": outcome.model,
+                "Run": outcome.run_id,
+                "Metrics (test set)": run.get("metrics"),
+                "Training": describe_training(run.get("spot")),
+                "Data": _drift_run_data(outcome.model, outcome.run_id) if run.get("trigger") == "drift" else None,
+                "Quality gate": (outcome.gate or {}).get("summary"),
+                "Model package": outcome.model_package_arn,
+                "Endpoint": outcome.endpoint_name,
+            }
+            | instances
+            | links
+        )
         severity, kind = "info", "run-succeeded"
     elif outcome.outcome == "rejected":
         subject = f"{outcome.model}: candidate rejected by the quality gate"
-        facts = {
-            "What happened": "The newly trained model did not pass the quality gate; production is unchanged.",
-            "Model": outcome.model,
-            "Run": outcome.run_id,
-            "Why": (outcome.gate or {}).get("summary"),
-            "Metrics (test set)": (outcome.gate or {}).get("metrics"),
-            "What to do": "check the new data (labels, drift, volume) and the gate thresholds in model.yaml",
-        } | links
+        facts = (
+            {
+                "What happened": "The newly trained model did not pass the quality gate; production is unchanged.",
+                "Model": outcome.model,
+                "Run": outcome.run_id,
+                "Why": (outcome.gate or {}).get("summary"),
+                "Metrics (test set)": (outcome.gate or {}).get("metrics"),
+                "What to do": "check the new data (labels, drift, volume) and the gate thresholds in model.yaml",
+            }
+            | instances
+            | links
+        )
         severity, kind = "page", "run-rejected"
     else:
         why, job = failure_reason(outcome.cause)
         subject = f"{outcome.model}: run failed at '{outcome.failed_step or 'unknown step'}'"
-        facts = {
-            "What happened": "A training run failed; production is unchanged.",
-            "Model": outcome.model,
-            "Run": outcome.run_id,
-            "Step": outcome.failed_step,
-            "Error": outcome.error,
-            "Why": why,
-            "Job": job,
-            "Training": describe_training(run.get("spot")),
-            "What to do": "read the logs below; see docs/runbook.md, 'Run failed'",
-        } | links
+        facts = (
+            {
+                "What happened": "A training run failed; production is unchanged.",
+                "Model": outcome.model,
+                "Run": outcome.run_id,
+                "Step": outcome.failed_step,
+                "Error": outcome.error,
+                "Why": why,
+                "Job": job,
+                "Training": describe_training(run.get("spot")),
+                "What to do": "read the logs below; see docs/runbook.md, 'Run failed'",
+            }
+            | instances
+            | links
+        )
         severity, kind = "page", "run-failed"
     message_id = page(
         subject,
@@ -106,7 +120,7 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
     )
     metrics.add_dimension(name="Model", value=outcome.model)
     metrics.add_metric(name=f"Runs{status.title()}", unit="Count", value=1)
-    return {"status": status, "message_id": message_id}
+    return {"status": status, "message_id": message_id, "instance_sizing": instances}
 
 
 def _report_fact(model: str, run_id: str) -> dict[str, str]:
@@ -238,3 +252,114 @@ def _drift_run_data(model: str, run_id: str) -> str:
 
 def _since(at: float | None) -> str:
     return f" (data up to {datetime.fromtimestamp(at, UTC):%Y-%m-%d %H:%M} UTC)" if at else ""
+
+
+# --- instance sizing -------------------------------------------------------------------------------
+
+_UTILISATION = ("CPUUtilization", "MemoryUtilization", "DiskUtilization")
+_STATS = ("Average", "Maximum", "SampleCount")
+_NAMESPACES = {"training": "/aws/sagemaker/TrainingJobs", "processing": "/aws/sagemaker/ProcessingJobs"}
+_VOLUME_FIELDS = {"training": "training.volume_size_gb", "processing": "processing.volume_size_gb"}
+_THROUGHPUT = ("train:row_rounds_per_second", "train:samples_per_second")  # the older name: jobs before the rename
+_NOT_FOUND = {"ValidationException", "ResourceNotFound"}  # Describe*Job of a job that never started
+
+
+def instance_sizing(run_id: str, run: dict[str, Any]) -> dict[str, str]:
+    """One fact per job of the run: was its instance over- or under-sized, with a suggestion.
+
+    Reads each job's instance type (Describe*Job) and its CPUUtilization, MemoryUtilization and
+    DiskUtilization over the job (CloudWatch, as SageMaker publishes them) and asks `sizing.judge`.
+    A report never fails for this: what cannot be read is said in the fact.
+    """
+    facts: dict[str, str] = {}
+    for label, kind, job in _run_jobs(run_id, run):
+        try:
+            described = _describe(kind, job)
+            if described is None:
+                continue
+            instance_type, volume_field, start, end, throughput = described
+            verdict = sizing.judge(kind, instance_type, _utilisation(kind, job, start, end), volume_field)
+            text = verdict.text + (f"; throughput {throughput:,.0f} rows x rounds per second" if throughput else "")
+        except Exception as exc:  # noqa: BLE001 - a sizing fact is never why a run's page is not sent
+            logger.warning("could not judge the instance of %s", job, exc_info=True)
+            text = f"not judged: reading {job}'s utilisation failed ({aws.error_code(exc) or type(exc).__name__})"
+        facts[f"Instance ({label})"] = text
+    return facts
+
+
+def _run_jobs(run_id: str, run: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, kind, job name) of the run's processing and training jobs, in the order they ran."""
+    attempts = [str(a["job_name"]) for a in run.get("attempts") or [] if a.get("job_name")]
+    if not attempts and run.get("training_job"):
+        attempts = [str(run["training_job"])]
+    training = [("train" if len(attempts) == 1 else f"train {i}", "training", job) for i, job in enumerate(attempts, 1)]
+    return [
+        ("preprocess", "processing", naming.job_name(run_id, "preprocess")),
+        *training,
+        ("evaluate", "processing", naming.job_name(run_id, "evaluate")),
+    ]
+
+
+def _describe(kind: str, job: str) -> tuple[str, str, datetime, datetime, float | None] | None:
+    """(instance type, its volume's config field, start, end, throughput) of a job; None if it never ran."""
+    sagemaker = aws.client("sagemaker")
+    try:
+        if kind == "training":
+            described = sagemaker.describe_training_job(TrainingJobName=job)
+            resources = described.get("ResourceConfig") or {}
+            start = described.get("TrainingStartTime") or described.get("CreationTime")
+            end = described.get("TrainingEndTime") or described.get("LastModifiedTime")
+        else:
+            described = sagemaker.describe_processing_job(ProcessingJobName=job)
+            resources = (described.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+            start = described.get("ProcessingStartTime") or described.get("CreationTime")
+            end = described.get("ProcessingEndTime") or described.get("LastModifiedTime")
+    except Exception as exc:
+        if aws.error_code(exc) in _NOT_FOUND:
+            return None
+        raise
+    instance_type = resources.get("InstanceType")
+    if not instance_type or not start:
+        return None
+    end = end or datetime.now(UTC)
+    final = {m.get("MetricName"): m.get("Value") for m in described.get("FinalMetricDataList") or []}
+    throughput = next((float(final[name]) for name in _THROUGHPUT if final.get(name)), None)
+    return str(instance_type), _VOLUME_FIELDS[kind], start, end, throughput
+
+
+def _utilisation(kind: str, job: str, start: datetime, end: datetime) -> sizing.Utilisation:
+    """The job's metrics over the job, one period from its first minute to the minute after it ended."""
+    first = start.astimezone(UTC).replace(second=0, microsecond=0)
+    period = 60 * max(1, math.ceil(((end - first).total_seconds() + 60) / 60))
+    queries = [
+        {
+            "Id": f"m{i}_{j}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": _NAMESPACES[kind],
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "Host", "Value": f"{job}/algo-1"}],
+                },
+                "Period": period,
+                "Stat": stat,
+            },
+        }
+        for i, metric in enumerate(_UTILISATION)
+        for j, stat in enumerate(_STATS)
+    ]
+    results = aws.client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries, StartTime=first, EndTime=first + timedelta(seconds=period)
+    )["MetricDataResults"]
+    values: dict[str, float | None] = {r["Id"]: (r["Values"][0] if r.get("Values") else None) for r in results}
+
+    def value(metric: int, stat: int) -> float | None:
+        return values.get(f"m{metric}_{stat}")
+
+    return sizing.Utilisation(
+        cpu_average=value(0, 0),
+        cpu_peak=value(0, 1),
+        memory_average=value(1, 0),
+        memory_peak=value(1, 1),
+        disk_peak=value(2, 1),
+        samples=int(value(0, 2) or 0),
+    )
