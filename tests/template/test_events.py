@@ -18,6 +18,7 @@ EXPECTED = {
     "monitoring_job_completed.json": ("OnMonitoringCompletedFunction", "ProcessingJobStateChange"),
     "alarm_drift.json": ("OnAlarmFunction", "AlarmStateChange"),
     "batch_uploaded.json": ("OnBatchUploadedFunction", "BatchUploaded"),
+    "labels_uploaded.json": ("OnLabelsUploadedFunction", "LabelsUploaded"),
     "transform_job_failed.json": ("OnTransformStateChangeFunction", "TransformJobStateChange"),
 }
 

@@ -53,7 +53,20 @@ def put_production_alarms(ctx: RunContext, endpoint: str, variant: str) -> list[
         _put(ctx, name, what, endpoint, variant, f"production variant {variant}")
         names.append(name)
     _put_dashboard(ctx, endpoint)
+    _put_quality_alarm(ctx)
     return names
+
+
+def _put_quality_alarm(ctx: RunContext) -> str:
+    """`driftline-<model>-quality` on the quality job's findings, evaluated once per monitoring schedule.
+
+    Not among `production_alarms`: it judges labelled predictions, not the serving variant, and retrains
+    (on_alarm) instead of rolling back.
+    """
+    from driftline.monitoring import interval_seconds
+    from driftline.quality import put_quality_alarm
+
+    return put_quality_alarm(ctx.config, interval_seconds(ctx.config.monitoring.schedule))
 
 
 def _put_dashboard(ctx: RunContext, endpoint: str) -> None:

@@ -1,8 +1,8 @@
 """`CloudWatch Alarm State Change` for Driftline's alarms: act, and tell on-call once per incident.
 
-A drift alarm starts a retraining run (trigger `drift`) unless the model is paused (`driftline pause`),
-one is running or a drift retrain started within `monitoring.retrain_cooldown_seconds`; every other alarm
-pages with its own context.
+A drift alarm starts a retraining run (trigger `drift`), a model quality alarm one with trigger `quality`,
+unless the model is paused (`driftline pause`), one is running or a drift or quality retrain started within
+`monitoring.retrain_cooldown_seconds`; every other alarm pages with its own context.
 An incident opens on ALARM and closes on OK (one resolution message). An alarm that flaps back to
 ALARM within the cooldown reopens the same incident: no second page, no second retrain.
 Candidate alarms belong to a running CanaryRollout, which pages on rollback itself.
@@ -27,10 +27,22 @@ from driftline.uploads import start_pipeline
 RUNBOOK = "docs/runbook.md"
 DEFAULT_REOPEN_SECONDS = 3600
 # Alarm name suffixes, longest first: driftline-<model>-<kind>, or driftline-<kind> for stack-wide alarms.
-KINDS = ("candidate-model-errors", "candidate-latency", "candidate-5xx", "model-errors", "latency", "5xx", "drift")
+KINDS = (
+    "candidate-model-errors",
+    "candidate-latency",
+    "candidate-5xx",
+    "model-errors",
+    "latency",
+    "5xx",
+    "drift",
+    "quality",
+)
+RETRAINING_KINDS = ("drift", "quality")  # alarms that retrain the model, under one cooldown
 STACK_ALARMS = {"failed-events", "pipeline-failures"}
 WHAT_IT_MEANS = {
     "drift": "live traffic no longer looks like the data the model was trained on",
+    "quality": "the production model's predictions, scored against labels that arrived later, are worse than "
+    "its evaluation on the test set",
     "5xx": "the production model's container fails requests (5xx)",
     "model-errors": "the production model rejects requests (4xx), e.g. inputs it cannot read",
     "latency": "the production model answers more slowly than deployment.max_latency_ms",
@@ -88,7 +100,7 @@ def handle_alarm(change: AlarmStateChange, now: float | None = None) -> dict[str
             logger.info("alarm already has an incident", extra={"alarm": name, "flaps": incident.get("flaps")})
             return {"alarm": name, "action": "none", "incident": "already open or reopened within the cooldown"}
         moment = _transition_time(transition) or at
-        outcome = _retrain(model, config, at, moment) if kind == "drift" and model and config else None
+        outcome = _retrain(model, config, at, moment, kind) if kind in RETRAINING_KINDS and model and config else None
         _page_alarm(change, model, kind, outcome)
         state.mark_incident(name, "paged")
         if model:
@@ -121,13 +133,14 @@ def _transition_time(timestamp: str) -> int | None:
         return None
 
 
-def _retrain(model: str, config: ModelConfig, at: int, moment: int) -> dict[str, Any]:
-    """Start a drift retraining run unless that would be a duplicate or a storm.
+def _retrain(model: str, config: ModelConfig, at: int, moment: int, trigger: str = "drift") -> dict[str, Any]:
+    """Start a retraining run (trigger `drift` or `quality`) unless that would be a duplicate or a storm.
 
     The run is named after the alarm transition (`moment`), so a retried invocation starts the same
-    run, which StartExecution and the claim both recognise, instead of a second one.
+    run, which StartExecution and the claim both recognise, instead of a second one. Drift and quality
+    retrains share one claim, so one cooldown: a quality alarm right after a drift retrain starts nothing.
     """
-    run = naming.run_id(model, "drift", _utc(moment))
+    run = naming.run_id(model, trigger, _utc(moment))
     paused = state.get_pause(model)
     if paused:
         return {
@@ -145,14 +158,14 @@ def _retrain(model: str, config: ModelConfig, at: int, moment: int) -> dict[str,
     if earlier and earlier != run:
         return {
             "started": False,
-            "why": (
-                f"drift retrain {earlier} started less than {cooldown} s ago (monitoring.retrain_cooldown_seconds)"
-            ),
+            "why": (f"retrain {earlier} started less than {cooldown} s ago (monitoring.retrain_cooldown_seconds)"),
         }
-    state.put_run(model, run, trigger="drift", status="COLLECTING", started_at=_utc(moment).isoformat())
-    execution = start_pipeline(config, run, trigger="drift")
+    state.put_run(model, run, trigger=trigger, status="COLLECTING", started_at=_utc(moment).isoformat())
+    execution = start_pipeline(config, run, trigger=trigger)
     state.update_run(model, run, execution_arn=execution)
-    metrics.add_metric(name="DriftRetrainsStarted", unit="Count", value=1)
+    metrics.add_metric(
+        name="DriftRetrainsStarted" if trigger == "drift" else "QualityRetrainsStarted", unit="Count", value=1
+    )
     return {"started": True, "run_id": run, "execution_arn": execution}
 
 
@@ -201,23 +214,34 @@ def _page_alarm(change: AlarmStateChange, model: str | None, kind: str, retrain:
         ] or None
         facts["Captured records in the window"] = report.get("records")
         facts["Drift report"] = report.get("report_uri")
-        if retrain:
-            facts["What Driftline did"] = (
-                reports.drift_retrain_data_note(model, retrain["run_id"])
-                if retrain["started"]
-                else f"did not retrain: {retrain['why']}"
-            )
+    if kind == "quality" and model:
+        report = state.get_quality_report(model) or {}
+        facts["Quality violations"] = report.get("violations") or None
+        facts["Metrics (live / evaluation)"] = [
+            f"{name}: {value:.4f} / {report['reference'][name]:.4f}"
+            for name, value in sorted((report.get("metrics") or {}).items())
+            if value is not None and (report.get("reference") or {}).get(name) is not None
+        ] or None
+        facts["Labelled predictions"] = report.get("labelled")
+        facts["Predictions still without a label"] = report.get("missing")
+        facts["Quality report"] = report.get("report_uri")
+    if kind in RETRAINING_KINDS and model and retrain:
+        facts["What Driftline did"] = (
+            reports.drift_retrain_data_note(model, retrain["run_id"])
+            if retrain["started"]
+            else f"did not retrain: {retrain['why']}"
+        )
     paused = state.get_pause(model) if model else None
     if paused and model:
         facts["Paused"] = state.pause_note(model, paused)
     facts["Runbook"] = f"{RUNBOOK}, '{_runbook_entry(kind)}'"
     facts |= console_links(settings().region)
     subject = f"{model}: {kind} alarm" if model else f"Driftline: {kind} alarm"
-    if kind == "drift" and retrain and retrain.get("started"):
+    if kind in RETRAINING_KINDS and retrain and retrain.get("started"):
         subject += ", retraining started"
-    elif kind == "drift" and retrain and retrain.get("paused"):
+    elif kind in RETRAINING_KINDS and retrain and retrain.get("paused"):
         subject += ", model paused: no retrain"
-    run_id = retrain["run_id"] if kind == "drift" and retrain and retrain.get("started") else None
+    run_id = retrain["run_id"] if kind in RETRAINING_KINDS and retrain and retrain.get("started") else None
     return page(subject, facts, kind=kind, model=model, incident=change.alarmName, run_id=run_id)
 
 

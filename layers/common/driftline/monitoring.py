@@ -24,6 +24,7 @@ from driftline.errors import UnknownModel
 from driftline.notifications import console_links, page
 from driftline.observability import logger
 from driftline.pipeline import run_context
+from driftline.quality import publish_quality, quality_model, start_quality
 from driftline.sagemaker_requests import monitor_request
 from driftline.settings import settings
 
@@ -140,14 +141,24 @@ def start_monitoring(tick: MonitorTick, now: datetime | None = None) -> dict[str
     request = monitor_request(
         ctx, job, report_uri, captures, (_iso(start), _iso(end)), ks_test=config.monitoring.ks_test
     )
+    result: dict[str, Any] = {"model": tick.model, "action": "started", "job": job, "captures": len(captures)}
     try:
         aws.client("sagemaker").create_processing_job(**request)
     except Exception as exc:
         if "already" not in str(exc).lower() and aws.error_code(exc) != "ResourceInUse":
             raise
-        return {"model": tick.model, "action": "duplicate", "job": job}
-    logger.info("drift monitor started", extra={"job": job, "window": [_iso(start), _iso(end)]})
-    return {"model": tick.model, "action": "started", "job": job, "captures": len(captures)}
+        result = {"model": tick.model, "action": "duplicate", "job": job}
+    else:
+        logger.info("drift monitor started", extra={"job": job, "window": [_iso(start), _iso(end)]})
+    # Model quality runs on the same schedule, over the predictions one label delay older (driftline.quality).
+    result["quality"] = start_quality(
+        config,
+        production,
+        end,
+        interval_seconds(config.monitoring.schedule),
+        lambda first, last: capture_prefixes(ctx.artifact_bucket, tick.model, production["endpoint_name"], first, last),
+    )
+    return result
 
 
 def _window_end(scheduled_time: str | None, now: datetime | None) -> datetime:
@@ -203,6 +214,15 @@ def publish_monitoring(change: ProcessingJobStateChange, *, remaining_ms: int | 
     job, status = change.ProcessingJobName, change.ProcessingJobStatus
     if status not in {"Completed", "Failed", "Stopped"}:
         return {"job": job, "action": "none"}
+    quality_of = _quality_model(change)
+    if quality_of is not None:
+        return idempotency.once(
+            "quality",
+            {"job": job, "status": status},
+            lambda: publish_quality(quality_of, job, status, change.FailureReason or change.ExitMessage),
+            remaining_ms=remaining_ms,
+            on_repeat=lambda first: first | {"action": "duplicate", "first_action": first.get("action")},
+        )
     model = _monitored_model(change)
     if model is None:
         return {"job": job, "action": "ignored"}
@@ -270,6 +290,17 @@ def _monitored_model(change: ProcessingJobStateChange) -> str | None:
     outputs = _output_uris(change)
     if outputs and expected not in outputs:
         return None  # a job with a look-alike name that writes elsewhere is not ours
+    return model if state.load_config(model) is not None else None
+
+
+def _quality_model(change: ProcessingJobStateChange) -> str | None:
+    """The model a finished jobs/quality.py run judged, recognised like the drift monitor (name and output)."""
+    model = quality_model(change.ProcessingJobName)
+    if model is None:
+        return None
+    outputs = _output_uris(change)
+    if outputs and _own_report_uri(model, change.ProcessingJobName) not in outputs:
+        return None
     return model if state.load_config(model) is not None else None
 
 

@@ -1,0 +1,32 @@
+"""S3 `Object Created` under labels/<model>/ (EventBridge): check delayed ground truth, keep it or quarantine it.
+
+A labels file is `inference_id,<target>` rows for predictions made earlier (InvokeEndpoint `InferenceId`);
+the model quality job joins them with the captured predictions (driftline.quality).
+"""
+
+from driftline import aws
+from driftline.events import S3ObjectCreated
+from driftline.observability import logger, metrics
+from driftline.quality import handle_labels
+from driftline.uploads import UploadedObject
+
+# init phase: the clients exist before the first event (the low-level DynamoDB client keeps idempotency records)
+aws.prepare("dynamodb", "s3")
+aws.client("dynamodb")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    created = S3ObjectCreated.model_validate(event)
+    detail = created.detail
+    upload = UploadedObject(
+        bucket=detail.bucket.name,
+        key=detail.object.key,
+        size=detail.object.size,
+        sequencer=detail.object.sequencer,
+        version_id=detail.object.version_id,
+        event_id=created.id,
+        event_time=created.time,
+    )
+    return handle_labels(upload, remaining_ms=context.get_remaining_time_in_millis()).model_dump()  # type: ignore[attr-defined]

@@ -1,0 +1,420 @@
+"""Model quality with delayed ground truth: labels arrive, a scheduled job scores the production model.
+
+Callers pass an inference id with each request (InvokeEndpoint `InferenceId`); data capture keeps it as
+`eventMetadata.inferenceId`. Labels dropped later in `labels/<model>/*.csv` (`inference_id,<target>`) are
+checked here on upload (bad files are quarantined and paged like training uploads) and kept. On the drift
+monitor's schedule, `start_quality` starts jobs/quality.py over the predictions captured one label delay
+earlier; `publish_quality` turns its report into `Driftline/ModelQuality` metrics, which the model's
+`driftline-<model>-quality` alarm watches (`put_quality_alarm`); on_alarm retrains on it as it does on drift.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from driftline import aws, idempotency, naming, state
+from driftline.config import ModelConfig, ProblemType
+from driftline.errors import InvalidDataset, UnknownModel
+from driftline.notifications import console_links, page
+from driftline.observability import logger, metrics
+from driftline.pipeline import run_context
+from driftline.sagemaker_requests import quality_request
+from driftline.settings import settings
+from driftline.uploads import UploadedObject, _shown, quarantine_key
+
+LABELS = "labels/"
+NAMESPACE = "Driftline/ModelQuality"
+ID_COLUMN = "inference_id"
+MAX_ID_CHARS = 64  # InvokeEndpoint's InferenceId: 1-64 characters, printable, not starting with a space
+_ID = re.compile(r"^\S[\x20-\x7e]{0,63}$")
+_QUALITY_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-quality$")
+_GONE = {"NoSuchKey", "NoSuchVersion", "404"}
+METRIC_NAMES = {"auc": "AUC", "accuracy": "Accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE"}
+
+
+class LabelsOutcome(BaseModel):
+    outcome: Literal["accepted", "quarantined", "duplicate", "ignored", "gone"]
+    key: str
+    model: str | None = None
+    rows: int | None = None
+    reason: str | None = None
+    rule: str | None = None
+    quarantine_key: str | None = None
+    first_outcome: str | None = None
+
+
+# --- labels upload ----------------------------------------------------------------------------------
+
+
+def handle_labels(upload: UploadedObject, *, remaining_ms: int | None = None) -> LabelsOutcome:
+    """Check a labels file once per S3 event: keep it (the quality job reads it) or quarantine it and page."""
+    if not upload.key.startswith(LABELS):
+        return LabelsOutcome(outcome="ignored", key=upload.key, reason="not under labels/")
+    if upload.key.endswith("/") and upload.size == 0:
+        return LabelsOutcome(outcome="ignored", key=upload.key, reason="a folder marker, not a file")
+    result = idempotency.once(
+        "labels",
+        upload.identity(),
+        lambda: _process(upload).model_dump(),
+        remaining_ms=remaining_ms,
+        on_repeat=lambda first: first | {"outcome": "duplicate", "first_outcome": first.get("outcome")},
+    )
+    return LabelsOutcome.model_validate(result)
+
+
+def _process(upload: UploadedObject) -> LabelsOutcome:
+    parts = upload.key[len(LABELS) :].split("/")
+    model = parts[0] if len(parts) >= 2 and parts[0] else None
+    try:
+        config = _config_for(upload, model)
+        rows = _check_file(upload, config)
+    except (InvalidDataset, UnknownModel) as problem:
+        return _quarantine(upload, model, problem)
+    except _VersionGone:
+        return LabelsOutcome(outcome="gone", key=upload.key, model=model, reason="deleted before it was checked")
+    logger.info("labels accepted", extra={"key": upload.key, "rows": rows})
+    metrics.add_dimension(name="Model", value=config.name)
+    metrics.add_metric(name="LabelsAccepted", unit="Count", value=rows)
+    return LabelsOutcome(outcome="accepted", key=upload.key, model=config.name, rows=rows)
+
+
+class _VersionGone(Exception):
+    """The object version the event names no longer exists."""
+
+
+def _config_for(upload: UploadedObject, model: str | None) -> ModelConfig:
+    if model is None:
+        raise InvalidDataset("label files must be uploaded to labels/<model>/<file>.csv", rule="location")
+    if not upload.key.lower().endswith(".csv"):
+        raise InvalidDataset("only .csv files are accepted under labels/; rename or convert the file", rule="file-type")
+    config = state.load_config(model)
+    if config is None:
+        raise UnknownModel(f"model '{_shown(model, 40)}' has no valid config; labels need a model that exists")
+    if upload.size > config.limits.max_upload_bytes:
+        raise InvalidDataset(
+            f"the file is {upload.size} bytes, above the limit of {config.limits.max_upload_bytes} "
+            "(limits.max_upload_bytes); split it into smaller files",
+            rule="size",
+        )
+    if upload.size == 0:
+        raise InvalidDataset(f"the file is empty; expected a header {ID_COLUMN},{config.target} and rows", rule="empty")
+    return config
+
+
+def _check_file(upload: UploadedObject, config: ModelConfig) -> int:
+    version = {"VersionId": upload.version_id} if upload.version_id else {}
+    try:
+        body = aws.client("s3").get_object(Bucket=upload.bucket, Key=upload.key, **version)["Body"]
+    except Exception as exc:
+        if aws.error_code(exc) in _GONE:
+            raise _VersionGone from exc
+        raise
+    try:
+        return check_labels_csv(_text_lines(body.iter_lines(keepends=True)), config, _known_classes(config))
+    finally:
+        body.close()
+
+
+def _text_lines(chunks: Any) -> Any:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    for number, chunk in enumerate(chunks, start=1):
+        try:
+            yield decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise InvalidDataset(
+                f"line {number} is not UTF-8 text; save the file as UTF-8 CSV", rule="encoding", line=number
+            ) from exc
+
+
+def _known_classes(config: ModelConfig) -> frozenset[str]:
+    if config.problem_type is ProblemType.REGRESSION:
+        return frozenset()
+    return state.known_labels(config.name)[0]
+
+
+def check_labels_csv(lines: Any, config: ModelConfig, classes: frozenset[str]) -> int:
+    """The number of labelled rows; InvalidDataset naming the rule, line and column of the first problem.
+
+    Header `inference_id,<target>`; ids of 1-64 printable characters (InvokeEndpoint's InferenceId), each
+    once; labels a class the model was trained on (classification) or a finite number (regression).
+    Messages never quote the file's cells.
+    """
+    expected = [ID_COLUMN, config.target]
+    reader = csv.reader(lines)
+    header = [cell.strip() for cell in next(reader, [])]
+    if header != expected:
+        raise InvalidDataset(
+            f"the header must be exactly '{ID_COLUMN},{config.target}' (the inference id, then the model's target)",
+            rule="header",
+            line=1,
+        )
+    seen: set[str] = set()
+    rows = 0
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            raise InvalidDataset(f"line {line} has {len(row)} fields; expected 2", rule="field-count", line=line)
+        inference_id, label = row[0].strip(), row[1].strip()
+        if not _ID.match(inference_id):
+            raise InvalidDataset(
+                f"line {line}: the inference id must be 1-{MAX_ID_CHARS} printable characters, as sent in "
+                "InvokeEndpoint's InferenceId",
+                rule="inference-id",
+                line=line,
+                column=1,
+            )
+        if inference_id in seen:
+            raise InvalidDataset(
+                f"line {line}: this inference id is labelled twice in the file; keep one label per id",
+                rule="duplicate-id",
+                line=line,
+                column=1,
+            )
+        seen.add(inference_id)
+        _check_label(label, line, config, classes)
+        rows += 1
+    if rows == 0:
+        raise InvalidDataset("the file has a header but no labelled rows", rule="no-rows")
+    return rows
+
+
+def _check_label(label: str, line: int, config: ModelConfig, classes: frozenset[str]) -> None:
+    if not label:
+        raise InvalidDataset(f"line {line}: the label is empty", rule="missing-label", line=line, column=2)
+    if config.problem_type is ProblemType.REGRESSION:
+        try:
+            number = float(label)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise InvalidDataset(
+                f"line {line}: a regression label must be a finite number", rule="label-type", line=line, column=2
+            )
+        return
+    if classes and label not in classes:
+        raise InvalidDataset(
+            f"line {line}: the label is not one of the {len(classes)} classes model '{config.name}' was trained on",
+            rule="unknown-class",
+            line=line,
+            column=2,
+        )
+
+
+def _quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> LabelsOutcome:
+    """Copy the version to quarantine/ with a .reason.json, page, then remove the version (as uploads do)."""
+    s3 = aws.client("s3")
+    target = quarantine_key(upload, model)
+    rule = getattr(problem, "rule", "unknown-model" if isinstance(problem, UnknownModel) else None)
+    what_to_do = f"fix the file and upload it again under labels/<model>/ ({ID_COLUMN},<target> per row)"
+    version = {"VersionId": upload.version_id} if upload.version_id else {}
+    source = {"Bucket": upload.bucket, "Key": upload.key} | version
+    s3.copy_object(Bucket=upload.bucket, Key=target, CopySource=source)
+    reason = {
+        "original_key": upload.key,
+        "original_version_id": upload.version_id,
+        "event_id": upload.event_id,
+        "model": model,
+        "error": type(problem).__name__,
+        "rule": rule,
+        "line": getattr(problem, "line", None),
+        "column": getattr(problem, "column", None),
+        "reason": str(problem),
+        "what_to_do": what_to_do,
+    }
+    s3.put_object(
+        Bucket=upload.bucket,
+        Key=f"{target}.reason.json",
+        Body=json.dumps(reason, indent=2).encode(),
+        ContentType="application/json",
+    )
+    shown = _shown(model, 40) if model else None
+    page(
+        f"{shown or 'unknown model'}: labels rejected",
+        {
+            "What happened": "A labels file was rejected and moved to quarantine; its labels are not used.",
+            "Model": shown,
+            "File": f"s3://{upload.bucket}/{_shown(upload.key, 300)}",
+            "Why": str(problem),
+            "Kept at": f"s3://{upload.bucket}/{target} (reason in {target}.reason.json)",
+            "What to do": what_to_do,
+        },
+        kind="labels-rejected",
+        model=model,
+    )
+    s3.delete_object(Bucket=upload.bucket, Key=upload.key, **version)
+    logger.warning("labels quarantined", extra={"key": upload.key, "rule": rule, "target": target})
+    return LabelsOutcome(
+        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
+    )
+
+
+# --- the scheduled quality job ----------------------------------------------------------------------
+
+
+def quality_window(config: ModelConfig, end: datetime, schedule_seconds: int) -> tuple[datetime, datetime]:
+    """The predictions a run judges: one window, ending one label delay before the schedule's time."""
+    quality = config.monitoring.quality
+    length = quality.window_seconds or config.monitoring.window_seconds or schedule_seconds
+    judged_end = end - timedelta(seconds=quality.label_delay_seconds)
+    return judged_end - timedelta(seconds=length), judged_end
+
+
+def start_quality(
+    config: ModelConfig, production: dict[str, Any], end: datetime, schedule_seconds: int, captures: Any
+) -> dict[str, Any]:
+    """Start jobs/quality.py for the window ending at `end` (minus the label delay); `captures(start, end)`
+    lists the window's data-capture prefixes. Skipped while no labels were ever dropped for the model."""
+    model = config.name
+    if not config.monitoring.quality.enabled:
+        return {"action": "skipped", "why": "monitoring.quality.enabled is false"}
+    env = settings()
+    labels_prefix = f"{LABELS}{model}/"
+    listed = aws.client("s3").list_objects_v2(Bucket=env.data_bucket, Prefix=labels_prefix, MaxKeys=1)
+    if not listed.get("KeyCount"):
+        return {"action": "skipped", "why": f"no labels under s3://{env.data_bucket}/{labels_prefix} yet"}
+    start, judged_end = quality_window(config, end, schedule_seconds)
+    ctx = run_context(model, production["run_id"])
+    job = naming.job_name(f"{model}-{end:%Y%m%dT%H%M%S}", "quality")
+    report_uri = f"s3://{ctx.artifact_bucket}/{model}/monitoring/{job}/"
+    aws.client("s3").put_object(
+        Bucket=ctx.artifact_bucket,
+        Key=f"{model}/monitoring/{job}/config/config.json",
+        Body=config.model_dump_json(indent=2).encode(),
+        ContentType="application/json",
+    )
+    window = (_iso(start), _iso(judged_end))
+    request = quality_request(
+        ctx, job, report_uri, captures(start, judged_end), f"s3://{env.data_bucket}/{labels_prefix}", window
+    )
+    try:
+        aws.client("sagemaker").create_processing_job(**request)
+    except Exception as exc:
+        if "already" not in str(exc).lower() and aws.error_code(exc) != "ResourceInUse":
+            raise
+        return {"action": "duplicate", "job": job}
+    logger.info("quality monitor started", extra={"job": job, "window": window})
+    return {"action": "started", "job": job, "window": list(window)}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def quality_model(job: str) -> str | None:
+    """The model of a quality job name (`<model>-<yyyymmddThhmmss>-quality`), or None."""
+    match = _QUALITY_JOB.match(job)
+    return match.group("model") if match else None
+
+
+def publish_quality(model: str, job: str, status: str, why: str | None) -> dict[str, Any]:
+    """A finished quality job: metrics for the alarm, the report for the page; a failed one pages."""
+    if status != "Completed":
+        page(
+            f"{model}: model quality monitor {status.lower()}",
+            {
+                "What happened": "The model quality job did not finish; quality is not being checked for this window.",
+                "Model": model,
+                "Job": job,
+                "Why": why,
+                "What to do": "read the job's logs; see docs/runbook.md, 'driftline-<model>-quality'",
+            }
+            | console_links(settings().region, job=job, job_kind="ProcessingJobs"),
+            kind="quality-monitor-failed",
+            model=model,
+        )
+        return {"job": job, "action": "paged", "status": status}
+    report_uri = f"s3://{settings().artifact_bucket}/{model}/monitoring/{job}/"
+    summary = _read_json(report_uri + "quality_summary.json") or {}
+    violations = (_read_json(report_uri + "constraint_violations.json") or {}).get("violations") or []
+    put_quality_metrics(model, summary, violations)
+    state.put_quality_report(
+        model,
+        job=job,
+        report_uri=report_uri,
+        judged=bool(summary.get("quality_judged")),
+        metrics=summary.get("metrics") or {},
+        reference=summary.get("reference_metrics") or {},
+        violations=[v.get("description") for v in violations],
+        labelled=summary.get("labelled"),
+        missing=summary.get("missing_labels"),
+        missing_share=summary.get("missing_label_share"),
+    )
+    return {
+        "job": job,
+        "action": "published",
+        "judged": bool(summary.get("quality_judged")),
+        "violations": len(violations),
+        "report_uri": report_uri,
+    }
+
+
+def put_quality_metrics(model: str, summary: dict[str, Any], violations: list[dict[str, Any]]) -> None:
+    """Label counts always; the metrics and QualityViolations only for a judged window (else the alarm keeps
+    its state: too few labels is not a recovery)."""
+    base = [{"Name": "Model", "Value": model}]
+    data: list[dict[str, Any]] = [
+        {"MetricName": "LabelledPredictions", "Value": float(summary.get("labelled") or 0), "Unit": "Count"},
+        {"MetricName": "MissingLabels", "Value": float(summary.get("missing_labels") or 0), "Unit": "Count"},
+    ]
+    if summary.get("missing_label_share") is not None:
+        data.append({"MetricName": "MissingLabelShare", "Value": float(summary["missing_label_share"]), "Unit": "None"})
+    if summary.get("quality_judged"):
+        data.append({"MetricName": "QualityViolations", "Value": float(len(violations)), "Unit": "Count"})
+        data += [
+            {"MetricName": METRIC_NAMES[name], "Value": float(value), "Unit": "None"}
+            for name, value in sorted((summary.get("metrics") or {}).items())
+            if name in METRIC_NAMES and value is not None
+        ]
+    aws.client("cloudwatch").put_metric_data(
+        Namespace=NAMESPACE, MetricData=[datum | {"Dimensions": base} for datum in data]
+    )
+
+
+def _read_json(uri: str) -> Any:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as exc:
+        if aws.error_code(exc) in _GONE:
+            return None
+        raise
+    return json.loads(body)
+
+
+# --- the alarm --------------------------------------------------------------------------------------
+
+
+def put_quality_alarm(config: ModelConfig, period_seconds: int) -> str:
+    """`driftline-<model>-quality`: a judged window broke at least one quality constraint."""
+    name = naming.alarm_name(config.name, "quality")
+    quality = config.monitoring.quality
+    aws.client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=(
+            f"Driftline {config.name}: model quality on labelled live predictions fell below the evaluation's test "
+            f"metrics (scores by more than {quality.max_score_drop}, errors by more than "
+            f"{quality.max_error_increase:.0%}). See docs/runbook.md, '{name}'."
+        ),
+        Namespace=NAMESPACE,
+        MetricName="QualityViolations",
+        Dimensions=[{"Name": "Model", "Value": config.name}],
+        Statistic="Maximum",
+        Period=max(60, period_seconds),
+        EvaluationPeriods=1,
+        DatapointsToAlarm=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="ignore",  # between runs, or too few labels: keep the last verdict
+        Tags=[{"Key": "driftline:model", "Value": config.name}],
+    )
+    return name
