@@ -491,7 +491,8 @@ class JobRunner:
             fake.billable_time_in_seconds = max(1, math.ceil(seconds * SPOT_BILLABLE_FRACTION)) if spot else seconds
         else:
             fake.processing_end_time = now
-            message = job.sandbox / "output" / "message"  # /opt/ml/output/message -> ExitMessage (first 1 KB)
+            # /opt/ml/output/message -> ExitMessage (first 1 KB), from the host that failed
+            message = (job.failed_host or job.hosts[0]).sandbox / "output" / "message"
             if message.is_file():
                 fake.exit_message = message.read_bytes()[:1024].decode("utf-8", "replace")
         self._set_status(job, status)
@@ -531,36 +532,40 @@ class JobRunner:
     # ---- training ---------------------------------------------------------------------------
 
     def _run_training(self, job: _Job) -> None:
-        fake, sandbox = job.fake, job.sandbox
+        fake = job.fake
         if job.stop_reason:
             self._finish(job, "Stopped", secondary="Stopped")
             return
-        logs = LogStream(self.ctx, "/aws/sagemaker/TrainingJobs", f"{job.name}/algo-1-{int(time.time())}")
+        started_at = int(time.time())
+        for host in job.hosts:  # one stream per host, named as SageMaker names them
+            host.logs = LogStream(self.ctx, "/aws/sagemaker/TrainingJobs", f"{job.name}/{host.name}-{started_at}")
         checkpoint = fake.checkpoint_config or None
-        checkpoint_dir = None
-        if checkpoint:
-            checkpoint_dir = Path(map_opt_ml(checkpoint.get("LocalPath") or "/opt/ml/checkpoints", sandbox))
         try:
             self._transition(job, "Downloading", "Downloading input data")
-            cmd, env, code_dir = self._prepare_training(job)
-            if checkpoint and checkpoint_dir:
-                download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir, job.role_arn)
+            self._prepare_training(job)
+            if checkpoint:
+                for host in job.hosts:
+                    host.checkpoint_dir = Path(
+                        map_opt_ml(checkpoint.get("LocalPath") or "/opt/ml/checkpoints", host.sandbox)
+                    )
+                    download_s3(self.ctx, checkpoint["S3Uri"], host.checkpoint_dir, job.role_arn)
         except JobFailed as exc:
             self._finish(job, "Failed", str(exc)[:1024], secondary="Failed")
             return
         fake.training_start_time = _now()
         while True:
             self._transition(job, "Training", "Training image download completed. Training in progress.")
-            sync = (
-                _CheckpointSync(self.ctx, checkpoint_dir, checkpoint["S3Uri"], job.role_arn)
-                if checkpoint and checkpoint_dir
-                else None
-            )
-            job.checkpoint_sync = sync
-            returncode = self._execute(job, cmd, env, code_dir, logs, sync)
-            job.checkpoint_sync = None
-            if sync and not job.host_lost:  # a lost host uploads nothing more
-                sync.run()
+            for host in job.hosts:  # every host syncs its LocalPath to the same S3Uri, as SageMaker does
+                host.checkpoint_sync = (
+                    _CheckpointSync(self.ctx, host.checkpoint_dir, checkpoint["S3Uri"], job.role_arn)
+                    if checkpoint and host.checkpoint_dir
+                    else None
+                )
+            returncode = self._execute(job)
+            for host in job.hosts:
+                sync, host.checkpoint_sync = host.checkpoint_sync, None
+                if sync and not job.host_lost:  # a lost host uploads nothing more
+                    sync.run()
             if job.stop_reason == "Interrupted":
                 self._transition(job, "Interrupted", "Training job interrupted: managed spot capacity was reclaimed")
                 self._emit(job)
@@ -570,9 +575,10 @@ class JobRunner:
                         job.host_lost = False
                     self._transition(job, "Starting", "Launching requested ML instances after spot interruption")
                     self._transition(job, "Downloading", "Downloading input data")
-                    self._fresh_instance(sandbox, checkpoint_dir)
-                    if checkpoint and checkpoint_dir:
-                        download_s3(self.ctx, checkpoint["S3Uri"], checkpoint_dir, job.role_arn)
+                    for host in job.hosts:  # the whole cluster is replaced; every host restores from S3
+                        self._fresh_instance(host.sandbox, host.checkpoint_dir)
+                        if checkpoint and host.checkpoint_dir:
+                            download_s3(self.ctx, checkpoint["S3Uri"], host.checkpoint_dir, job.role_arn)
                     continue
                 if not job.host_lost:
                     self._upload_model(job, partial=True)
@@ -587,7 +593,7 @@ class JobRunner:
             self._finish(job, "Stopped", secondary=job.stop_reason)
             return
         if returncode != 0:
-            self._finish(job, "Failed", self._training_failure(job, returncode, cmd), secondary="Failed")
+            self._finish(job, "Failed", self._training_failure(job, returncode), secondary="Failed")
             return
         self._transition(job, "Uploading", "Uploading generated training model")
         self._upload_model(job, partial=False)
@@ -601,8 +607,9 @@ class JobRunner:
                 shutil.rmtree(directory, ignore_errors=True)
                 directory.mkdir(parents=True, exist_ok=True)
 
-    def _prepare_training(self, job: _Job) -> tuple[list[str], dict[str, str], Path]:
-        fake, sandbox = job.fake, job.sandbox
+    def _prepare_training(self, job: _Job) -> None:
+        """Every host's sandbox, channels (sharded as asked), config files, environment and command."""
+        fake = job.fake
         python = self._image_python(job, (fake.algorithm_specification or {}).get("TrainingImage", ""))
         self._check_kms_keys(job)
         raw = dict(fake.hyper_parameters or {})
@@ -614,101 +621,113 @@ class JobRunner:
                 "ClientError: the local cloud runs script mode only: hyperparameters sagemaker_program and "
                 "sagemaker_submit_directory are required"
             )
-        code_dir = sandbox / "code"
-        channels: list[str] = []
-        input_config: dict[str, Any] = {}
-        env: dict[str, str] = {}
-        for channel in fake.input_data_config or []:
-            name = channel["ChannelName"]
-            source = channel.get("DataSource", {}).get("S3DataSource")
-            if not source:
-                raise JobFailed(f"ClientError: channel {name}: only S3DataSource is supported locally")
-            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
-                raise JobFailed(f"ClientError: channel {name}: only S3DataType S3Prefix is supported locally")
-            dest = sandbox / "input" / "data" / name
-            files = download_s3(self.ctx, source["S3Uri"], dest, job.role_arn)
-            if not files:
-                raise JobFailed(
-                    f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data source.'
-                )
-            channels.append(name)
-            env[f"SM_CHANNEL_{name.upper()}"] = str(dest)
-            input_config[name] = {
-                "ContentType": channel.get("ContentType"),
-                "TrainingInputMode": channel.get("InputMode")
-                or fake.algorithm_specification.get("TrainingInputMode", "File"),
-                "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+        names = job.host_names
+        instance_type = str((fake.resource_config or {}).get("InstanceType") or "local")
+        network = cluster.network_env(self.ctx, {host.name: host.address for host in job.hosts})
+        for host in job.hosts:
+            sandbox = host.sandbox
+            code_dir = sandbox / "code"
+            channels: list[str] = []
+            input_config: dict[str, Any] = {}
+            env: dict[str, str] = {}
+            for channel in fake.input_data_config or []:
+                name = channel["ChannelName"]
+                source = channel.get("DataSource", {}).get("S3DataSource")
+                if not source:
+                    raise JobFailed(f"ClientError: channel {name}: only S3DataSource is supported locally")
+                if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                    raise JobFailed(f"ClientError: channel {name}: only S3DataType S3Prefix is supported locally")
+                distribution = source.get("S3DataDistributionType", "FullyReplicated")
+                dest = sandbox / "input" / "data" / name
+                if distribution == "ShardedByS3Key" and len(names) > 1:
+                    found, _ = cluster.stage_prefix(
+                        self.ctx, source["S3Uri"], dest, job.role_arn, names, host.name, sharded=True
+                    )
+                else:
+                    found = len(download_s3(self.ctx, source["S3Uri"], dest, job.role_arn))
+                if not found:
+                    raise JobFailed(
+                        f'ClientError: No S3 objects found under S3 URL "{source["S3Uri"]}" given in input data source.'
+                    )
+                dest.mkdir(parents=True, exist_ok=True)  # a host whose shard is empty still has the channel
+                channels.append(name)
+                env[f"SM_CHANNEL_{name.upper()}"] = str(dest)
+                input_config[name] = {
+                    "ContentType": channel.get("ContentType"),
+                    "TrainingInputMode": channel.get("InputMode")
+                    or fake.algorithm_specification.get("TrainingInputMode", "File"),
+                    "S3DistributionType": distribution,
+                    "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+                }
+                input_config[name] = {k: v for k, v in input_config[name].items() if v is not None}
+
+            self._install_code(job, str(submit), code_dir, sandbox)
+            if not (code_dir / str(program)).is_file():
+                raise JobFailed(f"ClientError: sagemaker_program {program} is not in {submit}")
+
+            user_hps = {
+                k: (map_opt_ml(v, sandbox) if isinstance(v, str) else v)
+                for k, v in decoded.items()
+                if not k.startswith("sagemaker_")
             }
-            input_config[name] = {k: v for k, v in input_config[name].items() if v is not None}
+            model_dir, output_data = sandbox / "model", sandbox / "output" / "data"
+            model_dir.mkdir(parents=True, exist_ok=True)
+            output_data.mkdir(parents=True, exist_ok=True)
+            config_dir = sandbox / "input" / "config"
+            config_dir.mkdir(parents=True, exist_ok=True)
+            resource = cluster.training_resource_config(host.name, names, instance_type)
+            (config_dir / "hyperparameters.json").write_text(json.dumps(raw))
+            (config_dir / "inputdataconfig.json").write_text(json.dumps(input_config))
+            (config_dir / "resourceconfig.json").write_text(json.dumps(resource))
 
-        self._install_code(job, str(submit), code_dir)
-        if not (code_dir / str(program)).is_file():
-            raise JobFailed(f"ClientError: sagemaker_program {program} is not in {submit}")
+            env.update(
+                {
+                    "SM_CHANNELS": json.dumps(sorted(channels)),
+                    "SM_MODEL_DIR": str(model_dir),
+                    "SM_OUTPUT_DIR": str(sandbox / "output"),
+                    "SM_OUTPUT_DATA_DIR": str(output_data),
+                    "SM_OUTPUT_INTERMEDIATE_DIR": str(sandbox / "output" / "intermediate"),
+                    "SM_INPUT_DIR": str(sandbox / "input"),
+                    "SM_INPUT_CONFIG_DIR": str(config_dir),
+                    "SM_INPUT_DATA_CONFIG": json.dumps(input_config),
+                    "SM_HPS": json.dumps(user_hps),
+                    **cluster.training_env(host.name, names, instance_type),
+                    "SM_NUM_CPUS": str(os.cpu_count() or 1),
+                    "SM_NUM_GPUS": "0",
+                    "SM_RESOURCE_CONFIG": json.dumps(resource),
+                    "SM_USER_ENTRY_POINT": str(program),
+                    "SM_MODULE_NAME": Path(str(program)).stem,
+                    "SM_MODULE_DIR": str(submit),
+                    "SM_LOG_LEVEL": "20",
+                    "SM_TRAINING_ENV": json.dumps(
+                        {
+                            "job_name": job.name,
+                            "hyperparameters": user_hps,
+                            "channel_input_dirs": {c: env[f"SM_CHANNEL_{c.upper()}"] for c in channels},
+                            "model_dir": str(model_dir),
+                            "output_data_dir": str(output_data),
+                            **cluster.training_env_summary(host.name, names, instance_type),
+                            "user_entry_point": str(program),
+                        }
+                    ),
+                }
+            )
+            for key, value in user_hps.items():
+                env[f"SM_HP_{key.upper()}"] = _arg_value(value)
+            cmd = [python, str(program)]
+            for key, value in user_hps.items():
+                cmd += [f"--{key}", _arg_value(value)]
+            host.cmd, host.cwd = cmd, code_dir
+            host.env = self._process_env(job, {**network, **env}, sandbox)
 
-        user_hps = {
-            k: (map_opt_ml(v, sandbox) if isinstance(v, str) else v)
-            for k, v in decoded.items()
-            if not k.startswith("sagemaker_")
-        }
-        model_dir, output_data = sandbox / "model", sandbox / "output" / "data"
-        model_dir.mkdir(parents=True, exist_ok=True)
-        output_data.mkdir(parents=True, exist_ok=True)
-        config_dir = sandbox / "input" / "config"
-        config_dir.mkdir(parents=True, exist_ok=True)
-        resource = {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}
-        (config_dir / "hyperparameters.json").write_text(json.dumps(raw))
-        (config_dir / "inputdataconfig.json").write_text(json.dumps(input_config))
-        (config_dir / "resourceconfig.json").write_text(json.dumps(resource))
-
-        env.update(
-            {
-                "SM_CHANNELS": json.dumps(sorted(channels)),
-                "SM_MODEL_DIR": str(model_dir),
-                "SM_OUTPUT_DIR": str(sandbox / "output"),
-                "SM_OUTPUT_DATA_DIR": str(output_data),
-                "SM_OUTPUT_INTERMEDIATE_DIR": str(sandbox / "output" / "intermediate"),
-                "SM_INPUT_DIR": str(sandbox / "input"),
-                "SM_INPUT_CONFIG_DIR": str(config_dir),
-                "SM_INPUT_DATA_CONFIG": json.dumps(input_config),
-                "SM_HPS": json.dumps(user_hps),
-                "SM_CURRENT_HOST": "algo-1",
-                "SM_HOSTS": json.dumps(["algo-1"]),
-                "SM_NUM_CPUS": str(os.cpu_count() or 1),
-                "SM_NUM_GPUS": "0",
-                "SM_RESOURCE_CONFIG": json.dumps(resource),
-                "SM_USER_ENTRY_POINT": str(program),
-                "SM_MODULE_NAME": Path(str(program)).stem,
-                "SM_MODULE_DIR": str(submit),
-                "SM_LOG_LEVEL": "20",
-                "SM_TRAINING_ENV": json.dumps(
-                    {
-                        "job_name": job.name,
-                        "hyperparameters": user_hps,
-                        "channel_input_dirs": {c: env[f"SM_CHANNEL_{c.upper()}"] for c in channels},
-                        "model_dir": str(model_dir),
-                        "output_data_dir": str(output_data),
-                        "current_host": "algo-1",
-                        "hosts": ["algo-1"],
-                        "user_entry_point": str(program),
-                    }
-                ),
-            }
-        )
-        for key, value in user_hps.items():
-            env[f"SM_HP_{key.upper()}"] = _arg_value(value)
-        cmd = [python, str(program)]
-        for key, value in user_hps.items():
-            cmd += [f"--{key}", _arg_value(value)]
-        return cmd, self._process_env(job, env), code_dir
-
-    def _install_code(self, job: _Job, submit: str, code_dir: Path) -> None:
+    def _install_code(self, job: _Job, submit: str, code_dir: Path, sandbox: Path | None = None) -> None:
         """sagemaker_submit_directory into the code dir, as the toolkit's `_files.download_and_extract` does.
 
         An `s3://` URI is fetched by the toolkit inside the container, which under network isolation
         cannot reach S3; a local path (the `code` channel's /opt/ml/input/data/code/sourcedir.tar.gz)
         is a directory to copy or a tarball to extract.
         """
+        sandbox = sandbox or job.sandbox
         if submit.startswith("s3://"):
             if job.isolated:
                 bucket, key = split_s3_uri(submit)
@@ -717,7 +736,7 @@ class JobRunner:
                     f'connect to the endpoint URL: "https://{bucket}.s3.{self.ctx.region}.amazonaws.com/{key}" '
                     "(EnableNetworkIsolation: the container has no network; pass the code as an input channel)"
                 )
-            tarball = job.sandbox / "sourcedir.tar.gz"
+            tarball = sandbox / "sourcedir.tar.gz"
             try:
                 bucket, key = split_s3_uri(submit)
                 client(self.ctx, "s3").download_file(bucket, key, str(tarball))
@@ -725,7 +744,7 @@ class JobRunner:
             except Exception as exc:
                 raise JobFailed(f"ClientError: could not download sagemaker_submit_directory {submit}: {exc}") from exc
             return
-        local = Path(map_opt_ml(submit, job.sandbox))
+        local = Path(map_opt_ml(submit, sandbox))
         try:
             if local.is_dir():
                 shutil.copytree(local, code_dir, dirs_exist_ok=True)
@@ -737,23 +756,31 @@ class JobRunner:
         except (OSError, tarfile.TarError) as exc:
             raise JobFailed(f"AlgorithmError: framework error: sagemaker_submit_directory {submit}: {exc}") from exc
 
-    def _training_failure(self, job: _Job, returncode: int, cmd: list[str]) -> str:
-        failure_file = job.sandbox / "output" / "failure"
+    def _training_failure(self, job: _Job, returncode: int) -> str:
+        """The failed host's /opt/ml/output/failure, else the toolkit's ExecuteUserScriptError from its log."""
+        host = job.failed_host or job.hosts[0]
+        failure_file = host.sandbox / "output" / "failure"
         if failure_file.is_file() and failure_file.read_text().strip():
             reason = failure_file.read_text().strip()
         else:
-            shown = " ".join(["python3", *cmd[1:]])
+            shown = " ".join(["python3", *host.cmd[1:]])
             reason = (
                 f"AlgorithmError: ExecuteUserScriptError:\nExitCode {returncode}\n"
-                f'ErrorMessage "{_error_line(job.tail)}"\nCommand "{shown}"'
+                f'ErrorMessage "{_error_line(host.tail)}"\nCommand "{shown}"'
             )
         return reason[:1024]
 
     def _upload_model(self, job: _Job, partial: bool) -> None:
-        """model dir -> model.tar.gz, output/data -> output.tar.gz (on stop: only if the script saved something)."""
+        """model dir -> model.tar.gz, output/data -> output.tar.gz (on stop: only if the script saved something).
+
+        Every host's /opt/ml/model and /opt/ml/output/data go to the same artifact; on AWS files of the
+        same name from different hosts race (distributed scripts save from one host only). Locally the
+        first host's file wins.
+        """
         fake, sandbox = job.fake, job.sandbox
-        model_dir, output_data = sandbox / "model", sandbox / "output" / "data"
         artifact = fake.model_artifacts["S3ModelArtifacts"]
+        model_dir = self._merged(job, Path("model"), sandbox / ".merged-model")
+        output_data = self._merged(job, Path("output") / "data", sandbox / ".merged-output")
         if not (partial and not any(model_dir.glob("*"))):
             archive = sandbox / "model.tar.gz"
             _tar_dir(model_dir, archive)
@@ -763,21 +790,36 @@ class JobRunner:
             _tar_dir(output_data, archive)
             upload_file(self.ctx, archive, artifact.rsplit("/", 1)[0] + "/output.tar.gz", job.role_arn)
 
+    @staticmethod
+    def _merged(job: _Job, relative: Path, staging: Path) -> Path:
+        """The union of every host's `relative` directory (the first host's files win); one host: its own."""
+        if len(job.hosts) == 1:
+            return job.sandbox / relative
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        for host in reversed(job.hosts):
+            source = host.sandbox / relative
+            if source.is_dir():
+                shutil.copytree(source, staging, dirs_exist_ok=True)
+        return staging
+
     # ---- processing -------------------------------------------------------------------------
 
     def _run_processing(self, job: _Job) -> None:
-        fake, sandbox = job.fake, job.sandbox
+        fake = job.fake
         if job.stop_reason:
             self._finish(job, "Stopped")
             return
-        logs = LogStream(self.ctx, "/aws/sagemaker/ProcessingJobs", f"{job.name}/algo-1-{int(time.time())}")
+        started_at = int(time.time())
+        for host in job.hosts:
+            host.logs = LogStream(self.ctx, "/aws/sagemaker/ProcessingJobs", f"{job.name}/{host.name}-{started_at}")
         try:
-            cmd = self._prepare_processing(job)
+            self._prepare_processing(job)
         except JobFailed as exc:
             self._finish(job, "Failed", str(exc)[:1024])
             return
         fake.processing_start_time = _now()
-        returncode = self._execute(job, cmd, self._process_env(job, {}), sandbox, logs, None)
+        returncode = self._execute(job)
         if job.stop_reason:
             self._finish(job, "Stopped")
             return
@@ -790,37 +832,55 @@ class JobRunner:
             for output in (fake.processing_output_config or {}).get("Outputs", []):
                 s3_output = output.get("S3Output")
                 if s3_output:
-                    upload_tree(
-                        self.ctx, Path(map_opt_ml(s3_output["LocalPath"], sandbox)), s3_output["S3Uri"], job.role_arn
-                    )
+                    # Every host uploads its LocalPath under the same S3Uri (same-named files overwrite,
+                    # so sharded jobs name their files per host); the first host's upload lands last.
+                    for host in reversed(job.hosts):
+                        upload_tree(
+                            self.ctx,
+                            Path(map_opt_ml(s3_output["LocalPath"], host.sandbox)),
+                            s3_output["S3Uri"],
+                            job.role_arn,
+                        )
         except Exception as exc:
             self._finish(job, "Failed", f"ClientError: could not upload processing outputs: {exc}"[:1024])
             return
         self._finish(job, "Completed")
 
-    def _prepare_processing(self, job: _Job) -> list[str]:
-        fake, sandbox = job.fake, job.sandbox
-        for item in fake.processing_inputs or []:
-            s3_input = item.get("S3Input")
-            if not s3_input:
-                raise JobFailed(f"ClientError: input {item.get('InputName')}: only S3Input is supported locally")
-            data_type = s3_input.get("S3DataType", "S3Prefix")
-            if data_type not in ("S3Prefix", "ManifestFile"):
-                raise JobFailed(
-                    f"ClientError: input {item.get('InputName')}: S3DataType {data_type} is not supported locally"
-                )
-            dest = Path(map_opt_ml(s3_input["LocalPath"], sandbox))
-            download = download_manifest if data_type == "ManifestFile" else download_s3
-            if not download(self.ctx, s3_input["S3Uri"], dest, job.role_arn):
-                raise JobFailed(
-                    f'ClientError: No S3 objects found under S3 URL "{s3_input["S3Uri"]}" given in input data source.'
-                )
-        for output in (fake.processing_output_config or {}).get("Outputs", []):
-            if output.get("S3Output"):
-                Path(map_opt_ml(output["S3Output"]["LocalPath"], sandbox)).mkdir(parents=True, exist_ok=True)
-        config_dir = sandbox / "config"
-        config_dir.mkdir(parents=True, exist_ok=True)
-        (config_dir / "resourceconfig.json").write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    def _prepare_processing(self, job: _Job) -> None:
+        fake = job.fake
+        names = job.host_names
+        for host in job.hosts:
+            sandbox = host.sandbox
+            for item in fake.processing_inputs or []:
+                s3_input = item.get("S3Input")
+                if not s3_input:
+                    raise JobFailed(f"ClientError: input {item.get('InputName')}: only S3Input is supported locally")
+                data_type = s3_input.get("S3DataType", "S3Prefix")
+                if data_type not in ("S3Prefix", "ManifestFile"):
+                    raise JobFailed(
+                        f"ClientError: input {item.get('InputName')}: S3DataType {data_type} is not supported locally"
+                    )
+                dest = Path(map_opt_ml(s3_input["LocalPath"], sandbox))
+                sharded = s3_input.get("S3DataDistributionType") == "ShardedByS3Key" and len(names) > 1
+                if sharded:
+                    stage = cluster.stage_manifest if data_type == "ManifestFile" else cluster.stage_prefix
+                    found, _ = stage(self.ctx, s3_input["S3Uri"], dest, job.role_arn, names, host.name, True)
+                    dest.mkdir(parents=True, exist_ok=True)
+                else:
+                    download = download_manifest if data_type == "ManifestFile" else download_s3
+                    found = len(download(self.ctx, s3_input["S3Uri"], dest, job.role_arn))
+                if not found:
+                    raise JobFailed(
+                        f'ClientError: No S3 objects found under S3 URL "{s3_input["S3Uri"]}" given in input data '
+                        "source."
+                    )
+            for output in (fake.processing_output_config or {}).get("Outputs", []):
+                if output.get("S3Output"):
+                    Path(map_opt_ml(output["S3Output"]["LocalPath"], sandbox)).mkdir(parents=True, exist_ok=True)
+            config_dir = sandbox / "config"
+            config_dir.mkdir(parents=True, exist_ok=True)
+            resource = cluster.processing_resource_config(host.name, names)
+            (config_dir / "resourceconfig.json").write_text(json.dumps(resource))
         app = fake.app_specification or {}
         python = self._image_python(job, app.get("ImageUri", ""))
         self._check_kms_keys(job)
@@ -831,7 +891,12 @@ class JobRunner:
             )
         if entrypoint[0] in ("python3", "python"):
             entrypoint[0] = python
-        return [map_opt_ml(part, sandbox) for part in entrypoint + list(app.get("ContainerArguments") or [])]
+        network = cluster.network_env(self.ctx, {host.name: host.address for host in job.hosts})
+        for host in job.hosts:
+            arguments = entrypoint + list(app.get("ContainerArguments") or [])
+            host.cmd = [map_opt_ml(part, host.sandbox) for part in arguments]
+            host.cwd = host.sandbox
+            host.env = self._process_env(job, dict(network), host.sandbox)
 
     # ---- running the process ----------------------------------------------------------------
 
@@ -866,8 +931,10 @@ class JobRunner:
         job.image_bin = str(Path(python).parent)
         return python
 
-    def _process_env(self, job: _Job, extra: dict[str, str]) -> dict[str, str]:
-        # The job sees its image's environment only: never the local cloud's venv or its PYTHONPATH.
+    def _process_env(self, job: _Job, extra: dict[str, str], sandbox: Path | None = None) -> dict[str, str]:
+        # The job sees its image's environment only: never the local cloud's venv or its PYTHONPATH
+        # (the one PYTHONPATH entry a job gets is the container-network shim, cluster.network_env).
+        sandbox = sandbox or job.sandbox
         scrubbed = ("AWS_", "SM_", "MOTO_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "PIP_")
         env = {k: v for k, v in os.environ.items() if not k.startswith(scrubbed)}
         if job.image_bin:
@@ -889,55 +956,61 @@ class JobRunner:
         if job.isolated:  # no network: AWS calls from the job fail at once, as they cannot leave the container
             env["AWS_ENDPOINT_URL"] = ISOLATED_ENDPOINT
         env.update(extra)
-        env.update({k: map_opt_ml(str(v), job.sandbox) for k, v in job.environment.items()})
+        env.update({k: map_opt_ml(str(v), sandbox) for k, v in job.environment.items()})
         return env
 
-    def _execute(
-        self,
-        job: _Job,
-        cmd: list[str],
-        env: dict[str, str],
-        cwd: Path,
-        logs: LogStream,
-        sync: _CheckpointSync | None,
-    ) -> int:
+    def _execute(self, job: _Job) -> int:
+        """Run every host's command (`host.cmd`, `host.env`, `host.cwd`) until all have exited.
+
+        The job's result is its first failed host's exit code: when one host fails, SageMaker ends the
+        job and releases the other instances, so their processes are killed at once (nothing of theirs
+        is saved on the way out). Returns 0 when every host exited 0.
+        """
         max_runtime = (job.fake.stopping_condition or {}).get("MaxRuntimeInSeconds")
         started = time.monotonic()
-        with open(job.sandbox / "job.log", "ab") as log_file:
+        job.failed_host = None
+        with contextlib.ExitStack() as stack:
+            readers: list[threading.Thread] = []
+            usages: list[Any] = []
             with job.lock:
                 if job.stop_reason:
                     return -signal.SIGTERM
-                proc = subprocess.Popen(
-                    cmd,
-                    cwd=cwd,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                job.process = proc
-            usage = utilisation.watch(self.ctx, job, proc.pid)  # CPU/memory/disk into CloudWatch, as SageMaker does
-
-            def pump() -> None:
-                assert proc.stdout is not None
-                for raw in proc.stdout:
-                    log_file.write(raw)
-                    log_file.flush()
-                    line = raw.decode("utf-8", errors="replace").rstrip("\n")
-                    job.tail.append(line)
-                    self._match_metrics(job, line)
-                    self._carry_out_planned(job, line)
-                    logs.add(line)
-
-            reader = threading.Thread(target=pump, name=f"log-{job.name}", daemon=True)
-            reader.start()
+                for host in job.hosts:
+                    log_file = stack.enter_context(open(host.sandbox / "job.log", "ab"))
+                    host.process = subprocess.Popen(
+                        host.cmd,
+                        cwd=host.cwd or host.sandbox,
+                        env=host.env,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                    reader = threading.Thread(
+                        target=self._pump, args=(job, host, log_file), name=f"log-{job.name}-{host.name}", daemon=True
+                    )
+                    readers.append(reader)
+            for host in job.hosts:
+                assert host.process is not None
+                # CPU/memory/disk into CloudWatch, as SageMaker does (utilisation.py measures the first host)
+                if host is job.hosts[0]:
+                    usages.append(utilisation.watch(self.ctx, job, host.process.pid))
+            for reader in readers:
+                reader.start()
             last_tick = time.monotonic()
             while True:
-                try:
-                    proc.wait(timeout=0.2)
+                running = [host for host in job.hosts if host.process and host.process.poll() is None]
+                failed = next(
+                    (host for host in job.hosts if host.process and host.process.returncode not in (None, 0)), None
+                )
+                if failed and job.failed_host is None and not job.stop_reason:
+                    job.failed_host = failed
+                    if running:
+                        LOG.info("%s job %s: %s failed; stopping the other hosts", job.kind, job.name, failed.name)
+                        self._signal(job, signal.SIGKILL, running)
+                if not running:
                     break
-                except subprocess.TimeoutExpired:
-                    pass
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    running[0].process.wait(timeout=0.2)  # type: ignore[union-attr]
                 if max_runtime and not job.stop_reason and time.monotonic() - started > max_runtime:
                     with job.lock:
                         job.stop_reason = "MaxRuntimeExceeded"
@@ -945,15 +1018,40 @@ class JobRunner:
                     self._kill_later(job, self.ctx.scaled(STOP_GRACE_SECONDS))
                 if time.monotonic() - last_tick >= 1.0:
                     last_tick = time.monotonic()
-                    logs.flush()
-                    if sync:
-                        sync.run()
-            reader.join(timeout=5)
-            usage.stop()
+                    for host in job.hosts:
+                        if host.logs:
+                            host.logs.flush()
+                        if host.checkpoint_sync:
+                            host.checkpoint_sync.run()
+            for reader in readers:
+                reader.join(timeout=5)
+            for usage in usages:
+                usage.stop()
+        codes = []
         with job.lock:
-            job.process = None
-        logs.flush()
-        return proc.returncode
+            for host in job.hosts:
+                codes.append(host.process.returncode if host.process else 0)
+                host.process = None
+        for host in job.hosts:
+            if host.logs:
+                host.logs.flush()
+        if job.failed_host is not None:
+            return codes[job.hosts.index(job.failed_host)]
+        return next((code for code in codes if code != 0), 0)
+
+    def _pump(self, job: _Job, host: _Host, log_file: Any) -> None:
+        """A host's output: into its job.log and log stream, metric definitions, planned interruptions."""
+        proc = host.process
+        assert proc is not None and proc.stdout is not None
+        for raw in proc.stdout:
+            log_file.write(raw)
+            log_file.flush()
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            host.tail.append(line)
+            self._match_metrics(job, line)
+            self._carry_out_planned(job, line)
+            if host.logs:
+                host.logs.add(line)
 
 
 def _kms_key_exists(key: str, account: str, region: str) -> bool:
