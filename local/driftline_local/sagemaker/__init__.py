@@ -11,6 +11,8 @@ Python API for the rest of the local cloud and for tests:
 - `flush_data_capture()`: write buffered endpoint data capture to S3 now;
 - `flush_metrics()`: put the aggregated endpoint invocation metrics into CloudWatch now;
 - `jobs.runner().wait(kind, name, timeout)`: block until a job has ended.
+- `transform.wait(name, timeout)` / `transform.requests_of(name)`: a batch transform job's end, and the
+  request bodies its model received.
 
 The same actions are offered on the control API (`driftline_local.control`), for the CLI:
 `interrupt_training_job`, `set_endpoint_fault`, `clear_endpoint_fault`, `flush_endpoint_metrics`.
@@ -21,7 +23,7 @@ from typing import Any
 from driftline_local import control
 from driftline_local.context import LocalCloudContext
 
-from . import endpoints, jobs, sfn_integration
+from . import endpoints, jobs, sfn_integration, transform, tuning
 from .endpoints import clear_fault, flush_data_capture, flush_metrics, set_fault
 from .jobs import interrupt_training_job
 
@@ -39,8 +41,10 @@ def install(ctx: LocalCloudContext) -> None:
     """Patch moto's SageMaker so jobs and endpoints really run."""
     (ctx.workdir / "jobs").mkdir(parents=True, exist_ok=True)
     jobs.install(ctx)
+    tuning.install(ctx)  # tuning jobs run their trials through the job runner
     sfn_integration.install(ctx)
     endpoints.install(ctx)
+    transform.install(ctx)  # batch transform jobs
     control.register(ctx, "interrupt_training_job", lambda payload: _interrupt(ctx, payload))
     control.register(ctx, "set_endpoint_fault", _set_fault)
     control.register(ctx, "clear_endpoint_fault", _clear_fault)

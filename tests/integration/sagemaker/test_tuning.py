@@ -1,0 +1,186 @@
+"""Hyperparameter tuning jobs really run their trials: within their limits, best trial chosen, events sent."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .sagemaker_testkit import IMAGE, ROLE, sourcedir, wait_for
+
+# A trial's "model quality" is a known function of its hyperparameter x (best at x = 0.3), logged as
+# train.py logs its validation metric; unknown hyperparameters (_tuning_objective_metric) are ignored.
+TUNE_PY = """
+import json, os, sys, time
+
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+x = float(args["--x"])
+if args.get("--fail"):
+    raise ValueError("this trial cannot train: " + args["--fail"])
+time.sleep(float(args.get("--sleep", "0")))
+score = 1 - (x - 0.3) ** 2
+print(f"round=1 validation-auc={score:.6f}", flush=True)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+    json.dump({"x": x, "objective_metric": args.get("--_tuning_objective_metric")}, f)
+"""
+TUNING_EVENT = "SageMaker HyperParameter Tuning Job State Change"
+
+
+@pytest.fixture
+def tune_code(aws: Callable[[str], Any], bucket: str) -> str:
+    aws("s3").put_object(Bucket=bucket, Key="code/tune/sourcedir.tar.gz", Body=sourcedir({"tune.py": TUNE_PY}))
+    aws("s3").put_object(Bucket=bucket, Key="data/train/part/data.csv", Body=b"1,2\n")
+    return f"s3://{bucket}/code/tune/sourcedir.tar.gz"
+
+
+def tuning_request(bucket: str, code: str, *, max_jobs: int, parallel: int, **static: Any) -> dict[str, Any]:
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    hyperparameters = {"sagemaker_program": "tune.py", "sagemaker_submit_directory": code} | static
+    return {
+        "HyperParameterTuningJobName": name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Random",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs, "MaxParallelTrainingJobs": parallel},
+            "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
+            "TrainingJobEarlyStoppingType": "OFF",
+            "RandomSeed": 7,
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {k: json.dumps(v) for k, v in hyperparameters.items()},
+            "AlgorithmSpecification": {
+                "TrainingImage": IMAGE,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "validation:auc", "Regex": r"validation-auc=([0-9.]+)"}],
+            },
+            "RoleArn": ROLE,
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/data/train/"}},
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/tuning/model"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600, "MaxWaitTimeInSeconds": 1200},
+            "EnableManagedSpotTraining": True,
+            "CheckpointConfig": {"S3Uri": f"s3://{bucket}/tuning/checkpoints", "LocalPath": "/opt/ml/checkpoints"},
+        },
+        "Tags": [{"Key": "driftline:run", "Value": "r1"}],
+    }
+
+
+def _ended(aws: Callable[[str], Any], name: str) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        described = aws("sagemaker").describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        return described if described["HyperParameterTuningJobStatus"] in ("Completed", "Failed", "Stopped") else None
+
+    return wait_for(done, timeout=180, interval=0.5)
+
+
+def _trials(aws: Callable[[str], Any], name: str) -> list[dict[str, Any]]:
+    pages = aws("sagemaker").get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+    trials = [t for page in pages.paginate(HyperParameterTuningJobName=name) for t in page["TrainingJobSummaries"]]
+    return sorted(trials, key=lambda t: t["CreationTime"])
+
+
+def test_tuning_runs_every_trial_and_names_the_best_one(aws, bucket, tune_code, event_queue):
+    events = event_queue({"source": ["aws.sagemaker"], "detail-type": [TUNING_EVENT]})
+    request = tuning_request(bucket, tune_code, max_jobs=4, parallel=2)
+
+    aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+    described = _ended(aws, request["HyperParameterTuningJobName"])
+
+    trials = _trials(aws, request["HyperParameterTuningJobName"])
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert len(trials) == 4 and all(t["TrainingJobStatus"] == "Completed" for t in trials)
+    objectives = {t["TrainingJobName"]: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials}
+    for trial in trials:  # each objective is what that trial's x gives
+        x = float(trial["TunedHyperParameters"]["x"])
+        assert objectives[trial["TrainingJobName"]] == pytest.approx(1 - (x - 0.3) ** 2, abs=1e-5)
+    best = max(objectives, key=lambda name: objectives[name])
+    assert described["BestTrainingJob"]["TrainingJobName"] == best
+    assert described["TrainingJobStatusCounters"]["Completed"] == 4
+    # a trial is a training job of its own: the tuning job's tags, its own checkpoints, the objective's name
+    job = aws("sagemaker").describe_training_job(TrainingJobName=best)
+    assert job["TuningJobArn"] == described["HyperParameterTuningJobArn"]
+    assert job["CheckpointConfig"]["S3Uri"].endswith(f"/tuning/checkpoints/{best}")
+    assert job["HyperParameters"]["_tuning_objective_metric"] == "validation:auc"
+    ended = wait_for(lambda: [e for e in events() if e["detail"]["HyperParameterTuningJobStatus"] == "Completed"])
+    assert ended[0]["detail"]["BestTrainingJob"]["TrainingJobName"] == best
+
+
+def test_trials_never_run_beyond_max_parallel_jobs(aws, bucket, tune_code):
+    request = tuning_request(bucket, tune_code, max_jobs=3, parallel=1, sleep=0.5)
+
+    aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+    _ended(aws, request["HyperParameterTuningJobName"])
+
+    trials = _trials(aws, request["HyperParameterTuningJobName"])
+    assert len(trials) == 3
+    for earlier, later in zip(trials, trials[1:], strict=False):  # each trial is created after the last one ended
+        assert later["CreationTime"] >= earlier["TrainingEndTime"]
+
+
+def test_a_tuning_job_whose_trials_all_fail_fails_with_their_reason(aws, bucket, tune_code, event_queue):
+    events = event_queue({"source": ["aws.sagemaker"], "detail-type": [TUNING_EVENT]})
+    request = tuning_request(bucket, tune_code, max_jobs=2, parallel=2, fail="bad data")
+
+    aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+    described = _ended(aws, request["HyperParameterTuningJobName"])
+
+    assert described["HyperParameterTuningJobStatus"] == "Failed"
+    assert "this trial cannot train: bad data" in described["FailureReason"]
+    assert "BestTrainingJob" not in described
+    assert wait_for(lambda: [e for e in events() if e["detail"]["HyperParameterTuningJobStatus"] == "Failed"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(HyperParameterTuningJobName="x" * 33), "length less than or equal to 32"),
+        (
+            lambda r: r["TrainingJobDefinition"]["StaticHyperParameters"].update(x="0.5"),
+            "specified as both static and tunable",
+        ),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"].update(
+                Strategy="Hyperband", TrainingJobEarlyStoppingType="AUTO"
+            ),
+            "must be OFF when Strategy is Hyperband",
+        ),
+        (
+            lambda r: r["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"].update(MetricName="loss"),
+            "is not defined in the algorithm's MetricDefinitions",
+        ),
+        (
+            lambda r: r.update(
+                WarmStartConfig={
+                    "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "never-ran"}],
+                    "WarmStartType": "TRANSFER_LEARNING",
+                }
+            ),
+            "Parent tuning job never-ran does not exist",
+        ),
+    ],
+)
+def test_requests_sagemaker_refuses_are_refused(aws, bucket, tune_code, change, message):
+    request = tuning_request(bucket, tune_code, max_jobs=1, parallel=1)
+    change(request)
+
+    with pytest.raises(ClientError) as refused:
+        aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert message in refused.value.response["Error"]["Message"]
+
+
+def test_listing_trials_of_an_unknown_tuning_job_is_refused(aws):
+    with pytest.raises(ClientError) as refused:
+        aws("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="nope")
+
+    assert "Could not find" in refused.value.response["Error"]["Message"]
