@@ -120,7 +120,9 @@ def judge(kind: str, instance_type: str, used: Utilisation, volume_field: str | 
         bigger = _bigger(kind, current, used) if current else None
         why = "memory" if used.memory_peak >= UNDER_MEMORY else "CPU"
         advice = f"try {bigger.describe()}" if bigger else "try a larger instance type"
-        return Verdict("under-sized", f"under-sized ({why}): {measured}: {advice}{disk}", bigger and bigger.name)
+        return Verdict(
+            "under-sized", f"under-sized ({why}): {measured}: {advice}{disk}", bigger.name if bigger else None
+        )
     if cpu_share is not None and current and cpu_share < OVER_CPU and used.memory_peak < OVER_MEMORY:
         smaller = _smaller(kind, current, used)
         if smaller:
