@@ -13,7 +13,8 @@ responsibility:
   answers as the XGBoost container's serving stack does (content types, statuses, Accept);
 - `invocation.py`: ModelError and client errors as sagemaker-runtime reports them;
 - `data_capture.py`: SageMaker's capture records in S3;
-- `invocation_metrics.py`: AWS/SageMaker invocation metrics in CloudWatch.
+- `invocation_metrics.py`: AWS/SageMaker invocation metrics in CloudWatch;
+- `shadow.py`: shadow variants (ShadowProductionVariants): hosted beside production, sent a copy of every request.
 
 Faults (`set_fault` / `clear_fault`, `driftline local fault`): a faulted variant answers a share
 `error_rate` of its invocations with a container error (ModelError, OriginalStatusCode 500, counted in
@@ -31,6 +32,8 @@ from ._aws import LOG
 from .deployments import BlueGreenPlan, blue_green_plan
 from .endpoint_host import EndpointHost
 from .routing import LiveEndpoint
+from .shadow import ShadowEndpointHost
+from .shadow import install as install_shadow_variants
 
 __all__ = ["EndpointHost", "clear_fault", "flush_data_capture", "flush_metrics", "host", "install", "set_fault"]
 
@@ -84,7 +87,8 @@ def install(ctx: LocalCloudContext) -> EndpointHost:
 
     if _HOST is not None:
         _HOST.shutdown()
-    endpoint_host = _HOST = EndpointHost(ctx)
+    endpoint_host = _HOST = ShadowEndpointHost(ctx)
+    install_shadow_variants(endpoint_host)
 
     def original(cls: type, name: str) -> Any:
         method = getattr(cls, name, None)

@@ -43,6 +43,8 @@ class LiveEndpoint:
     green_capture: DataCapture | None = None
     green_weights: dict[str, float] = field(default_factory=dict)
     green_share: float = 0.0
+    # the shadow variant (ShadowProductionVariants) of the serving config: gets a copy of every request (shadow.py)
+    shadow: dict[str, VariantWorker] = field(default_factory=dict)
 
     def choose(self, target: str | None) -> VariantWorker | None:
         if target:
