@@ -26,6 +26,8 @@ from driftline.run_report.model import (
     RolloutPart,
     RunReport,
     TrainingPart,
+    Trial,
+    TuningPart,
     Unavailable,
 )
 from driftline.run_report.svg import Marker, Series
@@ -61,6 +63,8 @@ def build_report(
         "rollout": lambda: rollout_part(model, run_id, run, rollout_execution),
         "drift": lambda: drift_part(model, run_id, run, config),
     }
+    if run.get("tuning"):
+        parts["tuning"] = lambda: tuning_part(run)
     gathered: dict[str, Any] = {}
     for name, gather in parts.items():
         try:
@@ -146,6 +150,38 @@ def training_from_history(history: dict[str, Any], preferred: str | None, jobs: 
                 Marker(x=attempt.started_at_round, label=f"resumed at {attempt.started_at_round}", kind="resume")
             )
     return TrainingPart(metric=metric, series=series, markers=markers, attempts=attempts, jobs=jobs)
+
+
+# --- tuning --------------------------------------------------------------------------------------
+
+
+def tuning_part(run: dict[str, Any]) -> TuningPart:
+    """The run's tuning job as on_training_state_change recorded it: every trial, the best one marked."""
+    tuning = run.get("tuning") or {}
+    best = tuning.get("best_training_job")
+    trials = [
+        Trial(
+            job=str(t.get("job_name")),
+            status=t.get("status"),
+            params={str(k): str(v) for k, v in (t.get("params") or {}).items()},
+            objective=float(t["objective"]) if t.get("objective") is not None else None,
+            failure_reason=t.get("failure_reason"),
+            best=t.get("job_name") == best,
+        )
+        for t in tuning.get("trials") or []
+    ]
+    if not trials and tuning.get("status") == "InProgress":
+        raise PartMissing(f"tuning job {tuning.get('job')} has not finished")
+    return TuningPart(
+        job=str(tuning.get("job")),
+        status=tuning.get("status"),
+        strategy=tuning.get("strategy"),
+        objective=tuning.get("objective"),
+        objective_type=tuning.get("objective_type"),
+        warm_start_parent=tuning.get("warm_start_parent"),
+        failure_reason=tuning.get("failure_reason"),
+        trials=trials,
+    )
 
 
 # --- evaluation ----------------------------------------------------------------------------------

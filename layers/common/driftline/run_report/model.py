@@ -69,6 +69,28 @@ class DriftPart(BaseModel):
     distributions: list[Distribution] | Unavailable
 
 
+class Trial(BaseModel):
+    job: str
+    status: str | None = None
+    params: dict[str, str] = {}
+    objective: float | None = None
+    failure_reason: str | None = None
+    best: bool = False
+
+
+class TuningPart(BaseModel):
+    """training.tuning: the tuning job and every trial (tuned values, objective, status)."""
+
+    job: str
+    status: str | None = None
+    strategy: str | None = None
+    objective: str | None = None
+    objective_type: str | None = None
+    warm_start_parent: str | None = None
+    failure_reason: str | None = None
+    trials: list[Trial]
+
+
 class RunReport(BaseModel):
     model: str
     run_id: str
@@ -80,3 +102,4 @@ class RunReport(BaseModel):
     evaluation: EvaluationPart | Unavailable
     rollout: RolloutPart | Unavailable
     drift: DriftPart | Unavailable
+    tuning: TuningPart | Unavailable | None = None  # None: the run did not tune

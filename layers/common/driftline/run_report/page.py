@@ -12,6 +12,7 @@ from driftline.run_report.model import (
     RolloutPart,
     RunReport,
     TrainingPart,
+    TuningPart,
     Unavailable,
 )
 
@@ -32,6 +33,8 @@ def render(report: RunReport) -> str:
         _section("Rollout", "rollout", report.rollout, _rollout),
         _section("Drift", "drift", report.drift, _drift),
     ]
+    if report.tuning is not None:
+        sections.insert(0, _section("Tuning trials", "tuning", report.tuning, _tuning))
     facts = {"Model": report.model, "Run": report.run_id, "Trigger": report.trigger, "Status": report.status}
     facts |= report.facts
     title = f"Driftline run {report.run_id}"
@@ -79,6 +82,33 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return "; ".join(_text(v) for v in value)
     return str(value)
+
+
+def _tuning(part: TuningPart) -> str:
+    names = sorted({name for trial in part.trials for name in trial.params})
+    rows = [
+        [
+            ("best: " if t.best else "") + t.job,
+            t.status,
+            *[t.params.get(n) for n in names],
+            t.objective,
+            t.failure_reason,
+        ]
+        for t in part.trials
+    ]
+    facts = {
+        "Tuning job": part.job,
+        "Status": part.status,
+        "Strategy": part.strategy,
+        "Objective": f"{part.objective} ({(part.objective_type or '').lower()})" if part.objective else None,
+        "Warm start from": part.warm_start_parent,
+        "Failure": part.failure_reason,
+    }
+    return (
+        _table(facts)
+        + f"<p>{len(part.trials)} trials. The best trial's model went on to evaluation, the gate and the rollout.</p>"
+        + _grid(["trial", "status", *names, part.objective or "objective", "failure"], rows)
+    )
 
 
 def _training(part: TrainingPart) -> str:
