@@ -991,9 +991,8 @@ class JobRunner:
                     readers.append(reader)
             for host in job.hosts:
                 assert host.process is not None
-                # CPU/memory/disk into CloudWatch, as SageMaker does (utilisation.py measures the first host)
-                if host is job.hosts[0]:
-                    usages.append(utilisation.watch(self.ctx, job, host.process.pid))
+                # CPU/memory/disk into CloudWatch, as SageMaker does: each host its own (Host=<job>/algo-<n>)
+                usages.append(utilisation.watch(self.ctx, job, host.process.pid, host))
             for reader in readers:
                 reader.start()
             last_tick = time.monotonic()

@@ -105,11 +105,12 @@ class Watch:
         fake: Any,
         interval: float = 0.5,
         publish_every: float = 5.0,
+        host: str = "algo-1",
     ) -> None:
         from driftline.sizing import spec
 
         self.ctx, self.kind, self.name, self.session, self.sandbox = ctx, kind, name, pid, sandbox
-        self.interval, self.publish_every = interval, publish_every
+        self.interval, self.publish_every, self.host = interval, publish_every, host
         instance_type, volume_gb = _instance(fake, kind)
         known = spec(instance_type)
         self.vcpus = known.vcpus if known else os.cpu_count() or 1
@@ -152,7 +153,7 @@ class Watch:
             ),
         }
         stamp = datetime.now(UTC)
-        dimensions = [{"Name": "Host", "Value": f"{self.name}/algo-1"}]
+        dimensions = [{"Name": "Host", "Value": f"{self.name}/{self.host}"}]
         with self._lock:
             self.pending += [
                 {"MetricName": metric, "Value": value, "Unit": "Percent", "Timestamp": stamp}
@@ -173,6 +174,9 @@ class Watch:
                 LOG.exception("could not publish the utilisation of %s", self.name)
 
 
-def watch(ctx: LocalCloudContext, job: Any, pid: int) -> Watch:
-    """Start sampling a job's process (`job`: jobs.py's _Job); call `.stop()` when the process has ended."""
-    return Watch(ctx, job.kind, job.name, pid, job.sandbox, job.fake)
+def watch(ctx: LocalCloudContext, job: Any, pid: int, host: Any | None = None) -> Watch:
+    """Start sampling one host's process (`job`: jobs.py's _Job; `host`: its _Host, default algo-1 in the
+    job's sandbox); call `.stop()` when the process has ended. Each instance of a multi-instance job reports
+    its own metrics (Host=<job>/algo-<n>), as on AWS."""
+    name, sandbox = (host.name, host.sandbox) if host is not None else ("algo-1", job.sandbox)
+    return Watch(ctx, job.kind, job.name, pid, sandbox, job.fake, host=name)

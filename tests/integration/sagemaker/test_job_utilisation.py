@@ -28,7 +28,7 @@ print(f"{mode} done cpu_percent={share:.1f}", flush=True)
 """
 
 
-def _run(aws: Callable[[str], Any], bucket: str, mode: str) -> str:
+def _run(aws: Callable[[str], Any], bucket: str, mode: str, instances: int = 1) -> str:
     aws("s3").put_object(Bucket=bucket, Key="code/jobs/src/load.py", Body=textwrap.dedent(SCRIPT).encode())
     aws("s3").put_object(Bucket=bucket, Key="incoming/rows.csv", Body=b"a\n1\n")
     name = f"{mode}-{uuid.uuid4().hex[:8]}"
@@ -36,6 +36,7 @@ def _run(aws: Callable[[str], Any], bucket: str, mode: str) -> str:
     request["AppSpecification"]["ContainerEntrypoint"] = ["python3", "/opt/ml/processing/input/code/load.py"]
     request["AppSpecification"]["ContainerArguments"] = [mode, "3"]
     request["ProcessingInputs"][0]["S3Input"]["S3Uri"] = f"s3://{bucket}/code/jobs/src/load.py"
+    request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = instances
     aws("sagemaker").create_processing_job(**request)
     job = wait_for(
         lambda: (
@@ -49,7 +50,7 @@ def _run(aws: Callable[[str], Any], bucket: str, mode: str) -> str:
     return name
 
 
-def _utilisation(aws: Callable[[str], Any], name: str) -> dict[str, dict[str, float]]:
+def _utilisation(aws: Callable[[str], Any], name: str, host: str = "algo-1") -> dict[str, dict[str, float]]:
     """Average and Maximum of each metric over the job, read as a person would in CloudWatch."""
     now = datetime.now(UTC)
     queries = [
@@ -59,7 +60,7 @@ def _utilisation(aws: Callable[[str], Any], name: str) -> dict[str, dict[str, fl
                 "Metric": {
                     "Namespace": "/aws/sagemaker/ProcessingJobs",
                     "MetricName": metric,
-                    "Dimensions": [{"Name": "Host", "Value": f"{name}/algo-1"}],
+                    "Dimensions": [{"Name": "Host", "Value": f"{name}/{host}"}],
                 },
                 "Period": 3600,
                 "Stat": stat,
@@ -97,3 +98,16 @@ def test_a_busy_jobs_cpu_is_in_cloudwatch_under_sagemakers_names_and_above_an_id
     own = float(re.search(r"cpu_percent=([0-9.]+)", job_log(aws, busy)).group(1))
     assert 0.5 * own <= busy_use["cpuutilization"]["average"] <= 1.5 * own + 5, (own, busy_use)
     assert idle_use["cpuutilization"]["average"] < 0.5 * busy_use["cpuutilization"]["average"], (idle_use, busy_use)
+
+
+def test_each_instance_of_a_multi_instance_job_reports_its_own_utilisation(aws, bucket):
+    # Given a busy processing job on two instances
+    name = _run(aws, bucket, "busy", instances=2)
+
+    # When each instance's metrics are read (Host=<job>/algo-1, <job>/algo-2, as on AWS)
+    first, second = _utilisation(aws, name, "algo-1"), _utilisation(aws, name, "algo-2")
+
+    # Then both instances have their own CPU samples, each from a busy process
+    for use in (first, second):
+        assert use["cpuutilization"]["samplecount"] and use["cpuutilization"]["samplecount"] >= 2, use
+        assert use["cpuutilization"]["average"] > 0
