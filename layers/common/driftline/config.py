@@ -36,7 +36,13 @@ class Split(_Strict):
 
 class Training(_Strict):
     instance_type: str = "ml.m5.large"
-    instance_count: int = Field(1, ge=1, le=1)  # single-node XGBoost script mode
+    # > 1: distributed XGBoost (its collective across the hosts); the train split is ShardedByS3Key, so it
+    # needs at least this many files (a host without one trains on nothing)
+    instance_count: int = Field(1, ge=1, le=100)
+    # how the train and validation channels reach the container: File downloads them before the script
+    # starts; FastFile streams them from S3 behind the same file paths (no script change). Pipe is refused:
+    # it needs a script that reads FIFOs, which jobs/train.py does not (docs/decisions.md)
+    input_mode: Literal["File", "FastFile"] = "File"
     volume_size_gb: int = Field(10, ge=1, le=512)
     max_runtime_seconds: int = Field(3600, ge=60)
     use_spot: bool = True

@@ -215,17 +215,20 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
     if spot:
         stopping["MaxWaitTimeInSeconds"] = training.max_wait_seconds
 
-    def channel(name: str, content_type: str | None, uri: str | None = None) -> dict[str, Any]:
+    def channel(
+        name: str, content_type: str | None, uri: str | None = None, *, data: bool = False, sharded: bool = False
+    ) -> dict[str, Any]:
         spec: dict[str, Any] = {
             "ChannelName": name,
             "DataSource": {
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
                     "S3Uri": uri or ctx.artifacts(f"{name}/"),
-                    "S3DataDistributionType": "FullyReplicated",
+                    # several instances: each trains on its share of the train split's files (XGBoost's collective)
+                    "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated",
                 }
             },
-            "InputMode": "File",
+            "InputMode": training.input_mode if data else "File",
         }
         if content_type:
             spec["ContentType"] = content_type
@@ -242,8 +245,8 @@ def training_request(ctx: RunContext, attempt: int = 1, *, use_spot: bool | None
         # Script mode reads JSON-encoded values, as the SageMaker SDK writes them.
         "HyperParameters": {k: json.dumps(v) for k, v in hyperparameters.items()},
         "InputDataConfig": [
-            channel("train", "text/csv"),
-            channel("validation", "text/csv"),
+            channel("train", "text/csv", data=True, sharded=training.instance_count > 1),
+            channel("validation", "text/csv", data=True),
             channel("preprocessor", None),
             channel(CODE_CHANNEL, None, ctx.sourcedir_uri),
         ],
