@@ -261,7 +261,8 @@ _STATS = ("Average", "Maximum", "SampleCount")
 _NAMESPACES = {"training": "/aws/sagemaker/TrainingJobs", "processing": "/aws/sagemaker/ProcessingJobs"}
 _VOLUME_FIELDS = {"training": "training.volume_size_gb", "processing": "processing.volume_size_gb"}
 _THROUGHPUT = ("train:row_rounds_per_second", "train:samples_per_second")  # the older name: jobs before the rename
-_NOT_FOUND = {"ValidationException", "ResourceNotFound"}  # Describe*Job of a job that never started
+_NOT_FOUND = {"ValidationException", "ResourceNotFound"}
+_MAX_HOSTS = 50  # 9 queries per instance within GetMetricData's 500  # Describe*Job of a job that never started
 
 
 def instance_sizing(run_id: str, run: dict[str, Any]) -> dict[str, str]:
@@ -277,9 +278,11 @@ def instance_sizing(run_id: str, run: dict[str, Any]) -> dict[str, str]:
             described = _describe(kind, job)
             if described is None:
                 continue
-            instance_type, volume_field, start, end, throughput = described
-            verdict = sizing.judge(kind, instance_type, _utilisation(kind, job, start, end), volume_field)
-            text = verdict.text + (f"; throughput {throughput:,.0f} rows x rounds per second" if throughput else "")
+            instance_type, count, volume_field, start, end, throughput = described
+            used = _utilisation(kind, job, count, start, end)
+            verdict = sizing.judge(kind, instance_type, used, volume_field)
+            text = verdict.text + (f"; the busiest of {count} instances" if count > 1 else "")
+            text += f"; throughput {throughput:,.0f} rows x rounds per second" if throughput else ""
         except Exception as exc:  # noqa: BLE001 - a sizing fact is never why a run's page is not sent
             logger.warning("could not judge the instance of %s", job, exc_info=True)
             text = f"not judged: reading {job}'s utilisation failed ({aws.error_code(exc) or type(exc).__name__})"
@@ -300,8 +303,8 @@ def _run_jobs(run_id: str, run: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
 
 
-def _describe(kind: str, job: str) -> tuple[str, str, datetime, datetime, float | None] | None:
-    """(instance type, its volume's config field, start, end, throughput) of a job; None if it never ran."""
+def _describe(kind: str, job: str) -> tuple[str, int, str, datetime, datetime, float | None] | None:
+    """(instance type, count, its volume's config field, start, end, throughput) of a job; None if it never ran."""
     sagemaker = aws.client("sagemaker")
     try:
         if kind == "training":
@@ -324,26 +327,32 @@ def _describe(kind: str, job: str) -> tuple[str, str, datetime, datetime, float 
     end = end or datetime.now(UTC)
     final = {m.get("MetricName"): m.get("Value") for m in described.get("FinalMetricDataList") or []}
     throughput = next((float(final[name]) for name in _THROUGHPUT if final.get(name)), None)
-    return str(instance_type), _VOLUME_FIELDS[kind], start, end, throughput
+    count = max(1, min(int(resources.get("InstanceCount") or 1), _MAX_HOSTS))
+    return str(instance_type), count, _VOLUME_FIELDS[kind], start, end, throughput
 
 
-def _utilisation(kind: str, job: str, start: datetime, end: datetime) -> sizing.Utilisation:
-    """The job's metrics over the job, one period from its first minute to the minute after it ended."""
+def _utilisation(kind: str, job: str, count: int, start: datetime, end: datetime) -> sizing.Utilisation:
+    """The job's metrics over the job, one period from its first minute to the minute after it ended.
+
+    Each instance reports its own (Host=<job>/algo-<n>); a multi-instance job is judged on its busiest
+    instance for each figure (the one that would run out first).
+    """
     first = start.astimezone(UTC).replace(second=0, microsecond=0)
     period = 60 * max(1, math.ceil(((end - first).total_seconds() + 60) / 60))
     queries = [
         {
-            "Id": f"m{i}_{j}",
+            "Id": f"h{host}_m{i}_{j}",
             "MetricStat": {
                 "Metric": {
                     "Namespace": _NAMESPACES[kind],
                     "MetricName": metric,
-                    "Dimensions": [{"Name": "Host", "Value": f"{job}/algo-1"}],
+                    "Dimensions": [{"Name": "Host", "Value": f"{job}/algo-{host}"}],
                 },
                 "Period": period,
                 "Stat": stat,
             },
         }
+        for host in range(1, count + 1)
         for i, metric in enumerate(_UTILISATION)
         for j, stat in enumerate(_STATS)
     ]
@@ -353,7 +362,8 @@ def _utilisation(kind: str, job: str, start: datetime, end: datetime) -> sizing.
     values: dict[str, float | None] = {r["Id"]: (r["Values"][0] if r.get("Values") else None) for r in results}
 
     def value(metric: int, stat: int) -> float | None:
-        return values.get(f"m{metric}_{stat}")
+        found = [v for host in range(1, count + 1) if (v := values.get(f"h{host}_m{metric}_{stat}")) is not None]
+        return max(found, default=None)
 
     return sizing.Utilisation(
         cpu_average=value(0, 0),

@@ -27,8 +27,8 @@ def _training_job(name: str, instance_type: str) -> None:
     )
 
 
-def _processing_job(name: str, instance_type: str) -> None:
-    resources = {"ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 10}}
+def _processing_job(name: str, instance_type: str, count: int = 1) -> None:
+    resources = {"ClusterConfig": {"InstanceCount": count, "InstanceType": instance_type, "VolumeSizeInGB": 10}}
     boto3.client("sagemaker", region_name=REGION).create_processing_job(
         ProcessingJobName=name,
         RoleArn=ROLE,
@@ -42,9 +42,9 @@ def _processing_job(name: str, instance_type: str) -> None:
     sagemaker_backends["123456789012"][REGION].processing_jobs[name].processing_resources = resources
 
 
-def _utilisation(namespace: str, job: str, cpu: list[float], memory: list[float]) -> None:
-    """Samples as SageMaker publishes them for the job's instance (Percent, Host=<job>/algo-1)."""
-    host = [{"Name": "Host", "Value": f"{job}/algo-1"}]
+def _utilisation(namespace: str, job: str, cpu: list[float], memory: list[float], instance: int = 1) -> None:
+    """Samples as SageMaker publishes them for one of the job's instances (Percent, Host=<job>/algo-<n>)."""
+    host = [{"Name": "Host", "Value": f"{job}/algo-{instance}"}]
     now = datetime.now(UTC)
     data = [
         {"MetricName": name, "Value": value, "Unit": "Percent", "Timestamp": now, "Dimensions": host}
@@ -103,3 +103,19 @@ def test_a_job_without_utilisation_metrics_is_reported_as_not_measured_never_gue
     # Then the page says there are no metrics rather than a verdict
     [sent] = stack.pages()
     assert _facts(sent["Message"])["Instance (train)"].startswith("ml.m5.large: no utilisation metrics")
+
+
+def test_a_multi_instance_job_is_judged_on_its_busiest_instance(stack):
+    # Given a run whose preprocessing ran on two instances: the first idle, the second out of memory
+    state.create_run(MODEL, RUN, trigger="upload", status="TRAINING")
+    _processing_job(PREPROCESS_JOB, "ml.m5.large", count=2)
+    _utilisation("/aws/sagemaker/ProcessingJobs", PREPROCESS_JOB, cpu=[5.0], memory=[10.0], instance=1)
+    _utilisation("/aws/sagemaker/ProcessingJobs", PREPROCESS_JOB, cpu=[90.0], memory=[97.0], instance=2)
+
+    # When the run is reported
+    invoke("report_run", {"model": MODEL, "run_id": RUN, "outcome": "failed", "failed_step": "Preprocess"})
+
+    # Then the job is under-sized by its second instance's memory, and the fact says it is the busiest of two
+    [sent] = stack.pages()
+    fact = _facts(sent["Message"])["Instance (preprocess)"]
+    assert fact.startswith("under-sized (memory): ml.m5.large") and "the busiest of 2 instances" in fact
