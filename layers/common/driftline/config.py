@@ -86,7 +86,9 @@ class Deployment(_Strict):
     # canary: Step Functions shifts traffic step by step; guardrails: SageMaker's own blue/green canary;
     # shadow-canary: the candidate first answers a copy of production traffic as a SageMaker shadow variant
     # (its answers reach no caller) and is judged on errors, latency and disagreement before the canary starts.
-    strategy: Literal["canary", "guardrails", "shadow-canary"] = "canary"
+    # ab: production and candidate serve side by side at ab_candidate_percent for ab_seconds, then a two-sided test
+    # on ab_metrics decides: promote, keep production, or extend once (driftline.ab_test).
+    strategy: Literal["canary", "guardrails", "shadow-canary", "ab"] = "canary"
     traffic_steps_percent: list[int] = Field(default_factory=lambda: [10, 50, 100])
     bake_seconds: int = Field(300, ge=1, description="watch the candidate this long at each step")
     max_latency_ms: int = Field(1000, ge=1, description="candidate ModelLatency average that rolls back")
@@ -101,6 +103,12 @@ class Deployment(_Strict):
     shadow_max_mean_abs_difference: float | None = Field(
         None, ge=0, description="regression: mean |shadow - production| that stops it (None: reported, not judged)"
     )
+    # ab: the experiment's length, its traffic split and what decides it
+    ab_seconds: int = Field(3600, ge=1, description="both variants serve side by side this long before deciding")
+    ab_candidate_percent: int = Field(50, ge=1, le=99, description="share of requests the candidate answers")
+    ab_min_requests: int = Field(1000, ge=1, description="per variant; fewer: extend once, then keep production")
+    ab_metrics: list[Literal["error_rate", "latency"]] = Field(default_factory=lambda: ["error_rate", "latency"])
+    ab_alpha: float = Field(0.05, gt=0, lt=1, description="two-sided significance level of every test")
 
     @field_validator("traffic_steps_percent")
     @classmethod
