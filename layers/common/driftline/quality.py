@@ -34,7 +34,6 @@ LABELS = "labels/"
 NAMESPACE = "Driftline/ModelQuality"
 ID_COLUMN = "inference_id"
 MAX_ID_CHARS = 64  # InvokeEndpoint's InferenceId: 1-64 characters, printable, not starting with a space
-_ID = re.compile(r"^\S[\x20-\x7e]{0,63}$")
 _QUALITY_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-quality$")
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 METRIC_NAMES = {"auc": "AUC", "accuracy": "Accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE"}
@@ -165,7 +164,7 @@ def check_labels_csv(lines: Any, config: ModelConfig, classes: frozenset[str]) -
         if len(row) != 2:
             raise InvalidDataset(f"line {line} has {len(row)} fields; expected 2", rule="field-count", line=line)
         inference_id, label = row[0].strip(), row[1].strip()
-        if not _ID.match(inference_id):
+        if not _valid_id(row[0]):
             raise InvalidDataset(
                 f"line {line}: the inference id must be 1-{MAX_ID_CHARS} printable characters, as sent in "
                 "InvokeEndpoint's InferenceId",
@@ -186,6 +185,11 @@ def check_labels_csv(lines: Any, config: ModelConfig, classes: frozenset[str]) -
     if rows == 0:
         raise InvalidDataset("the file has a header but no labelled rows", rule="no-rows")
     return rows
+
+
+def _valid_id(text: str) -> bool:
+    """InvokeEndpoint's InferenceId: 1-64 printable characters, the first not a space (`\\A\\S[\\p{Print}]*\\z`)."""
+    return 0 < len(text) <= MAX_ID_CHARS and text.isprintable() and not text[0].isspace() and text == text.strip()
 
 
 def _check_label(label: str, line: int, config: ModelConfig, classes: frozenset[str]) -> None:
