@@ -46,6 +46,7 @@ _executor: ThreadPoolExecutor | None = None
 _scheduler: Scheduler | None = None
 _original_send_to_targets: Callable[..., Any] | None = None
 _original_put_rule: Callable[..., Any] | None = None
+_managed_targets: dict[str, Callable[[dict[str, Any]], None]] = {}  # target ARN -> the AWS service's receiver
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -165,10 +166,25 @@ def _transform(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
         return filled
 
 
+def delivering() -> bool:
+    """Whether rules deliver to their targets here (the EventBridge extension is installed and running)."""
+    return _executor is not None
+
+
+def register_managed_target(arn: str, receive: Callable[[dict[str, Any]], None]) -> None:
+    """A target that an AWS service puts on its managed rule (Step Functions' `.sync` rules): events that
+    match the rule go to `receive` in this process, as they go to the service on AWS."""
+    _managed_targets[arn] = receive
+
+
 def deliver(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
     """Deliver one event to one rule target (called on a background thread)."""
     assert _ctx is not None
     arn: str = target["Arn"]
+    managed = _managed_targets.get(arn)
+    if managed is not None:
+        managed(event)
+        return
     service = arn.split(":")[2]
     payload = target_input(target, event)
     if service == "lambda":

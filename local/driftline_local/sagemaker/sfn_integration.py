@@ -14,15 +14,27 @@ This module plugs in a service class that supports what AWS supports:
   ones (ResourceLimitExceeded, ResourceInUse, ResourceNotFound), with the Java-SDK style Cause
   `<message> (Service: AmazonSageMaker; Status Code: 400; Error Code: <code>; Request ID: <id>; Proxy: null)`.
 
+How a `.sync` task learns that its job ended: as on AWS, from the job's state-change events. Step Functions
+puts a managed EventBridge rule on the default bus for each kind of job it waits on
+(`StepFunctionsGetEventsForSageMakerTrainingJobsRule`, `...ProcessingJobsRule`, `...TransformJobsRule`;
+the state machine's role needs events:PutRule/PutTargets/DescribeRule on them, as the AWS guide says:
+https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html) and completes the task when the
+job's terminal event arrives; here the rule's target wakes the waiting task, which then describes the job
+(moto's interpreter would poll every 0.5 s). A task also describes its job every `SYNC_FALLBACK_SECONDS`,
+so a lost event delays it, never hangs it.
+
 `aws-sdk:sagemaker:*` tasks keep moto's generic aws-sdk class; only the service part of their error
 names is normalised to `SageMaker` (moto would say `sagemaker.sagemakerException`).
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable
 from typing import Any, Final, cast
 
+from driftline_local import eventbridge
 from driftline_local.context import LocalCloudContext
 
 from ._aws import jsonable
@@ -48,6 +60,76 @@ _MODELED_ERRORS: Final[set[str]] = {
 }
 _TERMINAL_OK = "Completed"
 _TERMINAL_BAD: Final[set[str]] = {"Failed", "Stopped"}
+# action -> (managed rule, the events it matches, the name field in their detail)
+_SYNC_RULES: Final[dict[str, tuple[str, str, str]]] = {
+    "createtrainingjob": (
+        "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+        "SageMaker Training Job State Change",
+        "TrainingJobName",
+    ),
+    "createprocessingjob": (
+        "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+        "SageMaker Processing Job State Change",
+        "ProcessingJobName",
+    ),
+    "createtransformjob": (
+        "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+        "SageMaker Transform Job State Change",
+        "TransformJobName",
+    ),
+}
+_SYNC_TARGET_ID = "StepFunctionsSyncTasks"
+SYNC_FALLBACK_SECONDS = 2.0  # a task describes its job at least this often, event or not
+
+
+class JobEndings:
+    """The managed rules' target: wakes the `.sync` tasks waiting on a job when its state changes."""
+
+    def __init__(self, ctx: LocalCloudContext) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+        self._waiting: dict[str, threading.Event] = {}
+        self._rules: set[str] = set()
+        self.target_arn = f"arn:aws:states:{ctx.region}:{ctx.account_id}:managed-rule-target/sagemaker-sync"
+
+    def ensure_rule(self, action: str) -> None:
+        """Put the managed rule for `action`'s jobs on the default bus (once), as Step Functions does."""
+        rule, detail_type, _ = _SYNC_RULES[action]
+        with self._lock:
+            if rule in self._rules:
+                return
+            from moto.events.models import events_backends
+
+            backend = events_backends[self.ctx.account_id][self.ctx.region]
+            backend.put_rule(
+                rule,
+                description="This rule is used to notify Step Functions regarding SageMaker jobs",
+                event_pattern=json.dumps({"source": ["aws.sagemaker"], "detail-type": [detail_type]}),
+                state="ENABLED",
+                managed_by="states.amazonaws.com",
+            )
+            backend.put_targets(rule, "default", [{"Id": _SYNC_TARGET_ID, "Arn": self.target_arn}])
+            self._rules.add(rule)
+
+    def waiter(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._waiting.setdefault(name, threading.Event())
+
+    def done_waiting(self, name: str) -> None:
+        with self._lock:
+            self._waiting.pop(name, None)
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        detail = event.get("detail") or {}
+        for _, detail_type, name_field in _SYNC_RULES.values():
+            if event.get("detail-type") == detail_type and detail.get(name_field):
+                with self._lock:
+                    waiter = self._waiting.get(detail[name_field])
+                if waiter is not None:
+                    waiter.set()
+
+
+_endings: JobEndings | None = None
 
 
 def sagemaker_error_name(code: str) -> str:
@@ -144,13 +226,33 @@ def _service_class() -> type:
             self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
         ) -> Callable[[], Any]:
             env.stack.pop()  # the Create* response; the result of a .sync task is the Describe* output
-            describe_call, name_param, status_field = _SYNC_ACTIONS[self.resource.api_action.lower()]
+            action = self.resource.api_action.lower()
+            describe_call, name_param, status_field = _SYNC_ACTIONS[action]
             name = normalised_parameters[name_param]
             api = self._client(resource_runtime_part, state_credentials)
+            endings = _endings if eventbridge.delivering() else None  # no bus delivery: moto's 0.5 s polls
+            if endings is not None:
+                endings.ensure_rule(action)
+
+            def describe_when_it_ends() -> dict[str, Any]:
+                """The job's Describe* output once terminal (or once the execution stops running)."""
+                woken = endings.waiter(name) if endings is not None else None
+                try:
+                    while True:
+                        if woken is not None:
+                            woken.clear()  # an event after this describe wakes the next wait
+                        describe = getattr(api, describe_call)(**{name_param: name})
+                        describe.pop("ResponseMetadata", None)
+                        status = describe.get(status_field)
+                        if status == _TERMINAL_OK or status in _TERMINAL_BAD or woken is None or not env.is_running():
+                            return describe
+                        woken.wait(SYNC_FALLBACK_SECONDS)
+                finally:
+                    if endings is not None:
+                        endings.done_waiting(name)
 
             def resolve() -> Any:
-                describe = getattr(api, describe_call)(**{name_param: name})
-                describe.pop("ResponseMetadata", None)
+                describe = describe_when_it_ends()
                 status = describe.get(status_field)
                 if status == _TERMINAL_OK:
                     return jsonable(describe)
@@ -178,7 +280,11 @@ def _service_class() -> type:
 
 
 def install(ctx: LocalCloudContext) -> None:
-    """Route `sagemaker` service tasks to the class above (the factory is imported by name in two places)."""
+    """Route `sagemaker` service tasks to the class above (the factory is imported by name in two places)
+    and receive the managed rules' events."""
+    global _endings
+    _endings = JobEndings(ctx)
+    eventbridge.register_managed_target(_endings.target_arn, _endings.deliver)
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk,
