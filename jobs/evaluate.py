@@ -1,6 +1,8 @@
 """Processing job: score the candidate model, a trivial baseline and (if given) production on the test set.
 
-Inputs: --model (candidate model.tar.gz), --test (test.csv: encoded, no header, label first),
+Inputs: --model (candidate model.tar.gz), --test (the test split: encoded CSV shards, no header, label first;
+the path of a shard or of their directory: every *.csv shard beside or below it is read, --chunk-rows rows at a
+time, so memory holds the predictions, never the whole encoded test matrix),
 --production (production model.tar.gz; absent = first model). Output: --output-dir/evaluation.json
 {"problem_type", "test_rows", "metrics", "baseline_metrics", "production_metrics"}.
 See docs/internals.md, "Job scripts".
@@ -11,27 +13,31 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from _common import (
     BINARY,
     REGRESSION,
     JobInputError,
     LoadedModel,
+    csv_files,
     decode_matrix,
     encode_frame,
     extract_archive,
     finite_or_none,
     job_failed,
     load_model_dir,
-    read_label_first,
     setup_logging,
     write_json,
 )
 
 log = setup_logging()
+
+DEFAULT_CHUNK_ROWS = 100_000
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -40,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--test", default="/opt/ml/processing/input/test/test.csv")
     parser.add_argument("--production", default="/opt/ml/processing/input/production/model.tar.gz")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output/evaluation")
+    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="test rows scored at a time")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
     return parser.parse_args(argv)
 
@@ -179,28 +186,51 @@ def production_predictions(production: LoadedModel, candidate: LoadedModel, matr
     return aligned
 
 
-def evaluate(model_path: Path, test_path: Path, production: Path | None, workdir: Path) -> dict[str, Any]:
+def test_chunks(test_path: Path, chunk_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(labels, encoded matrix) chunks of the test split: every CSV shard of the directory (or beside the file)."""
+    found = locate(test_path) or test_path
+    for file in csv_files(found.parent if found.is_file() else found):
+        try:
+            for chunk in pd.read_csv(file, header=None, dtype=float, chunksize=chunk_rows):
+                data = chunk.to_numpy(dtype=float)
+                yield data[:, 0], data[:, 1:]
+        except pd.errors.EmptyDataError:
+            continue
+
+
+def evaluate(
+    model_path: Path, test_path: Path, production: Path | None, workdir: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> dict[str, Any]:
     candidate = open_model(model_path, workdir / "candidate")
-    labels, matrix = read_label_first(locate(test_path) or test_path)
-    if not labels.size:
+    other = open_model(production, workdir / "production") if production is not None else None
+    labels_seen: list[np.ndarray] = []
+    candidate_seen: list[np.ndarray] = []
+    production_seen: list[np.ndarray] | None = [] if other is not None else None
+    for labels, matrix in test_chunks(test_path, chunk_rows):
+        if matrix.shape[1] != candidate.encoded_width:
+            raise JobInputError(
+                f"the test set has {matrix.shape[1]} feature columns but the model's preprocessor.json describes "
+                f"{candidate.encoded_width}; were they produced by the same run?"
+            )
+        labels_seen.append(labels)
+        candidate_seen.append(candidate.predict_encoded(matrix))
+        if other is not None and production_seen is not None:
+            predictions = production_predictions(other, candidate, matrix)
+            production_seen = None if predictions is None else [*production_seen, predictions]
+            other = other if predictions is not None else None
+    if not labels_seen:
         raise JobInputError(f"the test set {test_path} has no rows")
-    if matrix.shape[1] != candidate.encoded_width:
-        raise JobInputError(
-            f"test.csv has {matrix.shape[1]} feature columns but the model's preprocessor.json describes "
-            f"{candidate.encoded_width}; were they produced by the same run?"
-        )
+    labels = np.concatenate(labels_seen)
     problem = candidate.problem_type
     result: dict[str, Any] = {
         "problem_type": problem,
         "test_rows": int(labels.size),
-        "metrics": score(problem, labels, candidate.predict_encoded(matrix)),
+        "metrics": score(problem, labels, np.concatenate(candidate_seen)),
         "baseline_metrics": score(problem, labels, baseline_predictions(candidate, labels)),
         "production_metrics": None,
     }
-    if production is not None:
-        predictions = production_predictions(open_model(production, workdir / "production"), candidate, matrix)
-        if predictions is not None:
-            result["production_metrics"] = score(problem, labels, predictions)
+    if production_seen:
+        result["production_metrics"] = score(problem, labels, np.concatenate(production_seen))
     for name in ("metrics", "baseline_metrics", "production_metrics"):
         if result[name] is not None:
             figures = " ".join(f"{k}={v:.6f}" for k, v in result[name].items() if v is not None)
@@ -215,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("no production model: first model for this name")
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            result = evaluate(Path(args.model), Path(args.test), production, Path(workdir))
+            result = evaluate(Path(args.model), Path(args.test), production, Path(workdir), args.chunk_rows)
     except JobInputError as exc:
         return job_failed(f"evaluation failed: {exc}", args.exit_message, log)
     write_json(Path(args.output_dir) / "evaluation.json", result)

@@ -1,9 +1,32 @@
 """Processing job: clean and encode the uploaded CSVs, split them, and write the serving preprocessor.
 
 Inputs: every *.csv below --data-dir (header row each) and the resolved model config (--config).
-Outputs below --output-dir: train/train.csv, validation/validation.csv, test/test.csv (encoded, no
-header, label first), preprocessor/preprocessor.json and baseline/baseline.csv (raw training features).
-See docs/internals.md, "Job scripts".
+Outputs below --output-dir: train/, validation/ and test/ as CSV shards (encoded, no header, label first;
+the first shard is <split>/<split>.csv, the next ones <split>/<split>-<host>-<part>.csv),
+preprocessor/preprocessor.json and baseline/baseline.csv (a sample of the raw training features).
+
+Bounded memory at any data size: the CSVs are read twice, --chunk-rows rows at a time. The first pass
+folds each chunk into mergeable statistics (`Partial`): per column the present and numeric-parsing counts
+(the feature types), the target's values, the rows per split, the training rows' category counts and a
+bottom-k sample of the training rows (the --baseline-rows training rows with the smallest row keys: a
+uniform sample, the same whatever the chunking or sharding). `finish` turns them into preprocessor.json:
+numeric features are imputed with the median of that sample (exact up to --baseline-rows training rows),
+categorical features keep their MAX_CATEGORIES most frequent training values (exact counts up to
+MAX_TRACKED_VALUES distinct values per column). The second pass encodes each chunk and appends it to
+its split's shard.
+
+The split is content-keyed and row-local: a row's key is a seeded hash of its cleaned content, and its
+split is decided by the key alone (test below test_fraction of the key range, validation above
+1 - validation_fraction, train between). So a row always lands in the same split, whatever else is in
+the data, whatever the chunking, and however the input is sharded; split sizes and class shares are
+those fractions up to sampling noise (binomial), not exact counts.
+
+Several instances (processing.instance_count > 1, the data input ShardedByS3Key): run --stage
+statistics on every instance (each writes statistics/<host>.json and <host>-sample.csv), then --stage
+encode with --statistics-dir holding all of them: every instance merges the partials the same way
+(`merge`), the first host writes preprocessor.json and the baseline, each host encodes its own shard.
+The merged result equals the single-instance one (counts exactly; sums within float rounding).
+See docs/internals.md, "Job scripts" and docs/decisions.md, "Preprocessing at any size".
 """
 
 from __future__ import annotations
@@ -11,20 +34,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
 from _common import (
     BINARY,
+    MISSING_TOKENS,
     MULTICLASS,
     PREPROCESSOR_FILE,
     PREPROCESSOR_FORMAT_VERSION,
     PROBLEM_TYPES,
     REGRESSION,
     JobInputError,
-    clean_column,
     encode_frame,
     encoded_names,
     job_failed,
@@ -37,8 +61,17 @@ log = setup_logging()
 
 NUMERIC_SHARE = 0.95  # a column is numeric when at least this share of its non-missing values parse
 MAX_CATEGORIES = 100  # per categorical column; rarer values encode as unseen (all zeros)
+MAX_TRACKED_VALUES = 10_000  # distinct training values counted per column; past it, the rarer half is dropped
 POSITIVE_WORDS = ("yes", "1", "true", "y", "t", "positive", "pos")
 DEFAULT_SEED = 42
+DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_BASELINE_ROWS = 50_000
+SHARD_ROWS = 1_000_000  # rows per output shard file
+KEY_SPACE = float(2**64)
+SPLITS = ("train", "validation", "test")
+STAGES = ("all", "statistics", "encode")
+KEY_COLUMN = "__row_key"
+FILE_COLUMN, ROW_COLUMN = "__file", "__row"  # where a sampled row came from: the baseline keeps the input order
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,8 +80,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", default="/opt/ml/processing/input/data")
     parser.add_argument("--output-dir", default="/opt/ml/processing/output")
     parser.add_argument("--seed", type=int, default=None, help=f"default: the config's seed, else {DEFAULT_SEED}")
+    parser.add_argument("--stage", choices=STAGES, default="all", help="all: one instance; see the docstring")
+    parser.add_argument("--statistics-dir", help="--stage encode: every instance's statistics/ output")
+    parser.add_argument("--resource-config", default="/opt/ml/config/resourceconfig.json", help="hosts (SageMaker)")
+    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="CSV rows read at a time")
+    parser.add_argument("--baseline-rows", type=int, default=DEFAULT_BASELINE_ROWS, help="training rows sampled")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.chunk_rows < 1 or args.baseline_rows < 1:
+        parser.error("--chunk-rows and --baseline-rows must be positive")
+    if args.stage == "encode" and not args.statistics_dir:
+        parser.error("--stage encode needs --statistics-dir")
+    return args
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -67,61 +110,308 @@ def load_config(path: Path) -> dict[str, Any]:
     return config
 
 
-def read_raw(data_dir: Path) -> pd.DataFrame:
-    """Every CSV below data_dir, cleaned: stripped strings, None for missing values."""
+def host_identity(path: Path) -> tuple[str, list[str]]:
+    """(this host, every host) from SageMaker's resourceconfig.json; one host when there is none."""
+    try:
+        resource = json.loads(path.read_text(encoding="utf-8"))
+        return str(resource["current_host"]), [str(h) for h in resource["hosts"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "algo-1", ["algo-1"]
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def input_files(data_dir: Path) -> list[Path]:
     files = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
     if not files:
         raise JobInputError(f"no *.csv files below {data_dir}; upload CSVs with a header row")
-    frames = []
+    return files
+
+
+def unreadable(file: Path, data_dir: Path, exc: Exception) -> JobInputError:
+    # The upload checks read every file; this names the one that still breaks the run, and pandas' own
+    # words (line and field counts, a byte position), never the file's content.
+    reason = f"not UTF-8 text at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
+    return JobInputError(f"{file.relative_to(data_dir)}: {reason.strip()}; fix or remove the file")
+
+
+def header_columns(files: list[Path], data_dir: Path) -> list[str]:
+    """The union of the files' columns, in the order they first appear."""
+    columns: list[str] = []
+    first: list[str] | None = None
     for file in files:
         try:
-            frame = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            names = [str(c).strip() for c in pd.read_csv(file, nrows=0, dtype=str, encoding="utf-8-sig").columns]
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            # The upload checks read every file; this names the one that still breaks the run, and
-            # pandas' own words (line and field counts, a byte position), never the file's content.
-            reason = f"not UTF-8 text at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else str(exc)
-            raise JobInputError(f"{file.relative_to(data_dir)}: {reason.strip()}; fix or remove the file") from exc
-        frame.columns = [str(c).strip() for c in frame.columns]
-        frames.append(frame)
-        log.info("read %s: %d rows, %d columns", file.name, len(frame), frame.shape[1])
-    columns: list[str] = []
-    for frame in frames:
-        columns.extend(c for c in frame.columns if c not in columns)
-        if list(frame.columns) != list(frames[0].columns):
+            raise unreadable(file, data_dir, exc) from exc
+        if first is None:
+            first = names
+        elif names != first:
             log.warning("the CSV files have different columns; absent columns are treated as missing")
-    cleaned = [
-        pd.DataFrame({c: clean_column(f[c]) if c in f.columns else [None] * len(f) for c in columns}, dtype=object)
-        for f in frames
-    ]
-    return pd.concat(cleaned, ignore_index=True)
+        columns.extend(c for c in names if c not in columns)
+    return columns
 
 
-def infer_type(values: pd.Series) -> str:
-    present = [v for v in values.tolist() if v is not None]
-    if not present:
-        return "categorical"
-    parsed = np.count_nonzero(~np.isnan(to_numbers(present)))
-    return "numeric" if parsed >= NUMERIC_SHARE * len(present) else "categorical"
+def clean_strings(values: pd.Series) -> np.ndarray:
+    """Text cells as stripped strings, None when missing (what _common.clean_value does to text), vectorised."""
+    stripped = values.str.strip()
+    missing = stripped.isna().to_numpy() | stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
+    cleaned = stripped.to_numpy(dtype=object)
+    cleaned[missing] = None
+    return cleaned
 
 
-def resolve_features(data: pd.DataFrame, config: dict[str, Any]) -> list[tuple[str, str]]:
-    target = config["target"]
-    dropped = set(config.get("drop_columns") or [])
-    declared = config.get("features")
-    if declared:
-        specs = [(str(f["name"]), str(f["type"])) for f in declared if f["name"] not in dropped]
-        absent = [name for name, _ in specs if name not in data.columns]
-        if absent:
+def read_chunks(
+    files: list[Path], data_dir: Path, columns: list[str], chunk_rows: int
+) -> Iterator[tuple[str, int, pd.DataFrame]]:
+    """(file below data_dir, its first row's number, cleaned rows): chunks of at most chunk_rows rows, every
+    chunk with `columns` in order (absent = None)."""
+    for file in files:
+        rows = 0
+        name = file.relative_to(data_dir).as_posix()
+        try:
+            reader = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig", chunksize=chunk_rows)
+            for raw in reader:
+                raw.columns = [str(c).strip() for c in raw.columns]
+                yield (
+                    name,
+                    rows,
+                    pd.DataFrame(
+                        {c: clean_strings(raw[c]) if c in raw.columns else [None] * len(raw) for c in columns},
+                        columns=columns,
+                        dtype=object,
+                    ),
+                )
+                rows += len(raw)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise unreadable(file, data_dir, exc) from exc
+        log.info("read %s: %d rows", file.name, rows)
+
+
+def row_keys(data: pd.DataFrame, seed: int) -> np.ndarray:
+    """A stable pseudo-random key per row from its content and the seed (equal rows get equal keys)."""
+    return pd.util.hash_pandas_object(data, index=False, hash_key=f"{seed:016d}"[-16:]).to_numpy()
+
+
+def split_bounds(config: dict[str, Any]) -> tuple[np.uint64, np.uint64]:
+    """Keys below the first bound are test rows, keys at or above the second validation rows."""
+    split = config.get("split") or {}
+    test, validation = float(split.get("test_fraction", 0.15)), float(split.get("validation_fraction", 0.15))
+    if not (0 <= test < 1 and 0 <= validation < 1 and test + validation < 1):
+        raise JobInputError("split.test_fraction and validation_fraction must be in [0, 1) and add up to below 1")
+    top = np.iinfo(np.uint64).max
+    return np.uint64(min(int(test * KEY_SPACE), top)), np.uint64(top - min(int(validation * KEY_SPACE), top))
+
+
+def split_of(keys: np.ndarray, bounds: tuple[np.uint64, np.uint64]) -> np.ndarray:
+    """0 train, 1 validation, 2 test, by key (see the module docstring)."""
+    test_below, validation_from = bounds
+    where = np.zeros(keys.size, dtype=np.int8)
+    where[keys >= validation_from] = 1
+    where[keys < test_below] = 2
+    return where
+
+
+def usable_rows(chunk: pd.DataFrame, target: str, problem: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows with a target value (a number, for regression), and their positions in the chunk."""
+    present = chunk[target].notna().to_numpy().copy()
+    if problem == REGRESSION:
+        present &= ~np.isnan(to_numbers(chunk[target].tolist()))
+    if present.all():
+        return chunk, np.arange(len(chunk))
+    return chunk[present].reset_index(drop=True), np.flatnonzero(present)
+
+
+# --- the first pass: mergeable statistics ------------------------------------------------------------------
+
+
+def merge_counts(into: dict[str, int], counts: Any) -> None:
+    """Add (value, count) pairs; past MAX_TRACKED_VALUES distinct values, keep the more frequent half."""
+    for value, count in counts:
+        into[value] = into.get(value, 0) + int(count)
+    if len(into) > MAX_TRACKED_VALUES:
+        kept = sorted(into.items(), key=lambda item: (-item[1], item[0]))[: MAX_TRACKED_VALUES // 2]
+        into.clear()
+        into.update(kept)
+
+
+class Partial:
+    """What the first pass learns from some rows; partials of disjoint rows merge into that of their union."""
+
+    def __init__(self, columns: list[str], sample_columns: list[str], baseline_rows: int) -> None:
+        self.columns = columns
+        self.sample_columns = sample_columns
+        self.baseline_rows = baseline_rows
+        self.rows = 0
+        self.present = dict.fromkeys(columns, 0)
+        self.parsed = dict.fromkeys(columns, 0)
+        self.target_counts: dict[str, list[int]] = {}  # classification: value -> rows per split
+        self.target_sum = [0.0, 0.0, 0.0]  # regression: per split
+        self.split_rows = [0, 0, 0]
+        self.categories: dict[str, dict[str, int]] = {c: {} for c in sample_columns}  # training rows only
+        self._sample_keys = np.zeros(0, dtype=np.uint64)
+        self._sample = pd.DataFrame(columns=[*sample_columns, FILE_COLUMN, ROW_COLUMN], dtype=object)
+        self._pending: list[tuple[np.ndarray, pd.DataFrame]] = []
+        self._pending_rows = 0
+
+    def add(
+        self,
+        rows: pd.DataFrame,
+        keys: np.ndarray,
+        where: np.ndarray,
+        target: str,
+        problem: str,
+        origin: tuple[str, np.ndarray] = ("", np.zeros(0, dtype=np.int64)),
+    ) -> None:
+        """Fold in usable rows with their keys and splits; `origin`: their file and row numbers in it."""
+        if not len(rows):
+            return
+        self.rows += len(rows)
+        self.split_rows = [a + int(b) for a, b in zip(self.split_rows, np.bincount(where, minlength=3), strict=True)]
+        for column in self.columns:
+            if column == target:
+                continue
+            values = rows[column]
+            present = values.notna().to_numpy()
+            self.present[column] += int(present.sum())
+            self.parsed[column] += int(np.count_nonzero(~np.isnan(to_numbers(values[present].tolist()))))
+        if problem == REGRESSION:
+            numbers = to_numbers(rows[target].tolist())
+            for split in range(3):
+                self.target_sum[split] += float(numbers[where == split].sum())
+        else:
+            counted = pd.crosstab(rows[target].to_numpy(), where)
+            for value, per_split in counted.iterrows():
+                slot = self.target_counts.setdefault(str(value), [0, 0, 0])
+                for split, count in per_split.items():
+                    slot[int(split)] += int(count)
+        train = where == 0
+        if train.any():
+            training = rows.loc[train, self.sample_columns]
+            for column in self.sample_columns:
+                merge_counts(self.categories[column], training[column].value_counts(dropna=True).items())
+            training = training.reset_index(drop=True)
+            training[FILE_COLUMN] = origin[0]
+            training[ROW_COLUMN] = origin[1][train] if len(origin[1]) else np.flatnonzero(train)
+            self._offer(keys[train], training)
+
+    def _offer(self, keys: np.ndarray, rows: pd.DataFrame) -> None:
+        """Bottom-k sampling by row key: the baseline_rows training rows with the smallest keys."""
+        self._pending.append((keys, rows))
+        self._pending_rows += len(keys)
+        if self._pending_rows > self.baseline_rows:
+            self._cut()
+
+    def _cut(self) -> None:
+        if not self._pending:
+            return
+        keys = np.concatenate([self._sample_keys, *(k for k, _ in self._pending)])
+        frames = [f for f in [self._sample, *(f for _, f in self._pending)] if len(f)]
+        rows = pd.concat([f.astype(object) for f in frames], ignore_index=True) if frames else self._sample
+        order = np.argsort(keys, kind="stable")[: self.baseline_rows]
+        self._sample_keys = keys[order]
+        # categorical columns: each distinct string stored once, so the sample costs codes, not strings
+        self._sample = rows.iloc[order].reset_index(drop=True).astype("category")
+        self._pending, self._pending_rows = [], 0
+
+    @property
+    def sample(self) -> tuple[np.ndarray, pd.DataFrame]:
+        """The sampled keys and rows (object columns, None when missing), in input order (file, then row)."""
+        self._cut()
+        frame = self._sample.astype(object)
+        frame = frame.where(frame.notna(), None)
+        files = sorted({str(f) for f in frame[FILE_COLUMN]}, key=lambda f: PurePosixPath(f).parts)
+        rank = {name: number for number, name in enumerate(files)}
+        order = np.lexsort(
+            (frame[ROW_COLUMN].to_numpy(dtype=np.int64), frame[FILE_COLUMN].map(rank).to_numpy(dtype=np.int64))
+        )
+        return self._sample_keys[order], frame.iloc[order].reset_index(drop=True)
+
+    # -- serialised between the stages of a multi-instance run --
+
+    def save(self, directory: Path, host: str) -> None:
+        keys, sample = self.sample
+        state = {
+            "columns": self.columns,
+            "sample_columns": self.sample_columns,
+            "baseline_rows": self.baseline_rows,
+            "rows": self.rows,
+            "present": self.present,
+            "parsed": self.parsed,
+            "target_counts": self.target_counts,
+            "target_sum": self.target_sum,
+            "split_rows": self.split_rows,
+            "categories": self.categories,
+        }
+        write_json(directory / f"{host}.json", state)
+        frame = sample.copy()
+        frame.insert(0, KEY_COLUMN, [str(k) for k in keys.tolist()])
+        frame.to_csv(directory / f"{host}-sample.csv", index=False)
+
+    @classmethod
+    def load(cls, directory: Path, host: str) -> Partial:
+        state = json.loads((directory / f"{host}.json").read_text(encoding="utf-8"))
+        partial = cls(state["columns"], state["sample_columns"], int(state["baseline_rows"]))
+        partial.rows = int(state["rows"])
+        partial.present, partial.parsed = state["present"], state["parsed"]
+        partial.target_counts, partial.target_sum = state["target_counts"], state["target_sum"]
+        partial.split_rows, partial.categories = state["split_rows"], state["categories"]
+        sample = pd.read_csv(directory / f"{host}-sample.csv", dtype=str, keep_default_na=False)
+        keys = np.array([int(k) for k in sample.pop(KEY_COLUMN)], dtype=np.uint64)
+        rows = sample.pop(ROW_COLUMN).astype(np.int64)
+        sample = sample.astype(object).where(sample != "", None)
+        sample[ROW_COLUMN] = rows
+        partial._offer(keys, sample[[*partial.sample_columns, FILE_COLUMN, ROW_COLUMN]])
+        return partial
+
+
+def merge(partials: list[Partial]) -> Partial:
+    """The statistics of all the partials' rows together (see Partial)."""
+    first = partials[0]
+    for other in partials[1:]:
+        if other.columns != first.columns:
             raise JobInputError(
-                f"the data has no column(s) {', '.join(absent)} that the config's features name; "
-                "fix the CSV header or the features list"
+                "the instances saw different CSV columns; with processing.instance_count > 1 every CSV must "
+                "have the same header"
             )
-        bad = [name for name, kind in specs if kind not in ("numeric", "categorical")]
-        if bad:
-            raise JobInputError(f"features {', '.join(bad)}: type must be numeric or categorical")
-        return specs
-    names = [c for c in data.columns if c != target and c not in dropped]
-    return [(name, infer_type(data[name])) for name in names]
+    merged = Partial(first.columns, first.sample_columns, first.baseline_rows)
+    for partial in partials:
+        merged.rows += partial.rows
+        merged.split_rows = [a + b for a, b in zip(merged.split_rows, partial.split_rows, strict=True)]
+        merged.target_sum = [a + b for a, b in zip(merged.target_sum, partial.target_sum, strict=True)]
+        for column in merged.columns:
+            merged.present[column] += partial.present[column]
+            merged.parsed[column] += partial.parsed[column]
+        for value, per_split in partial.target_counts.items():
+            slot = merged.target_counts.setdefault(value, [0, 0, 0])
+            merged.target_counts[value] = [a + b for a, b in zip(slot, per_split, strict=True)]
+        for column, counts in partial.categories.items():
+            merge_counts(merged.categories[column], counts.items())
+        keys, sample = partial.sample
+        if len(keys):
+            merged._offer(keys, sample)
+    return merged
+
+
+def scan(
+    files: list[Path], data_dir: Path, columns: list[str], config: dict[str, Any], seed: int, chunk_rows: int, **kw: Any
+) -> Partial:
+    """The first pass over the files."""
+    target, problem = config["target"], config["problem_type"]
+    if target not in columns:
+        raise JobInputError(f"the data has no target column '{target}' (it has {len(columns)} columns)")
+    dropped = set(config.get("drop_columns") or [])
+    partial = Partial(columns, [c for c in columns if c != target and c not in dropped], **kw)
+    bounds = split_bounds(config)
+    for name, start, chunk in read_chunks(files, data_dir, columns, chunk_rows):
+        rows, positions = usable_rows(chunk, target, problem)
+        keys = row_keys(rows, seed)
+        partial.add(rows, keys, split_of(keys, bounds), target, problem, (name, start + positions))
+    return partial
+
+
+# --- from statistics to preprocessor.json ------------------------------------------------------------------
 
 
 def positive_class(classes: list[str], configured: str | None) -> str:
@@ -138,20 +428,13 @@ def positive_class(classes: list[str], configured: str | None) -> str:
     return sorted(classes)[1]
 
 
-def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-    """Labels as numbers, and what the preprocessor records about the target."""
-    problem = config["problem_type"]
-    if problem == REGRESSION:
-        numbers = to_numbers(values.tolist())
-        if np.isnan(numbers).all():
-            raise JobInputError(f"target '{config['target']}' has no numeric values; regression needs numbers")
-        return numbers, {"classes": None, "positive_class": None}
-    observed = sorted({str(v) for v in values.tolist()})
+def target_info(observed: list[str], config: dict[str, Any]) -> dict[str, Any]:
+    """What the preprocessor records about a classification target, and `index`: raw value -> label."""
     if len(observed) < 2:
         raise JobInputError(
             f"target '{config['target']}' has a single value; classification needs at least two classes"
         )
-    if problem == BINARY:
+    if config["problem_type"] == BINARY:
         positive = positive_class(observed, config.get("positive_class"))
         others = [c for c in observed if c != positive]
         if len(others) > 1 and config.get("positive_class") is None:
@@ -160,72 +443,45 @@ def encode_target(values: pd.Series, config: dict[str, Any]) -> tuple[np.ndarray
                 "binary_classification needs two, or set positive_class to treat the rest as negative"
             )
         negative = others[0] if len(others) == 1 else f"not {positive}"
-        labels = np.array([1.0 if v == positive else 0.0 for v in values.tolist()])
-        return labels, {"classes": [negative, positive], "positive_class": positive}
-    index = {c: i for i, c in enumerate(observed)}
-    labels = np.array([float(index[str(v)]) for v in values.tolist()])
-    return labels, {"classes": observed, "positive_class": None}
+        index = {c: int(c == positive) for c in observed}
+        return {"classes": [negative, positive], "positive_class": positive, "index": index}
+    return {"classes": observed, "positive_class": None, "index": {c: i for i, c in enumerate(observed)}}
 
 
-def carve(indices: np.ndarray, size: int, strata: np.ndarray | None, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Take the `size` rows of `indices` with the smallest keys: (kept, taken). With strata, each class
-    gives its share. Keys are hashes of the rows' content, so as data accumulates run after run a row
-    stays on its side of the split (only rows at the boundary can move): a later run never tests the
-    production model on rows it was trained on."""
-    if size == 0:
-        return indices, indices[:0]
-    if strata is None:
-        ordered = indices[np.argsort(keys[indices], kind="stable")]
-        return ordered[size:], ordered[:size]
-    classes, counts = np.unique(strata[indices], return_counts=True)
-    exact = counts * size / len(indices)
-    shares = np.floor(exact).astype(int)
-    for k in np.argsort(-(exact - shares), kind="stable")[: size - shares.sum()]:
-        shares[k] += 1  # largest remainders, so the shares add up to `size`
-    kept, taken = [], []
-    for value, share in zip(classes, shares):  # noqa: B905 - same length by construction
-        members = indices[strata[indices] == value]
-        members = members[np.argsort(keys[members], kind="stable")]
-        taken.append(members[:share])
-        kept.append(members[share:])
-    return np.concatenate(kept), np.concatenate(taken)
+def feature_specs(partial: Partial, config: dict[str, Any]) -> list[tuple[str, str]]:
+    declared = config.get("features")
+    dropped = set(config.get("drop_columns") or [])
+    if declared:
+        specs = [(str(f["name"]), str(f["type"])) for f in declared if f["name"] not in dropped]
+        absent = [name for name, _ in specs if name not in partial.columns]
+        if absent:
+            raise JobInputError(
+                f"the data has no column(s) {', '.join(absent)} that the config's features name; "
+                "fix the CSV header or the features list"
+            )
+        bad = [name for name, kind in specs if kind not in ("numeric", "categorical")]
+        if bad:
+            raise JobInputError(f"features {', '.join(bad)}: type must be numeric or categorical")
+        return specs
+    specs = []
+    for name in partial.sample_columns:
+        present = partial.present[name]
+        numeric = present > 0 and partial.parsed[name] >= NUMERIC_SHARE * present
+        specs.append((name, "numeric" if numeric else "categorical"))
+    return specs
 
 
-def row_keys(data: pd.DataFrame, seed: int) -> np.ndarray:
-    """A stable pseudo-random key per row from its content and the seed (equal rows get equal keys)."""
-    return pd.util.hash_pandas_object(data, index=False, hash_key=f"{seed:016d}"[-16:]).to_numpy()
-
-
-def split_indices(
-    labels: np.ndarray, config: dict[str, Any], seed: int, keys: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, validation, test) row indices chosen by row key; stratified by class for classification."""
-    split = config.get("split") or {}
-    rows = len(labels)
-    test_rows = int(round(rows * float(split.get("test_fraction", 0.15))))
-    validation_rows = int(round(rows * float(split.get("validation_fraction", 0.15))))
-    if rows - test_rows - validation_rows < 1:
-        raise JobInputError(f"only {rows} labelled rows: too few to split into train, validation and test")
-    strata = labels if config["problem_type"] != REGRESSION else None
-    rest, test = carve(np.arange(rows), test_rows, strata, keys)
-    # validation comes from the other end of the key order, so it never eats into test's side
-    train, validation = carve(rest, validation_rows, strata, np.iinfo(np.uint64).max - keys)
-    rng = np.random.default_rng(seed)  # training order only: membership is fixed by the keys
-    return rng.permutation(train), rng.permutation(validation), rng.permutation(test)
-
-
-def fit_features(train: pd.DataFrame, specs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def fit_features(partial: Partial, specs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    _, sample = partial.sample
     features: list[dict[str, Any]] = []
     for name, kind in specs:
-        values = train[name].tolist()
         if kind == "numeric":
-            numbers = to_numbers(values)
+            numbers = to_numbers(sample[name].tolist()) if name in sample.columns else np.zeros(0)
             known = numbers[~np.isnan(numbers)]
             median = float(np.median(known)) if known.size else 0.0
             features.append({"name": name, "type": "numeric", "impute_value": median})
             continue
-        counts = pd.Series([v for v in values if v is not None], dtype=object).value_counts()
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+        ranked = sorted(partial.categories.get(name, {}).items(), key=lambda item: (-item[1], str(item[0])))
         if len(ranked) > MAX_CATEGORIES:
             log.warning("%s has %d categories; keeping the %d most frequent", name, len(ranked), MAX_CATEGORIES)
         categories = sorted(str(category) for category, _ in ranked[:MAX_CATEGORIES])
@@ -233,35 +489,32 @@ def fit_features(train: pd.DataFrame, specs: list[tuple[str, str]]) -> list[dict
     return features
 
 
-def write_split(path: Path, labels: np.ndarray, matrix: np.ndarray, integer_labels: bool) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(matrix)
-    frame.insert(0, "label", labels.astype(int) if integer_labels else labels)
-    frame.to_csv(path, header=False, index=False, float_format="%.12g")
-
-
-def preprocess(config: dict[str, Any], data_dir: Path, output_dir: Path, seed: int) -> dict[str, Any]:
-    target = config["target"]
-    data = read_raw(data_dir)
-    if target not in data.columns:
-        raise JobInputError(f"the data has no target column '{target}' (it has {len(data.columns)} columns)")
-    data = data[data[target].notna()].reset_index(drop=True)
-    labels, target_info = encode_target(data[target], config)
-    usable = ~np.isnan(labels)
-    if not usable.all():
-        log.warning("dropping %d rows whose target is not a number", int((~usable).sum()))
-        data, labels = data[usable].reset_index(drop=True), labels[usable]
-    if len(data) == 0:
+def finish(partial: Partial, config: dict[str, Any], seed: int) -> tuple[dict[str, Any], pd.DataFrame, dict[str, int]]:
+    """preprocessor.json's content, the baseline sample and each raw target value's label (classification)."""
+    target, problem = config["target"], config["problem_type"]
+    if partial.rows == 0:
+        if problem == REGRESSION:
+            raise JobInputError(f"target '{target}' has no numeric values; regression needs numbers")
         raise JobInputError(f"no rows have a value for the target '{target}'")
-
-    specs = resolve_features(data, config)
+    info: dict[str, Any] = {"classes": None, "positive_class": None, "index": {}}
+    if problem != REGRESSION:
+        info = target_info(sorted(partial.target_counts), config)
+    specs = feature_specs(partial, config)
     if not specs:
         raise JobInputError("no feature columns are left after removing the target and drop_columns")
-    train_idx, validation_idx, test_idx = split_indices(labels, config, seed, row_keys(data, seed))
-    features = fit_features(data.iloc[train_idx], specs)
-    problem = config["problem_type"]
-    classes = target_info["classes"]
-    train_labels = labels[train_idx]
+    train_rows, validation_rows, test_rows = partial.split_rows
+    if min(partial.split_rows) < 1:
+        raise JobInputError(
+            f"only {partial.rows} labelled rows: too few to split into train ({train_rows}), "
+            f"validation ({validation_rows}) and test ({test_rows})"
+        )
+    features = fit_features(partial, specs)
+    classes = info["classes"]
+    train_class_counts = None
+    if classes:
+        train_class_counts = dict.fromkeys(classes, 0)
+        for value, per_split in partial.target_counts.items():
+            train_class_counts[classes[info["index"][value]]] += per_split[0]
     preprocessor: dict[str, Any] = {
         "format_version": PREPROCESSOR_FORMAT_VERSION,
         "model": config.get("name"),
@@ -271,34 +524,172 @@ def preprocess(config: dict[str, Any], data_dir: Path, output_dir: Path, seed: i
         "feature_names": [f["name"] for f in features],
         "encoded_feature_names": encoded_names(features),
         "classes": classes,
-        "positive_class": target_info["positive_class"],
-        "train_class_counts": ({c: int(np.sum(train_labels == i)) for i, c in enumerate(classes)} if classes else None),
-        "train_target_mean": float(np.mean(train_labels)) if problem == REGRESSION else None,
-        "rows": {"train": len(train_idx), "validation": len(validation_idx), "test": len(test_idx)},
+        "positive_class": info["positive_class"],
+        "train_class_counts": train_class_counts,
+        "train_target_mean": partial.target_sum[0] / train_rows if problem == REGRESSION else None,
+        "rows": {"train": train_rows, "validation": validation_rows, "test": test_rows},
         "seed": seed,
     }
+    _, sample = partial.sample
+    return preprocessor, sample[preprocessor["feature_names"]], info["index"]
 
-    for split, indices in (("train", train_idx), ("validation", validation_idx), ("test", test_idx)):
-        matrix = encode_frame(data.iloc[indices], preprocessor)
-        write_split(output_dir / split / f"{split}.csv", labels[indices], matrix, problem != REGRESSION)
+
+# --- the second pass: encoded shards ---------------------------------------------------------------------
+
+
+class ShardWriter:
+    """Appends encoded rows to one split's shards, SHARD_ROWS rows per file."""
+
+    def __init__(self, directory: Path, split: str, host: str, first: bool, shard_rows: int | None = None) -> None:
+        self.directory, self.split, self.host, self.first = directory, split, host, first
+        self.shard_rows = shard_rows or SHARD_ROWS
+        self.part, self.rows_in_part = 0, 0
+        self.handle: TextIO | None = None
+        self.paths: list[Path] = []
+
+    def _open(self) -> TextIO:
+        if self.handle is None or self.rows_in_part >= self.shard_rows:
+            if self.handle is not None:
+                self.handle.close()
+                self.part += 1
+            name = (
+                f"{self.split}.csv"
+                if self.first and self.part == 0
+                else f"{self.split}-{self.host}-{self.part:04d}.csv"
+            )
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self.directory / name
+            self.paths.append(path)
+            self.handle = path.open("w", encoding="utf-8", newline="")
+            self.rows_in_part = 0
+        return self.handle
+
+    def write(self, labels: np.ndarray, matrix: np.ndarray, integer_labels: bool) -> None:
+        start = 0
+        while start < len(labels):
+            handle = self._open()
+            take = min(len(labels) - start, self.shard_rows - self.rows_in_part)
+            frame = pd.DataFrame(matrix[start : start + take])
+            part = labels[start : start + take]
+            frame.insert(0, "label", part.astype(int) if integer_labels else part)
+            frame.to_csv(handle, header=False, index=False, float_format="%.12g")
+            self.rows_in_part += take
+            start += take
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def encode_labels(values: pd.Series, problem: str, index: dict[str, int]) -> np.ndarray:
+    if problem == REGRESSION:
+        return to_numbers(values.tolist())
+    return values.astype(str).map(index).to_numpy(dtype=float)
+
+
+def write_shards(
+    files: list[Path],
+    data_dir: Path,
+    columns: list[str],
+    config: dict[str, Any],
+    seed: int,
+    chunk_rows: int,
+    preprocessor: dict[str, Any],
+    index: dict[str, int],
+    output_dir: Path,
+    host: str,
+    first_host: bool,
+) -> dict[str, int]:
+    """The second pass: every usable row encoded into its split's shards; rows written per split."""
+    target, problem = config["target"], config["problem_type"]
+    bounds = split_bounds(config)
+    writers = {name: ShardWriter(output_dir / name, name, host, first_host) for name in SPLITS}
+    written = dict.fromkeys(SPLITS, 0)
+    try:
+        for _, _, chunk in read_chunks(files, data_dir, columns, chunk_rows):
+            rows, _ = usable_rows(chunk, target, problem)
+            if not len(rows):
+                continue
+            where = split_of(row_keys(rows, seed), bounds)
+            labels = encode_labels(rows[target], problem, index)
+            for number, name in enumerate(SPLITS):
+                members = np.flatnonzero(where == number)
+                if not members.size:
+                    continue
+                matrix = encode_frame(rows.iloc[members], preprocessor)
+                writers[name].write(labels[members], matrix, problem != REGRESSION)
+                written[name] += int(members.size)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return written
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+def write_preprocessor(output_dir: Path, preprocessor: dict[str, Any], baseline: pd.DataFrame) -> None:
     write_json(output_dir / "preprocessor" / PREPROCESSOR_FILE, preprocessor)
-    baseline = output_dir / "baseline" / "baseline.csv"
-    baseline.parent.mkdir(parents=True, exist_ok=True)
-    data.iloc[train_idx][preprocessor["feature_names"]].to_csv(baseline, index=False)
+    path = output_dir / "baseline" / "baseline.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    baseline.to_csv(path, index=False)
 
-    kinds = [f["type"] for f in features]
+
+def log_summary(preprocessor: dict[str, Any]) -> None:
+    kinds = [f["type"] for f in preprocessor["features"]]
+    rows = preprocessor["rows"]
     log.info(
         "preprocessed %d rows: train=%d validation=%d test=%d; %d numeric and %d categorical features -> %d columns",
-        len(data),
-        len(train_idx),
-        len(validation_idx),
-        len(test_idx),
+        sum(rows.values()),
+        rows["train"],
+        rows["validation"],
+        rows["test"],
         kinds.count("numeric"),
         kinds.count("categorical"),
         len(preprocessor["encoded_feature_names"]),
     )
-    if problem in (BINARY, MULTICLASS):
+    if preprocessor["problem_type"] in (BINARY, MULTICLASS):
         log.info("training class counts: %s", preprocessor["train_class_counts"])
+
+
+def preprocess(
+    config: dict[str, Any],
+    data_dir: Path,
+    output_dir: Path,
+    seed: int,
+    stage: str = "all",
+    statistics_dir: Path | None = None,
+    hosts: tuple[str, list[str]] = ("algo-1", ["algo-1"]),
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    baseline_rows: int = DEFAULT_BASELINE_ROWS,
+) -> dict[str, Any] | None:
+    host, every_host = hosts
+    files = input_files(data_dir)
+    columns = header_columns(files, data_dir)
+    if stage == "statistics":
+        partial = scan(files, data_dir, columns, config, seed, chunk_rows, baseline_rows=baseline_rows)
+        partial.save(output_dir / "statistics", host)
+        log.info("statistics of %d rows written for %s", partial.rows, host)
+        return None
+    if stage == "encode":
+        assert statistics_dir is not None
+        partials = []
+        for name in every_host:
+            if not (statistics_dir / f"{name}.json").is_file():
+                raise JobInputError(f"no statistics of {name} in {statistics_dir}; run --stage statistics first")
+            partials.append(Partial.load(statistics_dir, name))
+        partial = merge(partials)
+    else:
+        partial = scan(files, data_dir, columns, config, seed, chunk_rows, baseline_rows=baseline_rows)
+    preprocessor, baseline, index = finish(partial, config, seed)
+    first_host = host == every_host[0]
+    if first_host:
+        write_preprocessor(output_dir, preprocessor, baseline)
+    written = write_shards(
+        files, data_dir, columns, config, seed, chunk_rows, preprocessor, index, output_dir, host, first_host
+    )
+    log.info("%s wrote %s", host, written)
+    log_summary(preprocessor)
     return preprocessor
 
 
@@ -307,7 +698,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(Path(args.config))
         seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))
-        preprocess(config, Path(args.data_dir), Path(args.output_dir), seed)
+        preprocess(
+            config,
+            Path(args.data_dir),
+            Path(args.output_dir),
+            seed,
+            stage=args.stage,
+            statistics_dir=Path(args.statistics_dir) if args.statistics_dir else None,
+            hosts=host_identity(Path(args.resource_config)),
+            chunk_rows=args.chunk_rows,
+            baseline_rows=args.baseline_rows,
+        )
     except JobInputError as exc:
         return job_failed(f"preprocessing failed: {exc}", args.exit_message, log)
     return 0

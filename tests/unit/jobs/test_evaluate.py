@@ -6,8 +6,10 @@ import pytest
 
 
 def test_binary_candidate_clearly_beats_the_trivial_baseline(pipelines):
-    evaluation = pipelines.finished.bank.evaluation
-    assert evaluation["problem_type"] == "binary_classification" and evaluation["test_rows"] == 600
+    bank = pipelines.finished.bank
+    evaluation = bank.evaluation
+    assert evaluation["problem_type"] == "binary_classification"
+    assert evaluation["test_rows"] == bank.preprocessor["rows"]["test"]
     assert set(evaluation["metrics"]) == {"auc", "accuracy", "f1"}
     assert evaluation["metrics"]["auc"] > 0.72  # without the leaking duration column
     assert evaluation["baseline_metrics"]["auc"] == 0.5
@@ -55,3 +57,18 @@ def test_production_model_is_scored_on_the_same_test_set(pipelines, tmp_path, ha
     assert code == 0
     evaluation = harness.read_json(tmp_path / "evaluation.json")
     assert evaluation["production_metrics"] == evaluation["metrics"]
+
+
+def test_a_test_set_in_shards_read_in_chunks_scores_as_one_file(pipelines, harness, tmp_path):
+    bank = pipelines.finished.bank
+    evaluate = harness.load_job_module("evaluate")
+    lines = (bank.processed / "test" / "test.csv").read_text().splitlines(keepends=True)
+    shards = tmp_path / "test"
+    shards.mkdir()
+    (shards / "test.csv").write_text("".join(lines[:250]))
+    (shards / "test-algo-2-0000.csv").write_text("".join(lines[250:]))
+
+    whole = evaluate.evaluate(bank.model_archive, bank.processed / "test" / "test.csv", None, tmp_path / "a")
+    chunked = evaluate.evaluate(bank.model_archive, shards / "test.csv", None, tmp_path / "b", chunk_rows=64)
+
+    assert chunked == whole and chunked["test_rows"] == len(lines)
