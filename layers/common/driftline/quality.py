@@ -330,7 +330,8 @@ def publish_quality(model: str, job: str, status: str, why: str | None) -> dict[
                 "Model": model,
                 "Job": job,
                 "Why": why,
-                "What to do": "read the job's logs; see docs/runbook.md, 'driftline-<model>-quality'",
+                "What to do": "read the job's logs; see docs/runbook.md, "
+                "'Model quality monitor failed / labels rejected'",
             }
             | console_links(settings().region, job=job, job_kind="ProcessingJobs"),
             kind="quality-monitor-failed",
