@@ -41,8 +41,6 @@ import json
 import logging
 import os
 import select
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -57,6 +55,7 @@ from typing import Any
 
 from driftline_local import iam
 from driftline_local.context import LAMBDA_IDLE_LIFETIME_SECONDS, LocalCloudContext
+from driftline_local.forking import ForkedProcess, Zygote
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,6 @@ IDLE_LIFETIME_SECONDS = LAMBDA_IDLE_LIFETIME_SECONDS  # cloud seconds; see `cont
 _END_MARKER = "\x00driftline-end"
 # interpreter options a forked environment takes from the zygote; any other PYTHON* variable needs a fresh interpreter
 _ZYGOTE_PYTHON_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-ZYGOTE_START_TIMEOUT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -96,103 +94,15 @@ class InvocationResult:
         return json.loads(self.payload) if self.function_error else None
 
 
-class _ForkedProcess:
-    """An execution environment forked by the zygote: watched and signalled through its pidfd (it is the
-    zygote's child, not ours), with the `subprocess.Popen` methods the runtime uses."""
-
-    def __init__(self, pid: int, pidfd: int | None, stdout: Any) -> None:
-        self.pid = pid
-        self._pidfd = pidfd
-        self.stdout = stdout
-        self.returncode: int | None = None if pidfd is not None else -1  # None: it ended before it was watched
-        self._lock = threading.Lock()
-
-    def poll(self) -> int | None:
-        with self._lock:
-            if self.returncode is None and self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
-                self.returncode = -1  # ended; its exit status belongs to the zygote, which reaps it
-                os.close(self._pidfd)
-                self._pidfd = None
-            return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        pidfd = self._pidfd
-        if self.returncode is None and pidfd is not None:
-            ready, _, _ = select.select([pidfd], [], [], timeout)
-            if not ready:
-                raise subprocess.TimeoutExpired("lambda environment", timeout or 0.0)
-        return self.poll() or -1
-
-    def _signal(self, sig: int) -> None:
-        with self._lock:
-            if self.returncode is None and self._pidfd is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    signal.pidfd_send_signal(self._pidfd, sig)
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-
-class _Zygote:
-    """The runtime's pre-imported interpreter (`_lambda_worker.zygote`); forks execution environments."""
-
-    def __init__(self, home: Path) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            **_ZYGOTE_PYTHON_ENV,
-        }
-        with open(home / "zygote.log", "ab") as log_file:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(WORKER_SCRIPT), "--zygote", str(theirs.fileno())],
-                cwd=home,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                pass_fds=(theirs.fileno(),),
-            )
-        theirs.close()
-        self._sock = ours
-        self._lock = threading.Lock()
-        ours.settimeout(ZYGOTE_START_TIMEOUT_SECONDS)
-        try:
-            ready = json.loads(ours.recv(4096) or b"{}").get("ready")
-        except (OSError, ValueError):
-            ready = False
-        ours.settimeout(None)
-        if not ready:
-            self.close()
-            raise RuntimeError("the Lambda runtime's zygote did not start")
-
-    @property
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def spawn(self, spec: dict[str, Any], output: int, request: int, response: int) -> tuple[int, int | None]:
-        """Fork an environment; (pid, pidfd), pidfd None when it ended before it could be watched."""
-        with self._lock:
-            socket.send_fds(self._sock, [json.dumps(spec).encode()], [output, request, response])
-            data, fds, _, _ = socket.recv_fds(self._sock, 4096, 1)
-        if not data:
-            raise RuntimeError("the Lambda runtime's zygote exited")
-        answer = json.loads(data)
-        return int(answer["pid"]), (fds[0] if fds else None)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)  # it sees the closed socket within its 5 s reaping tick
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+def _start_zygote(home: Path) -> Zygote:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        **_ZYGOTE_PYTHON_ENV,
+    }
+    return Zygote([sys.executable, str(WORKER_SCRIPT), "--zygote"], env, home, home / "zygote.log")
 
 
 def _forkable(env: dict[str, str]) -> bool:
@@ -229,12 +139,12 @@ class _Worker:
             out_read, out_write = os.pipe()
             spec = {"cwd": str(code.source_dir), "env": env, "handler": code.handler}
             try:
-                pid, pidfd = zygote.spawn(spec, out_write, req_read, resp_write)
+                pid, pidfd = zygote.spawn(spec, [out_write, req_read, resp_write])
             finally:
                 for fd in (out_write, req_read, resp_write):
                     os.close(fd)
             stdout = open(out_read, encoding="utf-8", buffering=1)  # noqa: SIM115 - closed by _pump_output
-            self.proc: subprocess.Popen[str] | _ForkedProcess = _ForkedProcess(pid, pidfd, stdout)
+            self.proc: subprocess.Popen[str] | ForkedProcess = ForkedProcess(pid, pidfd, stdout=stdout)
         else:
             self.proc = subprocess.Popen(
                 [sys.executable, str(WORKER_SCRIPT), code.handler, str(req_read), str(resp_write)],
@@ -375,18 +285,18 @@ class LambdaRuntime:
         self._ahead = ThreadPoolExecutor(max_workers=AHEAD_OF_TIME_INITS, thread_name_prefix="lambda-init")
         self._ahead_pending: list[Future[None]] = []
         (ctx.workdir / "lambda").mkdir(parents=True, exist_ok=True)
-        self._zygote: _Zygote | None = None
+        self._zygote: Zygote | None = None
         self._zygote_lock = threading.Lock()
         threading.Thread(target=self._reap_idle, name="lambda-idle-reaper", daemon=True).start()
 
-    def zygote(self) -> _Zygote | None:
+    def zygote(self) -> Zygote | None:
         """The running zygote (started on first use, restarted if it died); None if it cannot start."""
         with self._zygote_lock:
             if self._closed:
                 return None
             if self._zygote is None or not self._zygote.alive:
                 try:
-                    self._zygote = _Zygote(self.ctx.workdir / "lambda")
+                    self._zygote = _start_zygote(self.ctx.workdir / "lambda")
                 except (OSError, RuntimeError):
                     log.warning("the Lambda zygote did not start; environments start fresh interpreters", exc_info=True)
                     self._zygote = None

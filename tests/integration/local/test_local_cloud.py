@@ -161,7 +161,7 @@ def test_execution_environments_hold_the_runtime_libraries_once_shared_copy_on_w
 
 
 def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_copy(tmp_path):
-    from driftline_local.lambda_runtime import _Zygote
+    from driftline_local.lambda_runtime import _start_zygote
 
     # Given a function whose code bundles its own pydantic (the runtime's zygote has its own imported)
     code = tmp_path / "code"
@@ -174,7 +174,7 @@ def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_c
     )
     home = tmp_path / "home"
     home.mkdir()
-    zygote = _Zygote(home)
+    zygote = _start_zygote(home)
     request_read, request_write = os.pipe()
     response_read, response_write = os.pipe()
     output_read, output_write = os.pipe()
@@ -188,7 +188,7 @@ def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_c
     }
     try:
         zygote.spawn(
-            {"cwd": str(code), "env": env, "handler": "app.handler"}, output_write, request_read, response_write
+            {"cwd": str(code), "env": env, "handler": "app.handler"}, [output_write, request_read, response_write]
         )
         for fd in (output_write, request_read, response_write):
             os.close(fd)
