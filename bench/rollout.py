@@ -9,7 +9,14 @@ running from a little before each rollout until a little after it:
 2. rollback, candidate faulted as it joins: every answer of its variant fails (`set_fault`, error rate 1.0) from
    the moment UpdateEndpoint puts it beside production, so its 5xx alarm fires and the rollout rolls back;
 3. rollback, candidate faulted at 50 %: the same, with the fault applied once the first "Shift more traffic to
-   the candidate" state is entered.
+   the candidate" state is entered;
+4. shadow-canary, the same faulty candidate: the model's config switches to `strategy: shadow-canary`; the
+   candidate is faulted the moment the endpoint knows it (as its shadow variant), the shadow test stops it.
+
+Side by side (the issue's figure): customer requests the faulty candidate failed with canary (scenario 2) and with
+shadow-canary (scenario 4). The shadow-canary figure is refused unless the fault really applied (CloudWatch
+Invocation5XXErrors of the shadow variant > 0: the mirrored copies failed) and the rollout really stopped at its
+shadow test (CandidateFailedShadowTest, no traffic step entered). `--quick` runs only scenarios 2 and 4.
 
 Printed per scenario: a table per traffic step (boundaries are the execution history's state-entered times),
 with the requests answered in the step, the failures (those the faulted candidate answered with the injected
@@ -61,13 +68,21 @@ PUT_BESIDE = "Put the candidate beside the production model"
 SHIFT = "Shift more traffic to the candidate"
 ONLY = "Make the candidate the only variant"
 ROLL_BACK = "Roll back to the previous model"
-ENDED = ("Rollout finished", "Candidate rolled back", "Rollback failed")
+MIRROR = "Mirror production traffic to the candidate in shadow"
+SHADOW_STOPPED = "Candidate failed its shadow test"
+SHADOW_SCENARIO = "shadow-canary, candidate faulted as it joins"
+ENDED = ("Rollout finished", "Candidate rolled back", "Rollback failed", SHADOW_STOPPED)
 
 
-def config(bake: int) -> str:
+def config(bake: int, shadow_seconds: int | None = None) -> str:
+    deployment = f"bake_seconds: {bake}"
+    if shadow_seconds is not None:
+        deployment += (
+            f"\n  strategy: shadow-canary\n  shadow_seconds: {shadow_seconds}\n  shadow_min_requests: {shadow_seconds}"
+        )
     return (
         f"name: {MODEL}\nproblem_type: binary_classification\ntarget: y\ndrop_columns: [duration]\n"
-        + FAST_TIMINGS.replace("bake_seconds: 3", f"bake_seconds: {bake}")
+        + FAST_TIMINGS.replace("bake_seconds: 3", deployment)
         + "training:\n  hyperparameters:\n    num_round: 30\nmonitoring:\n  enabled: false\n"
     )
 
@@ -88,12 +103,15 @@ class Scenario:
     traffic: Traffic
     fault_at: float | None = None
     cloudwatch_5xx: dict[str, float] = field(default_factory=dict)
+    entered: list[str] = field(default_factory=list)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=20.0, help="invocations per second")
     parser.add_argument("--bake", type=int, default=6, help="bake_seconds of each traffic step")
+    parser.add_argument("--shadow", type=int, default=8, help="shadow_seconds of the shadow-canary scenario")
+    parser.add_argument("--quick", action="store_true", help="only the faulty candidate with canary and shadow-canary")
     add_json_argument(parser)
     args = parser.parse_args()
     began = time.monotonic()
@@ -113,29 +131,37 @@ def main() -> None:
             f"({time.monotonic() - began:.0f}s since start)"
         )
         rows = generate_bank_marketing(50, seed=32).drop(columns=["y", "duration"])
-        scenarios = [
-            run(clients, stack, artifact, rows, args.rate, 1, "promotion", fault=None),
-            run(
-                clients,
-                stack,
-                artifact,
-                rows,
-                args.rate,
-                2,
-                "rollback, candidate faulted as it joins",
-                fault=fault_when_joined,
-            ),
-            run(
-                clients,
-                stack,
-                artifact,
-                rows,
-                args.rate,
-                3,
-                "rollback, candidate faulted at 50 %",
-                fault=fault_after_first_shift,
-            ),
+        canary_faulted = "rollback, candidate faulted as it joins"
+        scenarios = [] if args.quick else [run(clients, stack, artifact, rows, args.rate, 1, "promotion", fault=None)]
+        scenarios += [
+            run(clients, stack, artifact, rows, args.rate, 2, canary_faulted, fault=fault_when_joined),
         ]
+        if not args.quick:
+            scenarios.append(
+                run(
+                    clients,
+                    stack,
+                    artifact,
+                    rows,
+                    args.rate,
+                    3,
+                    "rollback, candidate faulted at 50 %",
+                    fault=fault_after_first_shift,
+                )
+            )
+        onboard_model(clients, stack, config(args.bake, shadow_seconds=args.shadow), MODEL)
+        scenarios.append(
+            run(
+                clients,
+                stack,
+                artifact,
+                rows,
+                args.rate,
+                4,
+                SHADOW_SCENARIO,
+                fault=fault_when_joined,
+            )
+        )
     print(
         f"rate {args.rate:g}/s, bake {args.bake}s per step, time scale {TIME_SCALE}, "
         f"total {time.monotonic() - began:.0f}s"
@@ -161,6 +187,25 @@ def main() -> None:
                 aim="0",
                 holds=summary["rejected_after_rollback"] == 0,
             )
+    by_title = {summary["scenario"]: summary for summary in summaries}
+    canary, shadow = by_title[canary_faulted], by_title[SHADOW_SCENARIO]
+    figures.add(
+        "customer requests failed by a faulty candidate, canary",
+        canary["failed"],
+        "requests",
+        note=f"{canary['sent']} sent at {args.rate:g}/s; rolled back by its 5xx alarm ({canary['error']})",
+    )
+    figures.add(
+        "customer requests failed by a faulty candidate, shadow-canary",
+        shadow["failed"],
+        "requests",
+        baseline=canary["failed"],
+        baseline_name="canary, same faulty candidate",
+        aim="0",
+        holds=shadow["failed"] == 0,
+        note=f"{shadow['sent']} sent at {args.rate:g}/s; the shadow answered "
+        f"{shadow['cloudwatch_5xx'].get(shadow['candidate'], 0)} mirrored copies with the fault; {shadow['error']}",
+    )
     figures.write_if_asked(args.json)
 
 
@@ -199,6 +244,7 @@ def run(
         fault_at,
     )
     scenario.cloudwatch_5xx = cloudwatch_5xx(clients, [*production, candidate], traffic_started, traffic_stopped)
+    scenario.entered = states_entered(clients, execution)
     return scenario
 
 
@@ -239,7 +285,9 @@ def step_windows(
         if not entered:
             continue
         name, at = entered["name"], event["timestamp"].timestamp()
-        if name == PUT_BESIDE:
+        if name == MIRROR:
+            starts.append(("shadow test (a copy of every request)", at))
+        elif name == PUT_BESIDE:
             starts.append((f"{STEPS[0]} % to the candidate", at))
         elif name == SHIFT:
             shifts += 1
@@ -315,7 +363,12 @@ def report(s: Scenario) -> dict[str, Any]:
     injected = sum(1 for f in attributed if expected(s, f))
     if not log.sent or not any(log.served_by(start, end) for _, start, end in s.windows):
         refuse(f"{s.title}: no request was served during the rollout")
-    if s.faulted and not injected:
+    shadow = s.title == SHADOW_SCENARIO
+    if shadow and not s.cloudwatch_5xx.get(s.candidate):
+        refuse(f"{s.title}: no mirrored request failed on the shadow {s.faulted}: the fault did not apply")
+    if shadow and (s.outcome.get("error") != "CandidateFailedShadowTest" or PUT_BESIDE in s.entered):
+        refuse(f"{s.title}: the rollout did not stop at its shadow test ({s.outcome.get('error')})")
+    if s.faulted and not shadow and not injected:
         refuse(f"{s.title}: the fault on {s.faulted} never answered a request, so no rollback was tested")
     summary: dict[str, Any] = {
         "scenario": s.title,
@@ -326,6 +379,7 @@ def report(s: Scenario) -> dict[str, Any]:
         "failed_by_the_fault": injected,
         "failed_caused_by_the_rollout": len(caused),
         "cloudwatch_5xx": {v: int(n) for v, n in s.cloudwatch_5xx.items()},
+        "candidate": s.candidate,
     }
     line = (
         f"sent {log.sent}, failed {log.failed} ({injected} the faulted candidate's injected answers; CloudWatch "
@@ -350,7 +404,10 @@ def report(s: Scenario) -> dict[str, Any]:
             f"aim 0); it answered {during} while rolling back"
         )
         summary.update(rejected_after_rollback=served_after + failed_after, rejected_answered_while_rolling_back=during)
-        aims = aims and served_after + failed_after == 0 and s.outcome.get("error") == "CandidateRolledBack"
+        stopped = "CandidateFailedShadowTest" if shadow else "CandidateRolledBack"
+        aims = aims and served_after + failed_after == 0 and s.outcome.get("error") == stopped
+        if shadow:
+            aims = aims and log.failed == 0
     else:
         old_after = sum(n for v, n in log.served_by(since=s.ended).items() if v in s.production)
         line += f"; after the promotion the previous production variant served {old_after}"

@@ -5,7 +5,7 @@ from driftline import aws
 from driftline.canary import watch
 from driftline.observability import logger
 
-aws.prepare("sagemaker", "cloudwatch", "s3", "dynamodb")  # init phase: the clients exist before the first event
+aws.prepare("sagemaker", "cloudwatch", "s3", "dynamodb", "sns")  # init phase: the clients exist before the first event
 
 
 @logger.inject_lambda_context

@@ -16,7 +16,17 @@ fraction, Numerical Recipes §6.4).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from driftline import aws, state
+from driftline.alarms import firing
+from driftline.notifications import page
+from driftline.observability import logger
 
 
 @dataclass(frozen=True)
@@ -120,9 +130,9 @@ def decide(
     alpha: float,
     min_requests: int,
     extended: bool,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """`promote`, `keep` or `extend`, with each metric's test (statistic, p-value, both values) and the reason."""
-    tests: dict[str, dict[str, object]] = {}
+    tests: dict[str, dict[str, Any]] = {}
     short = [
         name
         for name, sample in (("production", production), ("candidate", candidate))
@@ -173,3 +183,139 @@ def decide(
             f"the candidate is not significantly worse on {', '.join(metrics)} (alpha {alpha})",
         )
     return {"decision": decision, "reason": reason, "tests": tests}
+
+
+# ---- the judge CanaryRollout calls (AWS) -------------------------------------------------------------
+
+
+class ABJudge(BaseModel):
+    model: str
+    run_id: str
+    endpoint_name: str
+    expected_config: str  # the endpoint config with both variants
+    production_variant: str
+    candidate_variant: str
+    candidate_percent: int
+    ab_seconds: int
+    min_requests: int
+    metrics: list[str]
+    alpha: float
+    alarms: list[str] = []
+    poll_seconds: int
+    started_at: float | None = None
+    extended: bool = False
+
+
+def judge_ab(judge: ABJudge, now: float | None = None) -> dict[str, Any]:
+    """`wait` while the A/B test runs (an extension is a longer wait); then `promote` or `keep`."""
+    now = time.time() if now is None else now
+    described = aws.client("sagemaker").describe_endpoint(EndpointName=judge.endpoint_name)
+    started = judge.started_at or now
+    if described.get("EndpointConfigName") != judge.expected_config:
+        reason = (
+            f"endpoint {judge.endpoint_name} serves {described.get('EndpointConfigName')} instead of the A/B config "
+            f"{judge.expected_config}: {described.get('FailureReason') or 'the update did not take effect'}"
+        )
+        return _answer(judge, {"decision": "keep", "reason": reason, "tests": {}}, started, now)
+    alarms = firing(judge.alarms)
+    if alarms:
+        reason = f"candidate alarm {alarms[0]['name']} went into ALARM during the A/B test: {alarms[0]['reason']}"
+        return _answer(judge, {"decision": "keep", "reason": reason, "tests": {}}, started, now)
+    remaining = judge.ab_seconds * (2 if judge.extended else 1) - (now - started)
+    if remaining > 0:
+        return _wait(judge, started, remaining)
+    result = decide(
+        _sample(judge, judge.production_variant, started, now),
+        _sample(judge, judge.candidate_variant, started, now),
+        judge.metrics,
+        judge.alpha,
+        judge.min_requests,
+        judge.extended,
+    )
+    if result["decision"] == "extend":
+        logger.info("A/B test extended", extra={"endpoint": judge.endpoint_name, "reason": result["reason"]})
+        state.update_run(judge.model, judge.run_id, ab_test={**result, "extended": True, "decided_at": None})
+        return _wait(judge.model_copy(update={"extended": True}), started, judge.ab_seconds)
+    return _answer(judge, result, started, now)
+
+
+def _wait(judge: ABJudge, started: float, remaining: float) -> dict[str, Any]:
+    seconds = max(1, int(min(remaining, judge.poll_seconds) + 0.999))
+    return {"action": "wait", "started_at": started, "extended": judge.extended, "wait_seconds": seconds}
+
+
+def _answer(judge: ABJudge, result: dict[str, Any], started: float, now: float) -> dict[str, Any]:
+    record = {
+        **result,
+        "production_variant": judge.production_variant,
+        "candidate_variant": judge.candidate_variant,
+        "candidate_percent": judge.candidate_percent,
+        "seconds": round(now - started, 1),
+        "extended": judge.extended,
+        "alpha": judge.alpha,
+        "decided_at": datetime.fromtimestamp(now, UTC).isoformat(),
+    }
+    state.update_run(judge.model, judge.run_id, ab_test=record)
+    logger.info("A/B test decided", extra={"endpoint": judge.endpoint_name, "ab_test": record})
+    if result["decision"] == "promote":
+        page(
+            f"{judge.model}: A/B test promotes candidate {judge.candidate_variant}",
+            {
+                "What happened": f"After {record['seconds']:.0f} s side by side, {result['reason']}; the candidate "
+                "now becomes the only variant.",
+                "Model": judge.model,
+                "Endpoint": judge.endpoint_name,
+                **describe_tests(result),
+            },
+            severity="info",
+            kind="ab-decision",
+            model=judge.model,
+            run_id=judge.run_id,
+        )
+        return {"action": "promote", "ab": record}
+    return {
+        "action": "keep",
+        "ab": record,
+        "failed_step": "A/B test",
+        "error": {"Error": "ProductionKeptByABTest", "Cause": f"The A/B test kept production: {result['reason']}."},
+    }
+
+
+def describe_tests(result: dict[str, Any]) -> dict[str, Any]:
+    facts = {}
+    for metric, test in (result.get("tests") or {}).items():
+        if not test.get("tested"):
+            facts[f"{metric}"] = f"not tested: {test.get('why')}"
+            continue
+        facts[metric] = (
+            f"production {test['production']:.4g}, candidate {test['candidate']:.4g}, "
+            f"statistic {test['statistic']:.3f}, p-value {test['p_value']:.4g}"
+        )
+    return facts
+
+
+def _sample(judge: ABJudge, variant: str, started: float, now: float) -> VariantSample:
+    dimensions = [{"Name": "EndpointName", "Value": judge.endpoint_name}, {"Name": "VariantName", "Value": variant}]
+    queries = [("requests", "Invocations", "Sum"), ("errors", "Invocation5XXErrors", "Sum")]
+    queries.append(("latency", "ModelLatency", "Average"))
+    answer = aws.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": query_id,
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": dimensions},
+                    "Period": 60,
+                    "Stat": stat,
+                },
+            }
+            for query_id, metric, stat in queries
+        ],
+        StartTime=datetime.fromtimestamp(started, UTC) - timedelta(seconds=60),
+        EndTime=datetime.fromtimestamp(now, UTC) + timedelta(seconds=60),
+    )
+    values = {result["Id"]: list(result.get("Values") or []) for result in answer.get("MetricDataResults") or []}
+    return VariantSample(
+        requests=int(round(sum(values.get("requests", [])))),
+        errors=int(round(sum(values.get("errors", [])))),
+        latencies_ms=[value / 1000.0 for value in values.get("latency", [])],  # ModelLatency is in microseconds
+    )

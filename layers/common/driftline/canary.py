@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from driftline import aws
+from driftline.ab_test import ABJudge, judge_ab
 from driftline.alarms import firing
 from driftline.observability import logger
 from driftline.shadow import ShadowJudge, judge_shadow
@@ -36,7 +37,10 @@ class CanaryWatch(BaseModel):
 
 
 def watch(event: dict[str, Any]) -> dict[str, Any]:
-    """The shadow test's judge when the event carries one (`judge`), else the canary's watch."""
+    """The shadow test's judge when the event carries one (`judge`), the A/B test's (`ab`), else the canary's watch."""
+    if event.get("ab"):
+        ab = {**event["ab"], "started_at": event.get("started_at"), "extended": bool(event.get("extended"))}
+        return judge_ab(ABJudge.model_validate(ab))
     if event.get("judge"):
         return judge_shadow(ShadowJudge.model_validate({**event["judge"], "started_at": event.get("started_at")}))
     return watch_canary(CanaryWatch.model_validate(event))

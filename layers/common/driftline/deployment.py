@@ -8,7 +8,9 @@ Strategies (chosen by `plan_deployment`):
 - `guardrails`: SageMaker's own blue/green canary with auto-rollback on the same alarms;
 - `shadow-canary`: the candidate first answers a copy of production's traffic as the endpoint's shadow variant
   (`shadow_config`; its answers reach no caller) and is judged by `driftline.shadow` after `shadow_seconds`;
-  only a passed shadow test starts the canary (the same `canary_config` as `canary`).
+  only a passed shadow test starts the canary (the same `canary_config` as `canary`);
+- `ab`: production and candidate serve side by side at `ab_candidate_percent` (`canary_config`) for `ab_seconds`,
+  then `driftline.ab_test` decides: promote (the candidate becomes the only variant) or keep production.
 A model has one rollout at a time (a lock in the state table); a second candidate is refused.
 """
 
@@ -73,14 +75,20 @@ def plan_deployment(request: DeployRequest) -> dict[str, Any]:
         "deployment_config": None,
         "shadow_config": None,
         "shadow": None,
+        "ab": None,
     }
-    if strategy in ("canary", "guardrails", "shadow-canary"):
+    if strategy in ("canary", "guardrails", "shadow-canary", "ab"):
         assert production is not None
         put_candidate_alarms(ctx, endpoint, variant)
         plan["alarms"] = candidate_alarms(ctx.model) + list(deployment.extra_alarms)
     if strategy in ("canary", "shadow-canary"):
         assert production is not None
         plan["canary_config"] = _canary_config(ctx, production, variant, model["ModelName"])
+    if strategy == "ab":
+        assert production is not None
+        share = deployment.ab_candidate_percent
+        plan["canary_config"] = _canary_config(ctx, production, variant, model["ModelName"], share)
+        plan["ab"] = _ab_judge(ctx, endpoint, plan["canary_config"], production, variant, plan["alarms"])
     if strategy == "shadow-canary":
         assert production is not None
         plan["shadow_config"] = _shadow_config(ctx, production, variant, model["ModelName"])
@@ -136,8 +144,10 @@ def live_production(endpoint: str) -> dict[str, Any] | None:
     }
 
 
-def _canary_config(ctx: RunContext, production: dict[str, Any], variant: str, model_name: str) -> dict[str, Any]:
-    share = ctx.config.deployment.traffic_steps_percent[0] / 100
+def _canary_config(
+    ctx: RunContext, production: dict[str, Any], variant: str, model_name: str, percent: int | None = None
+) -> dict[str, Any]:
+    share = (percent or ctx.config.deployment.traffic_steps_percent[0]) / 100
     return endpoint_config_request(
         ctx,
         "canary",
@@ -181,6 +191,28 @@ def _shadow_judge(
         "max_latency_ms": deployment.shadow_max_latency_ms,
         "max_disagreement": deployment.shadow_max_disagreement,
         "max_mean_abs_difference": deployment.shadow_max_mean_abs_difference,
+        "poll_seconds": ctx.config.timings.alarm_poll_seconds,
+    }
+
+
+def _ab_judge(
+    ctx: RunContext, endpoint: str, config: dict[str, Any], production: dict[str, Any], variant: str, alarms: list[str]
+) -> dict[str, Any]:
+    """What `driftline.ab_test.judge_ab` needs, fixed at planning time."""
+    deployment = ctx.config.deployment
+    return {
+        "model": ctx.model,
+        "run_id": ctx.run_id,
+        "endpoint_name": endpoint,
+        "expected_config": config["EndpointConfigName"],
+        "production_variant": production["variant"],
+        "candidate_variant": variant,
+        "candidate_percent": deployment.ab_candidate_percent,
+        "ab_seconds": deployment.ab_seconds,
+        "min_requests": deployment.ab_min_requests,
+        "metrics": list(deployment.ab_metrics),
+        "alpha": deployment.ab_alpha,
+        "alarms": alarms,
         "poll_seconds": ctx.config.timings.alarm_poll_seconds,
     }
 

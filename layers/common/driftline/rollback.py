@@ -46,6 +46,7 @@ class RollbackRequest(BaseModel):
     reason: str | None = None
     restore_production: dict[str, Any] | None = None  # the production record of the version rolled back to
     shadow: dict[str, Any] | None = None  # a failed shadow test's result (driftline.shadow): no traffic was shifted
+    ab: dict[str, Any] | None = None  # an A/B test that kept production (driftline.ab_test): its decision and tests
 
 
 def roll_back(request: RollbackRequest) -> dict[str, Any]:
@@ -169,6 +170,8 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
     alarm, error = request.alarm or {}, request.error or {}
     if request.shadow:
         return _page_shadow(request, plan)
+    if request.ab:
+        return _page_ab(request, plan)
     if production.get("variant"):
         now = (
             f"all traffic is back on the production variant {production['variant']} "
@@ -242,6 +245,41 @@ def _page_shadow(request: RollbackRequest, plan: dict[str, Any]) -> str:
         f"{request.model}: candidate {variant} failed its shadow test (no traffic shifted)",
         facts,
         kind="rollback",
+        model=request.model,
+        incident=f"rollback/{request.run_id}",
+        run_id=request.run_id,
+    )
+
+
+def _page_ab(request: RollbackRequest, plan: dict[str, Any]) -> str:
+    """The A/B test kept production: the decision, each metric's test and p-value."""
+    from driftline.ab_test import describe_tests
+
+    ab, production = request.ab or {}, plan.get("production") or {}
+    variant = plan.get("candidate_variant") or request.run_id
+    facts = {
+        "What happened": (
+            f"The A/B test of the candidate from run {request.run_id} ({ab.get('candidate_percent')} % of requests "
+            f"for {ab.get('seconds')} s{', extended once' if ab.get('extended') else ''}) kept production: "
+            f"{ab.get('reason') or (request.error or {}).get('Cause')}. The production variant "
+            f"{production.get('variant')} serves all traffic again."
+        ),
+        "Model": request.model,
+        "Endpoint": plan.get("endpoint_name"),
+        "Candidate variant": variant,
+        **describe_tests(ab),
+        "Significance level": ab.get("alpha"),
+        "What Driftline did": (
+            "shifted all traffic back to production, restored its endpoint config, deleted the candidate's "
+            "model and endpoint configs, marked its model package Rejected"
+        ),
+        "What to do": "see docs/runbook.md, 'A/B test kept production'",
+    } | console_links(settings().region, execution_arn=request.execution_arn)
+    logger.info("A/B test kept production", extra={"model": request.model, "run_id": request.run_id})
+    return page(
+        f"{request.model}: A/B test kept production over candidate {variant}",
+        facts,
+        kind="ab-decision",
         model=request.model,
         incident=f"rollback/{request.run_id}",
         run_id=request.run_id,
