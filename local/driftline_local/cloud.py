@@ -49,9 +49,12 @@ class LocalCloud:
         enforce_iam: bool | None = None,
         lambda_idle_seconds: float | None = None,
         lambda_initialize_ahead: bool = True,
+        serving_stacks_ahead: bool = False,
     ) -> None:
         """`lambda_idle_seconds`: cloud seconds an idle Lambda environment lives (default 10 minutes);
-        `lambda_initialize_ahead=False`: no environment is started before its function's first invocation."""
+        `lambda_initialize_ahead=False`: no environment is started before its function's first invocation;
+        `serving_stacks_ahead`: each image's model-serving stack is imported when the cloud starts, not by the
+        first endpoint that needs it (`sagemaker.model_server.ServingStacks`)."""
         if workdir is None:
             workdir = tempfile.mkdtemp(prefix="driftline-local-")
         port = port or free_port()
@@ -61,6 +64,7 @@ class LocalCloud:
         if lambda_idle_seconds is not None:
             self.ctx.lambda_idle_seconds = lambda_idle_seconds
         self.ctx.lambda_initialize_ahead = lambda_initialize_ahead
+        self.ctx.serving_stacks_ahead = serving_stacks_ahead
         if enforce_iam is None:  # on, as on AWS; DRIFTLINE_LOCAL_IAM=0 turns it off to tell an IAM refusal apart
             enforce_iam = os.environ.get("DRIFTLINE_LOCAL_IAM", "1") == "1"
         self.enforce_iam = enforce_iam  # callers act with their template roles (`iam`)
@@ -92,6 +96,10 @@ class LocalCloud:
         iam.install(self.ctx, self.enforce_iam)  # before the extensions that make clients for tasks
         for install in self._extensions():
             install(self.ctx)
+        if self.ctx.serving_stacks_ahead:
+            from driftline_local.sagemaker.model_server import serving_stacks
+
+            serving_stacks.start_ahead(self.ctx)
         log.info("local cloud at %s (workdir %s)", self.endpoint_url, self.workdir)
         return self
 

@@ -33,6 +33,8 @@ class LocalCloudContext:
     # function ahead of traffic (`lambda_runtime`)
     lambda_idle_seconds: float = LAMBDA_IDLE_LIFETIME_SECONDS
     lambda_initialize_ahead: bool = True
+    # whether each image's model-serving stack is imported when the cloud starts (`sagemaker.model_server`)
+    serving_stacks_ahead: bool = False
     stop_event: threading.Event = field(default_factory=threading.Event)
     # Lambda code registry, filled by `stack` on deploy: function name -> lambda_runtime.FunctionCode
     functions: dict[str, Any] = field(default_factory=dict)

@@ -5,24 +5,39 @@ anything else; serving.py imports `sagemaker_xgboost_container.encoder`, whose m
 `import numpy as np` and `import xgboost as xgb`; the image pins scikit-learn 1.8.0, so that import loads
 scikit-learn too (xgboost/compat.py imports sklearn.base whenever it is installed). Sources:
 aws/sagemaker-xgboost-container `src/sagemaker_xgboost_container/serving.py`, `encoder.py`, `requirements.txt`
-(commit cb8df91). The real endpoint pays that import while it starts, before its first ping; so does the
-local one, here, and the inference script then finds xgboost (and scikit-learn) already imported, as it does
-in the container. Requests never pay it, here or there.
+(commit cb8df91). The inference script then finds xgboost (and scikit-learn) already imported, as it does in
+the container. Requests never pay that import, here or there.
 
-Run as `python _serving_stack.py <path of _inference_worker.py> <code_dir> <model_dir> <program>` (by
-`model_server.py`, with the image environment's interpreter); stdlib only.
+Two ways to start (by `model_server.py`, with the image environment's interpreter; stdlib only):
+
+- ``python _serving_stack.py <path of _inference_worker.py> <code_dir> <model_dir> <program>``: import the
+  serving stack, then run the worker: one variant's server in a fresh interpreter.
+- ``python _serving_stack.py --zygote <socket-fd>``: import the serving stack once, then fork one variant's
+  server per request (`driftline_local.forking` describes the protocol). Each child is its own process in
+  its own session, with the variant's environment, working directory, arguments and pipes, and runs the
+  worker exactly as the fresh interpreter would; the imported stack is shared copy-on-write. The local
+  cloud models no instance launch or image pull (minutes on AWS, not simulated for jobs either); with the
+  zygote, CreateEndpoint here costs downloading the model, loading it and passing the health check.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import importlib.util
+import json
+import os
 import runpy
+import select
+import socket
 import sys
+import traceback
 
 # What the serving stack imports before the user's module; each only where the image's environment has it
 # (the XGBoost image has both; an image without xgboost serves with a different stack, not modelled here).
 SERVING_STACK_IMPORTS = ("numpy", "xgboost")
+_SPAWN_MESSAGE_BYTES = 1 << 20
 
 
 def import_serving_stack() -> list[str]:
@@ -35,7 +50,80 @@ def import_serving_stack() -> list[str]:
     return imported
 
 
-if __name__ == "__main__":
-    import_serving_stack()
-    worker, sys.argv = sys.argv[1], sys.argv[1:]
+def run_worker(argv: list[str]) -> None:
+    """Run `_inference_worker.py` with its arguments, as the serving stack runs the user's module."""
+    worker = argv[0]
+    sys.argv = argv
     runpy.run_path(worker, run_name="__main__")
+
+
+def _become_variant(spec: dict[str, object], fds: list[int]) -> None:
+    """In a freshly forked child: its own session, streams, directory and environment."""
+    os.setsid()
+    for target, fd in enumerate(fds):  # stdin (requests), stdout (answers), stderr (the endpoint's log)
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(str(spec["cwd"]))
+    os.environ.clear()
+    os.environ.update(dict(spec["env"]))  # type: ignore[call-overload]
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def zygote(sock_fd: int) -> None:
+    sock = socket.socket(fileno=sock_fd)
+    import_serving_stack()
+    gc.collect()
+    gc.freeze()  # the collector never writes to the imported stack's pages, so they stay shared
+    sock.send(json.dumps({"ready": True}).encode())
+    while True:
+        readable, _, _ = select.select([sock], [], [], 5.0)
+        _reap_children()
+        if not readable:
+            continue
+        data, fds, _, _ = socket.recv_fds(sock, _SPAWN_MESSAGE_BYTES, 3)
+        if not data:
+            return
+        spec = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sock.close()
+                _become_variant(spec, fds)
+                run_worker(list(spec["argv"]))
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # noqa: BLE001 - the child never returns into the zygote's loop
+                traceback.print_exc()
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(OSError, ValueError):
+                        stream.flush()
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            sock.send(json.dumps({"pid": pid}).encode())
+            continue
+        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
+        os.close(pidfd)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--zygote":
+        zygote(int(sys.argv[2]))
+    else:
+        import_serving_stack()
+        run_worker(sys.argv[1:])
