@@ -3,7 +3,9 @@
 - `StartExecution` without a `name`: AWS generates a UUID; moto 5.2.5's interpreter backend names
   the execution "None", so the second unnamed execution fails with `ExecutionAlreadyExists`.
 - `states:startExecution` task parameters keep their ASL casing (see `_install_sfn_parameter_casing`).
-- `.sync` tasks notice their job's end up to 0.5 s late (moto polls at 2 Hz); see `SYNC_POLL_SECONDS`.
+- `.sync` tasks notice their job's end up to 0.5 s late (moto polls at 2 Hz); see `SYNC_POLL_SECONDS`
+  (left for `startExecution.sync`: the SageMaker `.sync` tasks wake on their job's state-change event,
+  `sagemaker.sfn_integration`).
 - Every execution parses its definition again with moto's ANTLR grammar (0.2-0.3 s of CPU for the
   rollout's 47 states, under the same GIL as the server); see `_install_program_cache`.
 - `SendTaskFailure` drops its `cause` (moto's response passes only `error`), so a Catch sees
