@@ -51,7 +51,9 @@ def tuning_job_name(run: str) -> str:
 def _ranges(ctx: RunContext) -> dict[str, list[dict[str, Any]]]:
     tuning = ctx.config.training.tuning
     assert tuning is not None
-    integer, continuous, categorical = [], [], []
+    integer: list[dict[str, Any]] = []
+    continuous: list[dict[str, Any]] = []
+    categorical: list[dict[str, Any]] = []
     for name, spec in sorted(tuning.ranges.items()):
         kind = spec.kind
         if kind == "categorical":

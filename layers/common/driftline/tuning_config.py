@@ -196,8 +196,8 @@ def tuning_problems(config: ModelConfig) -> list[str]:
         found.append(f"{where}: at most {MAX_HYPERPARAMETERS} hyperparameters in all, fixed and tuned")
     if tuning.strategy == "Hyperband":
         rounds = int(config.xgboost_hyperparameters()["num_round"])
-        band = tuning.hyperband or Hyperband(max_resource=rounds)
-        if band.max_resource > rounds:
+        if tuning.hyperband and tuning.hyperband.max_resource > rounds:
+            band = tuning.hyperband
             found.append(
                 f"{where}.hyperband.max_resource: {band.max_resource} rounds is more than num_round ({rounds})"
             )
