@@ -234,7 +234,8 @@ def install(endpoint_host: EndpointHost) -> None:
             raise ValidationError(message=problem)
         if shadow:
             # moto's instance type / serverless checks, as for ProductionVariants
-            FakeEndpointConfig.__new__(FakeEndpointConfig).validate_production_variants(shadow)
+            checker: Any = FakeEndpointConfig.__new__(FakeEndpointConfig)
+            checker.validate_production_variants(shadow)
         result = create_config(self)
         config = self.sagemaker_backend.endpoint_configs[self._get_param("EndpointConfigName")]
         config.shadow_production_variants = shadow
@@ -264,7 +265,7 @@ def install(endpoint_host: EndpointHost) -> None:
     ):
         previous = original(cls, name)
         if previous is not None:
-            function.__wrapped__ = previous  # type: ignore[attr-defined]
+            setattr(function, "__wrapped__", previous)  # noqa: B010
         setattr(cls, name, function)
 
 
