@@ -298,6 +298,28 @@ def load_model_dir(model_dir: str | Path) -> LoadedModel:
     return LoadedModel(booster, load_preprocessor(preprocessor_path))
 
 
+def throughput_line(job: str, unit: str, count: float, seconds: float, **counts: int) -> tuple[float, str]:
+    """A job's throughput and the log line that states it with its unit: `(value, line)`.
+
+    `<job>_throughput <unit>_per_second=<v> <name>=<n> ... seconds=<s>`: the unit is in the figure's name
+    (`row_rounds` for boosting, where every round passes over every row; `rows` for a pass over a dataset),
+    the counts it comes from follow in the order given, the wall time last. A training request's
+    MetricDefinitions read `<unit>_per_second` and the counts by name (driftline.sagemaker_requests).
+    """
+    value = count / seconds if seconds > 0 and count else 0.0
+    parts = [f"{job}_throughput {unit}_per_second={value:.1f}"]
+    parts += [f"{name}={int(number)}" for name, number in counts.items()]
+    parts.append(f"seconds={seconds:.3f}")
+    return value, " ".join(parts)
+
+
+def log_throughput(log: logging.Logger, job: str, unit: str, count: float, seconds: float, **counts: int) -> float:
+    """Log `throughput_line(...)` and return the value (for the job's summary file)."""
+    value, line = throughput_line(job, unit, count, seconds, **counts)
+    log.info("%s", line)
+    return value
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n", encoding="utf-8")
