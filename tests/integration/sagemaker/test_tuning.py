@@ -184,3 +184,71 @@ def test_listing_trials_of_an_unknown_tuning_job_is_refused(aws):
         aws("sagemaker").list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="nope")
 
     assert "Could not find" in refused.value.response["Error"]["Message"]
+
+
+# A trial that checkpoints each epoch and says which checkpoints it resumed from.
+TUNE_SPOT_PY = """
+import json, os, sys, time
+
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+x, checkpoints = float(args["--x"]), args["--checkpoint_dir"]
+os.makedirs(checkpoints, exist_ok=True)
+resumed = sorted(os.listdir(checkpoints))
+for epoch in range(3):
+    if f"checkpoint-{epoch}.json" in resumed:
+        continue
+    with open(os.path.join(checkpoints, f"checkpoint-{epoch}.json"), "w") as f:
+        json.dump({"x": x}, f)
+    print(f"spot-trial epoch={epoch}", flush=True)
+    time.sleep(0.5)
+print(f"round=3 validation-auc={1 - (x - 0.3) ** 2:.6f}", flush=True)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as f:
+    json.dump({"x": x, "resumed": resumed}, f)
+"""
+
+
+def test_a_spot_interrupted_trial_restarts_in_place_from_its_own_checkpoints(aws, bucket, tune_code):
+    import io
+    import re
+    import tarfile
+
+    from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption
+
+    from .sagemaker_testkit import sourcedir as make_sourcedir
+
+    # Given trials that checkpoint every epoch, and spot capacity reclaimed from the first trial to reach epoch 1
+    aws("s3").put_object(
+        Bucket=bucket, Key="code/tune/sourcedir.tar.gz", Body=make_sourcedir({"tune.py": TUNE_SPOT_PY})
+    )
+    request = tuning_request(bucket, tune_code, max_jobs=2, parallel=2, checkpoint_dir="/opt/ml/checkpoints")
+    plan = plan_training_interruption(
+        PlannedInterruption("", re.compile(r"^spot-trial epoch=(\d+)$"), at_least=1, notice_seconds=1, outcome="resume")
+    )
+
+    # When the tuning job runs
+    aws("sagemaker").create_hyper_parameter_tuning_job(**request)
+    described = _ended(aws, request["HyperParameterTuningJobName"])
+
+    # Then the interrupted trial was restarted in place (same name), resumed from its own checkpoints, and counted
+    assert plan.fired.is_set(), "the planned interruption never landed"
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    trials = _trials(aws, request["HyperParameterTuningJobName"])
+    assert [t["TrainingJobStatus"] for t in trials] == ["Completed", "Completed"]
+    jobs = [aws("sagemaker").describe_training_job(TrainingJobName=t["TrainingJobName"]) for t in trials]
+    [interrupted] = [j for j in jobs if "Interrupted" in [s["Status"] for s in j["SecondaryStatusTransitions"]]]
+
+    def model_of(job: dict) -> dict:
+        artifact = job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix(f"s3://{bucket}/")
+        body = aws("s3").get_object(Bucket=bucket, Key=artifact)["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            return json.loads(tar.extractfile("model.json").read())  # type: ignore[union-attr]
+
+    model = model_of(interrupted)
+    assert model["resumed"][:2] == ["checkpoint-0.json", "checkpoint-1.json"]
+    # the other trial never saw those checkpoints: each trial has its own prefix
+    [other] = [j for j in jobs if j["TrainingJobName"] != interrupted["TrainingJobName"]]
+    assert model_of(other)["resumed"] == []
+    assert float(model["x"]) == pytest.approx(float(next(
+        t["TunedHyperParameters"]["x"] for t in trials if t["TrainingJobName"] == interrupted["TrainingJobName"]
+    )))  # fmt: skip
+    assert all(t.get("FinalHyperParameterTuningJobObjectiveMetric") for t in trials)
