@@ -166,7 +166,7 @@ def _process(upload: UploadedObject, budget: float) -> BatchOutcome:
         source_key=upload.key,
     )
     output_key = output_key_of(config.name, name)
-    state.put_batch(
+    state.create_batch(
         config.name,
         job,
         status="STARTED",

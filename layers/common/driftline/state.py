@@ -274,9 +274,21 @@ def put_production(model: str, **fields: Any) -> None:
 # --- batch transforms ------------------------------------------------------------------------------
 
 
-def put_batch(model: str, job: str, **fields: Any) -> None:
-    """A batch transform job of the model (`BATCH#<job>`): the file, the job, its outcome."""
-    _table().put_item(Item={"pk": _model_key(model), "sk": f"BATCH#{job}", "job": job} | _dynamo(fields))
+def create_batch(model: str, job: str, **fields: Any) -> bool:
+    """A batch transform job of the model (`BATCH#<job>`): the file, the job, its outcome.
+
+    Written once: a retried drop event finds the item (perhaps already finished) and leaves it (False).
+    """
+    try:
+        _table().put_item(
+            Item={"pk": _model_key(model), "sk": f"BATCH#{job}", "job": job} | _dynamo(fields),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except Exception as exc:
+        if not _is_conditional_failure(exc):
+            raise
+        return False
+    return True
 
 
 def get_batch(model: str, job: str) -> dict[str, Any] | None:

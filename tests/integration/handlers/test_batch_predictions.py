@@ -3,6 +3,7 @@
 import json
 
 import boto3
+import pytest
 from driftline import state
 
 from .conftest import REGION, invoke, put_config, sample, upload
@@ -142,3 +143,33 @@ def test_a_completed_transform_job_is_recorded_with_its_rows_and_output(stack):
     )
     assert state.get_batch("bank-marketing", started["job_name"])["status"] == "COMPLETED"
     assert stack.pages() == []
+
+
+def test_a_drop_retried_after_its_job_finished_leaves_the_finished_record(stack, monkeypatch):
+    from driftline import batch
+
+    put_config(stack, WITH_IDS)
+    _in_production(stack)
+    event = _drop(stack, "nov.csv", GOOD)
+
+    class CrashAfterStart:  # the invocation dies after CreateTransformJob: the event is delivered again
+        def add_dimension(self, **kwargs):
+            pass
+
+        def add_metric(self, **kwargs):
+            raise RuntimeError("the invocation timed out")
+
+    monkeypatch.setattr(batch, "metrics", CrashAfterStart())
+    with pytest.raises(RuntimeError):
+        invoke("on_batch_uploaded", event)
+    monkeypatch.undo()
+    [job] = _jobs()
+    finished = sample("transform_job_failed.json")
+    finished["detail"].update({"TransformJobName": job, "TransformJobStatus": "Completed"})
+    invoke("on_transform_state_change", finished)
+
+    retried = invoke("on_batch_uploaded", event)
+
+    assert (retried["outcome"], retried["job_name"]) == ("started", job)
+    assert _jobs() == [job]
+    assert state.get_batch("bank-marketing", job)["status"] == "COMPLETED"
