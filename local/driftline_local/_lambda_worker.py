@@ -8,7 +8,8 @@ from its own PYTHONPATH (source dir + layers), as on Lambda.
 
 The zygote (``python _lambda_worker.py --zygote <socket-fd>``) is the runtime's pre-imported interpreter:
 it imports the libraries every handler of this runtime imports from the interpreter's own site-packages
-(`SHARED_IMPORTS`: boto3, botocore, pydantic; none reads the environment when imported), freezes them out
+(`SHARED_IMPORTS`: boto3, botocore, pydantic, Powertools; what they read from the environment when imported
+is the same for every function, or makes the runtime start that function fresh), freezes them out
 of the garbage collector, then forks one child per execution environment on request. A child is its own
 process with its own environment, working directory, standard streams and PYTHONPATH, like a fresh
 interpreter; the imported libraries' pages stay shared with the zygote until written (copy-on-write), so
@@ -51,6 +52,12 @@ SHARED_IMPORTS = (
     "botocore.credentials",
     "pydantic",
     "pydantic_core",
+    # Powertools reads AWS_EXECUTION_ENV and AWS_LAMBDA_INITIALIZATION_TYPE (the same for every function of
+    # this runtime, so the zygote has them) and POWERTOOLS_DEBUG (a function that sets it starts fresh) at import
+    "aws_lambda_powertools",
+    "aws_lambda_powertools.utilities.parser",
+    "aws_lambda_powertools.utilities.idempotency",
+    "aws_lambda_powertools.utilities.typing",
 )
 _SPAWN_MESSAGE_BYTES = 1 << 20
 

@@ -20,7 +20,7 @@ function's role when IAM is enforced, see `iam`; dummy ones otherwise) and
   the time scale like every scaled timing) is shut down, as Lambda reclaims idle environments; the next
   invocation starts a fresh one (its REPORT line then carries `Init Duration`, as on Lambda).
 - Shared imports: execution environments are forked from a zygote, the runtime's interpreter with the
-  libraries every handler imports from the runtime (boto3, botocore, pydantic) already imported
+  libraries every handler imports from the runtime (boto3, botocore, pydantic, Powertools) already imported
   (`_lambda_worker.zygote`). Each environment is still its own process with the function's environment,
   credentials, working directory and PYTHONPATH; the libraries' memory is shared copy-on-write, so twenty
   environments hold them about once. An environment's Init Duration is its handler's own init (its modules,
@@ -65,8 +65,16 @@ AHEAD_OF_TIME_INITS = 2  # environments initializing at once: a 2-core laptop ke
 ASYNC_RETRY_DELAYS = (60.0, 120.0)  # cloud seconds between async attempts, as Lambda does
 IDLE_LIFETIME_SECONDS = LAMBDA_IDLE_LIFETIME_SECONDS  # cloud seconds; see `context`
 _END_MARKER = "\x00driftline-end"
-# interpreter options a forked environment takes from the zygote; any other PYTHON* variable needs a fresh interpreter
-_ZYGOTE_PYTHON_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+# What a forked environment takes from the zygote's own environment (read at the interpreter's start or when
+# the shared libraries are imported): the runtime's constants. A function whose environment differs on these,
+# sets another PYTHON* option, or sets a variable a shared library reads at import gets a fresh interpreter.
+_ZYGOTE_ENV = {
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+    "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+}
+_READ_AT_IMPORT = ("POWERTOOLS_DEBUG",)
 
 
 @dataclass(frozen=True)
@@ -100,15 +108,19 @@ def _start_zygote(home: Path) -> Zygote:
         "HOME": str(home),
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        **_ZYGOTE_PYTHON_ENV,
+        **_ZYGOTE_ENV,
     }
     return Zygote([sys.executable, str(WORKER_SCRIPT), "--zygote"], env, home, home / "zygote.log")
 
 
 def _forkable(env: dict[str, str]) -> bool:
-    """Whether the zygote's interpreter options are this environment's (else a fresh interpreter starts)."""
+    """Whether a child of the zygote is what a fresh interpreter with `env` would be (else one starts)."""
     options = {k: v for k, v in env.items() if k.startswith("PYTHON") and k != "PYTHONPATH"}
-    return options == _ZYGOTE_PYTHON_ENV
+    if options != {k: v for k, v in _ZYGOTE_ENV.items() if k.startswith("PYTHON")}:
+        return False
+    if any(env.get(k) != v for k, v in _ZYGOTE_ENV.items()):
+        return False
+    return not any(k in env for k in _READ_AT_IMPORT)
 
 
 class _Worker:

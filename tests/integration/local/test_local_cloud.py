@@ -204,3 +204,13 @@ def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_c
 
     # Then its handler imported the bundled copy, with the function's own environment
     assert json.loads(answer["payload"]) == {"bundled": True, "greeting": "hi"}
+
+
+def test_a_function_setting_what_a_shared_library_reads_at_import_starts_a_fresh_interpreter():
+    from driftline_local.lambda_runtime import _ZYGOTE_ENV, _forkable
+
+    runtime_env = {"PATH": "/usr/bin", "PYTHONPATH": "/code", **_ZYGOTE_ENV}
+
+    assert _forkable(runtime_env)
+    assert not _forkable({**runtime_env, "POWERTOOLS_DEBUG": "1"})  # Powertools reads it when imported
+    assert not _forkable({**runtime_env, "PYTHONHASHSEED": "0"})  # read when the interpreter starts
