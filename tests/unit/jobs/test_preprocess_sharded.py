@@ -121,3 +121,19 @@ def test_output_shards_roll_over_and_keep_every_row(tmp_path, harness, preproces
     shards = sorted(p.name for p in (tmp_path / "out" / "train").iterdir())
     assert shards[0] == "train-algo-1-0001.csv" and "train.csv" in shards and len(shards) > 3
     assert sum(len(pd.read_csv(tmp_path / "out" / "train" / s, header=None)) for s in shards) == pre["rows"]["train"]
+
+
+def test_the_vectorised_encoder_and_writer_match_the_serving_encoder(tmp_path, harness, preprocess):
+    common = harness.load_job_module("_common")
+    config = harness.base_config("scale", "binary_classification", "y")
+    everything, _ = shard_inputs(tmp_path, generate_bank_marketing(1500, seed=10), files=1)
+    pre = preprocess.preprocess(config, everything, tmp_path / "out", 7)
+    files = preprocess.input_files(everything)
+    _, _, rows = next(preprocess.read_chunks(files, everything, preprocess.header_columns(files, everything), 500))
+    rows.loc[0, "age"], rows.loc[1, "job"] = None, "a job never seen"
+
+    matrix = preprocess.encode_clean(rows, pre)
+
+    assert np.array_equal(matrix, common.encode_frame(rows, pre))
+    written = np.loadtxt(preprocess.csv_text(np.zeros(len(rows), dtype=int), matrix).splitlines(), delimiter=",")
+    assert np.allclose(written[:, 1:], matrix, rtol=1e-11, atol=0)
