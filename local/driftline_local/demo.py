@@ -2,8 +2,10 @@
 
 1. Onboard `bank-marketing` and upload a burst of data plus a broken file: one run, one quarantine.
    Its spot training job loses its capacity once and resumes from its newest checkpoint.
-2. A bad candidate (its variant fails every request) rolls out beside production and is rolled back.
-3. Traffic from a shifted population: the drift monitor notices, the drift alarm pages on-call and
+2. Batch predictions: a CSV of unlabelled rows dropped in batch/<model>/ comes back as predictions.
+3. A bad candidate (its variant fails every request) rolls out beside production and is rolled back; the same
+   candidate rolled out with a shadow test first is stopped before any customer request reaches it.
+4. Traffic from a shifted population: the drift monitor notices, the drift alarm pages on-call and
    retrains on the new data, the new model rolls out step by step, the alarm resolves.
 """
 
@@ -21,6 +23,7 @@ from typing import Any
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from driftline_local.batch_demo import BatchFailed, show_batch_predictions
 from driftline_local.cli import deploy_local_stack
 from driftline_local.cloud import LocalCloud
 from driftline_local.context import REPO_ROOT
@@ -44,6 +47,7 @@ from driftline_local.ops.watch import RunWatcher, default_view, follow, wait_for
 from driftline_local.sagemaker.endpoints import set_fault
 from driftline_local.sagemaker.jobs import PlannedInterruption, plan_training_interruption
 from driftline_local.sample_data import SAMPLE_MODEL_YAML, generate_bank_marketing
+from driftline_local.shadow_demo import shadow_test_story
 from driftline_local.sns import read_mailbox, wait_for_mail
 
 MODEL = "bank-marketing"
@@ -73,7 +77,9 @@ class Console:
 class Story:
     first: RunResult | None = None
     resume: dict[str, Any] = field(default_factory=dict)
+    batch: dict[str, Any] = field(default_factory=dict)
     rollback: dict[str, Any] = field(default_factory=dict)
+    shadow: dict[str, Any] = field(default_factory=dict)
     retrain: RunResult | None = None
     auc_before: float | None = None
     auc_after: float | None = None
@@ -95,7 +101,12 @@ def run_demo(rows: int = 6000, files: int = 3, workdir: Path | None = None) -> i
         say(f"stack 'driftline' deployed at {cloud.endpoint_url}; data bucket {stack.data_bucket}")
         _first_model(clients, stack, rows, files, story, say)
         if story.ok:
+            _batch(clients, stack, story, say)
+        if story.ok:
             _bad_candidate(clients, stack, story, say)
+        if story.ok:
+            _shadow(clients, stack, story, say)
+        if story.ok:
             _drift(clients, stack, story, say, cloud)
         _summary(story, read_mailbox(cloud.ctx), cloud.endpoint_url)
         _status(clients)
@@ -186,12 +197,30 @@ def _resume_facts(clients: Clients, job: str) -> dict[str, Any]:
     }
 
 
-def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -> None:
+def _batch(clients: Clients, stack: Stack, story: Story, say: Console) -> None:
+    say(f"== 2. batch predictions: unlabelled rows dropped in batch/{MODEL}/")
+    rows = generate_bank_marketing(500, seed=21).drop(columns=["y", "duration"])
+    rows.insert(0, "id", [f"c-{n:04d}" for n in range(len(rows))])
+    try:
+        result = show_batch_predictions(clients, stack, MODEL, rows, shown=3, progress=say)
+    except BatchFailed as failure:
+        say(f"batch predictions failed: {failure}")
+        story.ok = False
+        return
+    story.batch = {"rows": len(result.rows), "output": result.output_key, "seconds": result.seconds}
+    story.ok = len(result.rows) == len(rows)
+
+
+def _candidate_model_data(clients: Clients, story: Story) -> str:
+    """The first run's model artifact: the demo's candidates are this model with a fault injected."""
     assert story.first is not None
-    say("== 2. a bad candidate: its variant fails every request once it takes traffic")
-    model_data = clients("sagemaker").describe_training_job(TrainingJobName=story.first.attempts[-1]["job_name"])[
-        "ModelArtifacts"
-    ]["S3ModelArtifacts"]
+    training_job = clients("sagemaker").describe_training_job(TrainingJobName=story.first.attempts[-1]["job_name"])
+    return str(training_job["ModelArtifacts"]["S3ModelArtifacts"])
+
+
+def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -> None:
+    say("== 3. a bad candidate: its variant fails every request once it takes traffic")
+    model_data = _candidate_model_data(clients, story)
     run = f"{MODEL}-manual-20261128T090000"
     variant = run.removeprefix(f"{MODEL}-")
     rows = generate_bank_marketing(2000, seed=5).drop(columns=["y", "duration"])  # a representative sample
@@ -218,8 +247,23 @@ def _bad_candidate(clients: Clients, stack: Stack, story: Story, say: Console) -
     story.ok = outcome.get("error") == "CandidateRolledBack" and story.rollback["candidate_after"] == 0
 
 
+def _shadow(clients: Clients, stack: Stack, story: Story, say: Console) -> None:
+    rows = generate_bank_marketing(2000, seed=6).drop(columns=["y", "duration"])
+    story.shadow = shadow_test_story(
+        clients,
+        stack,
+        MODEL,
+        DEMO_CONFIG.format(on_upload="true"),
+        _candidate_model_data(clients, story),
+        rows,
+        say=say,
+        run_id=f"{MODEL}-manual-20261128T100000",
+    )
+    story.ok = story.shadow["error"] == "CandidateFailedShadowTest" and story.shadow["customer_requests_failed"] == 0
+
+
 def _drift(clients: Clients, stack: Stack, story: Story, say: Console, cloud: LocalCloud) -> None:
-    say("== 3. the population shifts: fresh labelled data is kept, traffic drifts")
+    say("== 4. the population shifts: fresh labelled data is kept, traffic drifts")
     onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="false"), MODEL)
     upload_frames(clients, stack, MODEL, [generate_bank_marketing(12000, seed=8, shift=1.0)], prefix="shifted")
     holdout = generate_bank_marketing(1000, seed=9, shift=1.0)
@@ -325,6 +369,16 @@ def _summary(story: Story, mailbox: list[dict[str, Any]], endpoint_url: str) -> 
             f"bad candidate  {rb['status']} ({rb['error']}); {rb['sent']} requests sent, {rb['failed']} failed "
             f"(the faulted candidate's); served by variant {rb['served']}; "
             f"served by the candidate after the rollback: {rb['candidate_after']}"
+        )
+    if story.batch:
+        batch = story.batch
+        print(f"batch          {batch['rows']} predictions in {batch['output']} ({batch['seconds']:.1f}s)")
+    if story.shadow:
+        sh = story.shadow
+        print(
+            f"shadow test    {sh['status']} ({sh['error']}); the shadow failed {sh['mirrored_failed']} of "
+            f"{sh['mirrored']} mirrored requests; {sh['customer_requests']} customer requests, "
+            f"{sh['customer_requests_failed']} failed"
         )
     if story.retrain:
         print(f"drift retrain  {story.retrain.run_id} ({story.retrain.status})")
