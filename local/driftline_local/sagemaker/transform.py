@@ -169,6 +169,12 @@ class TransformRunner:
         input_filter = processing.get("InputFilter") or "$"
         output_filter = processing.get("OutputFilter") or "$"
         join = (processing.get("JoinSource") or "None") == "Input"
+        processed = join or input_filter.strip() != "$" or output_filter.strip() != "$"
+        if processed and (transform_input.get("ContentType") or "").split(";")[0].strip() != "text/csv":
+            # SageMaker applies data processing to CSV and JSON input only; the local cloud to CSV only.
+            raise TransformFailed(
+                "ClientError: the local cloud applies InputFilter/JoinSource/OutputFilter to text/csv only"
+            )
         records = split_records(body) if split == "Line" else [body]
         limit = (fake.max_payload_in_mb if fake.max_payload_in_mb is not None else 6) * MB
         batches = mini_batches(records, limit, fake.batch_strategy or "MultiRecord") if limit else [records]
@@ -269,6 +275,10 @@ def select_columns(record: bytes, expression: str) -> bytes:
             chosen += row[part]
         elif part < len(row):
             chosen.append(row[part])
+        else:  # "If you specify indexes that aren't within the dimension size of the joined dataset, you get an error"
+            raise TransformFailed(
+                f"ClientError: the filter {expression} selects column {part} of a record with {len(row)} columns"
+            )
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(chosen)
     return buffer.getvalue().encode() + ending

@@ -173,3 +173,14 @@ def test_a_second_job_of_the_same_name_is_refused(aws, bucket):
 
     with pytest.raises(ClientError, match="a job with this name already exists"):
         aws("sagemaker").create_transform_job(**request)
+
+
+def test_an_output_filter_index_beyond_the_joined_row_fails_the_job(aws, bucket):
+    model = _model(aws, bucket)
+    aws("s3").put_object(Bucket=bucket, Key="narrow/a.csv", Body=b"c-1,1,2\n")
+    processing = {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$[0,7]"}
+
+    job = _run(aws, _request(f"transform-{uuid.uuid4().hex[:8]}", model, bucket, "narrow/", DataProcessing=processing))
+
+    assert job["TransformJobStatus"] == "Failed"
+    assert "selects column 7 of a record with 4 columns" in job["FailureReason"]
