@@ -187,6 +187,24 @@ def test_tick_starts_the_quality_job_over_the_window_one_label_delay_earlier(sta
     assert inputs["evaluation"].endswith(f"{PRODUCTION_RUN}/evaluation/")
 
 
+def test_repeated_tick_starts_one_quality_job(stack):
+    put_config(stack, CONFIG)
+    state.put_production(
+        MODEL, run_id=PRODUCTION_RUN, endpoint_name="driftline-bank-marketing", variant="upload-20261128T050000"
+    )
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=stack.data_bucket, Key=f"labels/{MODEL}/day.csv", Body=b"inference_id,y\nr-1,yes\n"
+    )
+    tick = {"model": MODEL, "scheduled_time": "2026-11-28T07:00:00Z"}
+
+    first = invoke("start_monitoring", tick)
+    invoke("start_monitoring", tick)  # EventBridge delivers at least once: the window names the same job
+
+    assert first["quality"]["action"] == "started"
+    jobs = boto3.client("sagemaker", region_name=REGION).list_processing_jobs()["ProcessingJobSummaries"]
+    assert sorted(j["ProcessingJobName"] for j in jobs if j["ProcessingJobName"].endswith("-quality")) == [QUALITY_JOB]
+
+
 def test_tick_without_labels_starts_no_quality_job(stack):
     put_config(stack, CONFIG)
     state.put_production(

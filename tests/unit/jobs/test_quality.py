@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -207,3 +208,48 @@ def test_main_explains_a_missing_evaluation(quality, tmp_path):
         ]
     )  # fmt: skip
     assert code == 1 and "evaluation" in message.read_text()
+
+
+def test_binary_metrics_agree_with_scikit_learn_on_random_traffic(quality, tmp_path):
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 2, 500)
+    scores = np.clip(truth * 0.3 + rng.random(500) * 0.7, 0, 1).round(3)  # ties included
+    paths = write_inputs(tmp_path, "binary_classification", {}, ["0", "1"])
+    write_capture(paths["capture"], [capture_line(f"r{i}", f"{s}\n") for i, s in enumerate(scores)])
+    labels_file(paths, [(f"r{i}", str(t)) for i, t in enumerate(truth)])
+
+    metrics = run(quality, paths)["quality_summary.json"]["metrics"]
+
+    assert metrics["auc"] == pytest.approx(roc_auc_score(truth, scores))
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(truth, scores >= 0.5))
+    assert metrics["f1"] == pytest.approx(f1_score(truth, scores >= 0.5))
+
+
+def test_multiclass_json_answers_give_one_vs_rest_auc(quality, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    classes = ["a", "b", "c"]
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 300)
+    raw = rng.random((300, 3)) + np.eye(3)[truth] * 0.8
+    probabilities = raw / raw.sum(axis=1, keepdims=True)
+    bodies = [
+        json.dumps(
+            {
+                "predictions": [
+                    {"label": classes[int(np.argmax(p))], "probabilities": dict(zip(classes, p.tolist(), strict=True))}
+                ]
+            }
+        )
+        for p in probabilities
+    ]
+    paths = write_inputs(tmp_path, "multiclass_classification", {}, classes)
+    write_capture(paths["capture"], [capture_line(f"r{i}", b, "application/json") for i, b in enumerate(bodies)])
+    labels_file(paths, [(f"r{i}", classes[t]) for i, t in enumerate(truth)])
+
+    metrics = run(quality, paths)["quality_summary.json"]["metrics"]
+
+    assert metrics["auc"] == pytest.approx(roc_auc_score(truth, probabilities, multi_class="ovr"))
+    assert metrics["accuracy"] == pytest.approx(float(np.mean(probabilities.argmax(axis=1) == truth)))
