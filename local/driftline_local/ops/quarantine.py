@@ -35,8 +35,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("words", nargs="+", metavar="MODEL | release KEY", help=argparse.SUPPRESS)
     parser.add_argument("--file", help="release: upload this fixed local file instead of the quarantined bytes")
-    parser.add_argument("--to", help="release: the key under incoming/ to upload to (default: where it came from)")
-    parser.add_argument("--force", action="store_true", help="release again, or over an existing incoming/ file")
+    parser.add_argument(
+        "--to", help="release: the key under incoming/, batch/ or labels/ to upload to (default: where it came from)"
+    )
+    parser.add_argument("--force", action="store_true", help="release again, or over an existing file")
     parser.add_argument("--all", action="store_true", help="list: include files already released")
     add_connection_arguments(parser)
     parser.set_defaults(func=cmd_quarantine)
@@ -177,12 +179,17 @@ def release(args: argparse.Namespace, key: str) -> int:
     return 0
 
 
+# Where a quarantined file may go back to: training data, batch predictions, delayed labels. Each is checked
+# again by its own handler when it lands.
+RELEASE_FOLDERS = ("incoming", "batch", "labels")
+
+
 def _target(ops: Driftline, key: str, record: dict[str, Any], to: str | None) -> str:
     model = key.split("/")[1]
     if to:
         target = to.removeprefix(f"s3://{ops.stack.data_bucket}/")
-        if not target.startswith("incoming/") or target.count("/") < 2:
-            raise OpsError(f"--to {to}: uploads go to incoming/<model>/<name>.csv")
+        if target.split("/", 1)[0] not in RELEASE_FOLDERS or target.count("/") < 2:
+            raise OpsError(f"--to {to}: files go to incoming/, batch/ or labels/<model>/<name>.csv")
         return target
     if model == UNKNOWN_MODEL_FOLDER:
         raise OpsError(
@@ -190,8 +197,8 @@ def _target(ops: Driftline, key: str, record: dict[str, Any], to: str | None) ->
             "--to incoming/<model>/<name>.csv"
         )
     original = str(record.get("original_key") or "")
-    if original.startswith(f"incoming/{model}/"):
-        return original
+    if any(original.startswith(f"{folder}/{model}/") for folder in RELEASE_FOLDERS):
+        return original  # back where it was dropped: a batch file is not training data
     return f"incoming/{model}/{key.rsplit('/', 1)[-1]}"
 
 
