@@ -50,6 +50,13 @@ path that slices out only endpointInput's data (the rest of such a line is not p
 line goes through the json module. Malformed records are logged by reason, never with their content.
 See docs/internals.md, "Job scripts".
 
+Several instances (monitoring.instance_count > 1, the capture input ShardedByS3Key): --stage partial on each
+instance folds its capture files into the same summaries and writes them as partials/<host>.json; --stage
+merge (one instance, --partials-dir holding every partial) adds them up and writes the reports. Record
+counts, bucket counts and category counts add exactly, so the verdicts equal an unsharded run's; means
+and standard deviations agree within float rounding; with --ks-test the window sample is the bottom-k of
+the shards' samples (uniform, but not the very values an unsharded run would draw).
+
 Code layout: this file is the entry point (arguments, settings, baseline features, the run);
 monitor_stats.py holds the per-feature summaries, monitor_capture.py the capture reader and
 monitor_report.py the verdicts and report files.
@@ -129,7 +136,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-start", type=utc_time, help="ISO time: capture files taken before it are skipped")
     parser.add_argument("--window-end", type=utc_time, help="ISO time: capture files taken at or after it are skipped")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
+    parser.add_argument(
+        "--stage",
+        choices=("all", "partial", "merge"),
+        default="all",
+        help="all: one instance; partial: this instance's capture shard to partials/<host>.json; merge: the reports "
+        "from every partial in --partials-dir (monitoring.instance_count > 1)",
+    )
+    parser.add_argument("--partials-dir", help="--stage merge: every instance's partials/ output")
+    parser.add_argument("--resource-config", default="/opt/ml/config/resourceconfig.json", help="hosts (SageMaker)")
     args = parser.parse_args(argv)
+    if args.stage == "merge" and not args.partials_dir:
+        parser.error("--stage merge needs --partials-dir")
     if args.block_bytes < 1 or args.sample < 1:
         parser.error("--block-bytes and --sample must be positive")
     return args
@@ -209,7 +227,12 @@ def monitor(
     seed: int = 0,
     span: tuple[datetime | None, datetime | None] = (None, None),
     ks_test: bool = False,
+    stage: str = "all",
+    partials_dir: Path | None = None,
+    host: str = "algo-1",
 ) -> dict[str, Any]:
+    """The run: --stage all reads the whole window; partial writes this host's share of it (its capture shard)
+    as partials/<host>.json; merge absorbs every partial, so its reports equal an unsharded run's."""
     settings = load_settings(config)
     baseline_path = find_file(baseline_dir, [BASELINE_FILE]) if baseline_dir.exists() else None
     if baseline_path is None:
@@ -227,7 +250,19 @@ def monitor(
 
     # The window is sampled only for KS: its drift buckets are counted exactly, row by row.
     window = Window(features, Columns(features, sample if ks_test else 0, rng, edges))
-    read_window(capture_dir, window, block_bytes, span)
+    if stage == "merge":
+        assert partials_dir is not None
+        partials = sorted(partials_dir.glob("*.json"))
+        if not partials:
+            raise JobInputError(f"no partial windows in {partials_dir}; run --stage partial on every instance first")
+        for path in partials:
+            window.absorb(json.loads(path.read_text(encoding="utf-8")))
+    else:
+        read_window(capture_dir, window, block_bytes, span)
+    if stage == "partial":
+        write_json(output_dir / "partials" / f"{host}.json", window.state())
+        log.info("partial window of %s: %d capture records, %d rows", host, window.capture_records, window.records)
+        return {"host": host, "records": window.records}
     malformed = sum(window.malformed.values())
     log.info("window: %d capture records, %d rows, %d malformed", window.capture_records, window.records, malformed)
     for example in window.examples:
@@ -253,6 +288,14 @@ def monitor(
     return summary
 
 
+def current_host(path: Path) -> str:
+    """This instance's name in SageMaker's resourceconfig.json; algo-1 without one."""
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["current_host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "algo-1"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -266,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             span=(args.window_start, args.window_end),
             ks_test=args.ks_test,
+            stage=args.stage,
+            partials_dir=Path(args.partials_dir) if args.partials_dir else None,
+            host=current_host(Path(args.resource_config)),
         )
     except JobInputError as exc:
         return job_failed(f"monitoring failed: {exc}", args.exit_message, log)

@@ -280,6 +280,29 @@ class Window:
     def records(self) -> int:
         return self.columns.rows
 
+    def state(self) -> dict[str, Any]:
+        """The window read so far, as JSON, for a merge of sharded windows (monitor.py --stage merge)."""
+        self.finish()
+        return {
+            "capture_records": self.capture_records,
+            "malformed": dict(self.malformed),
+            "examples": self.examples,
+            "object_rows": self.object_rows,
+            "absent": dict(self.absent),
+            "extra": dict(self.extra),
+            "columns": self.columns.state(),
+        }
+
+    def absorb(self, state: dict[str, Any]) -> None:
+        """Add another shard's window: counts and drift buckets merge exactly."""
+        self.capture_records += int(state["capture_records"])
+        self.malformed.update(state["malformed"])
+        self.examples = (self.examples + list(state["examples"]))[:EXAMPLES]
+        self.object_rows += int(state["object_rows"])
+        self.absent.update(state["absent"])
+        self.extra.update(state["extra"])
+        self.columns.absorb(state["columns"])
+
     def add_block(self, block: bytes | memoryview) -> None:
         """Parse a block of whole capture lines; fold the rows in once FOLD_ROWS are waiting."""
         chunk = self._pending

@@ -123,6 +123,55 @@ class NumericSummary:
     def inferred_type(self) -> str:
         return "Integral" if self.integral else "Fractional"
 
+    # -- partial summaries of a sharded window, merged (monitoring.instance_count > 1) --
+
+    def state(self) -> dict[str, Any]:
+        """Everything `absorb` needs, as JSON: counts and bucket counts exactly, sums as floats."""
+        sample = self.sample if self._size else np.zeros(0)
+        keys = self._pile_keys[0] if self._size else np.zeros(0)
+        return {
+            "rows": self.rows,
+            "present": self.present,
+            "not_numbers": self.not_numbers,
+            "shift": self._shift,
+            "shifted_sum": self._shifted_sum,
+            "shifted_squares": self._shifted_squares,
+            "low": self.low if self.present else None,
+            "high": self.high if self.present else None,
+            "integral": self.integral,
+            "bucket_counts": self.bucket_counts.tolist() if self.bucket_counts is not None else None,
+            "sample": sample.tolist(),
+            "sample_keys": keys.tolist(),
+        }
+
+    def absorb(self, state: dict[str, Any]) -> None:
+        """Add another shard's summary of the same feature (same edges): the summary of both shards' rows."""
+        self.rows += int(state["rows"])
+        self.not_numbers += int(state["not_numbers"])
+        if state["bucket_counts"] is not None and self.bucket_counts is not None:
+            self.bucket_counts += np.asarray(state["bucket_counts"], dtype=np.int64)
+        present = int(state["present"])
+        if not present:
+            return
+        if self._shift is None:
+            self._shift = float(state["shift"])
+        # the other shard's sums of (x - its shift) re-centred on this shift: S' = S + n d, Q' = Q + 2 d S + n d^2
+        moved = float(state["shift"]) - self._shift
+        self._shifted_sum += float(state["shifted_sum"]) + present * moved
+        self._shifted_squares += (
+            float(state["shifted_squares"]) + 2 * moved * float(state["shifted_sum"]) + present * moved**2
+        )
+        self.present += present
+        self.total = self._shifted_sum + self.present * self._shift
+        self.low = min(self.low, float(state["low"]))
+        self.high = max(self.high, float(state["high"]))
+        self.integral = self.integral and bool(state["integral"])
+        if self._size and state["sample"]:
+            self._pile_values.append(np.asarray(state["sample"], dtype=float))
+            self._pile_keys.append(np.asarray(state["sample_keys"], dtype=float))
+            self._piled += len(state["sample"])
+            self._cut()
+
 
 class CategoricalSummary:
     """Counts of each cleaned value of one categorical column (at most MAX_TRACKED_VALUES distinct)."""
@@ -150,6 +199,23 @@ class CategoricalSummary:
     @property
     def present(self) -> int:
         return self.rows - self.missing
+
+    def state(self) -> dict[str, Any]:
+        return {"rows": self.rows, "missing": self.missing, "counts": self.counts, "untracked": self.untracked}
+
+    def absorb(self, state: dict[str, Any]) -> None:
+        """Add another shard's counts: exact while the shards' distinct values stay within MAX_TRACKED_VALUES."""
+        self.rows += int(state["rows"])
+        self.missing += int(state["missing"])
+        self.untracked += int(state["untracked"])
+        counts = self.counts
+        for value, count in state["counts"].items():
+            if value in counts:
+                counts[value] += int(count)
+            elif len(counts) < MAX_TRACKED_VALUES:
+                counts[value] = int(count)
+            else:
+                self.untracked += int(count)
 
 
 def bucket_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -224,6 +290,14 @@ class Columns:
                 summary.add(*numeric_values(column))
             else:
                 summary.add(value_counts(column), rows)
+
+    def state(self) -> dict[str, Any]:
+        return {"rows": self.rows, "summaries": {name: s.state() for name, s in self.summaries.items()}}
+
+    def absorb(self, state: dict[str, Any]) -> None:
+        self.rows += int(state["rows"])
+        for name, summary in self.summaries.items():
+            summary.absorb(state["summaries"][name])
 
 
 def read_baseline(path: Path, baseline: Columns) -> Columns:
