@@ -23,6 +23,7 @@ from driftline.sagemaker_requests import (
     model_request,
     monitor_request,
     preprocess_request,
+    quality_request,
     training_request,
 )
 from driftline_local.sagemaker.image_envs import image_name, image_python_version
@@ -52,6 +53,14 @@ def _requests() -> list[dict[str, Any]]:
         evaluation_request(ctx, model, model),
         model_request(ctx, model),
         monitor_request(ctx, "churn-monitor", "s3://artifacts/churn/monitoring/", ["s3://artifacts/c/"], ("a", "b")),
+        quality_request(
+            ctx,
+            "churn-quality",
+            "s3://artifacts/churn/monitoring/q/",
+            ["s3://artifacts/c/"],
+            "s3://data/labels/churn/",
+            ("a", "b"),
+        ),
     ]
 
 
