@@ -15,8 +15,9 @@ Here a tuning job runs in a thread of its own:
 - the search is Random (uniform, or log-uniform for Logarithmic scaling) or, for Bayesian, a small
   surrogate: after a few random trials, each new trial is the best of 64 random candidates scored by a
   Gaussian-kernel average of the objectives seen so far plus an exploration bonus for distance from
-  them (not SageMaker's Gaussian-process optimiser). Warm-start parents' trials seed it. Hyperband runs
-  as Random with every trial given its full rounds; early stopping (AUTO) stops no trial locally;
+  them and from the trials still running (not SageMaker's Gaussian-process optimiser; bench/tuning.py
+  compares it with Random). Warm-start parents' trials seed it. Hyperband runs as Random with every
+  trial given its full rounds; early stopping (AUTO) stops no trial locally;
 - a trial's objective is the last value of the objective metric in its log (its FinalMetricDataList);
   the best trial is the one whose objective is highest (Maximize) or lowest (Minimize), the earliest
   on a tie; it becomes BestTrainingJob. With no trial that reported the objective, the tuning job fails;
@@ -141,34 +142,53 @@ class Search:
         self.strategy, self.dims, self.maximize = strategy, dims, maximize
         self.rng = random.Random(seed)
         self.seen: list[tuple[list[float], float]] = []  # (positions, objective as "higher is better")
+        self.pending: list[list[float]] = []  # trials proposed and still running: new ones keep away from them
         self.initial = 2
 
-    def observe(self, params: dict[str, str], objective: float) -> None:
+    def _positions(self, params: dict[str, str]) -> list[float] | None:
         positions = [d.position(params.get(d.name, "")) for d in self.dims]
-        if any(p is None for p in positions):
+        return None if any(p is None for p in positions) else [float(p) for p in positions if p is not None]
+
+    def observe(self, params: dict[str, str], objective: float | None) -> None:
+        """A trial ended: its objective (None when it reported none) joins what the surrogate knows."""
+        positions = self._positions(params)
+        if positions is None:
             return  # a parent's trial outside this job's ranges tells the surrogate nothing here
-        self.seen.append(([float(p) for p in positions if p is not None], objective if self.maximize else -objective))
+        if positions in self.pending:
+            self.pending.remove(positions)
+        if objective is not None:
+            self.seen.append((positions, objective if self.maximize else -objective))
 
     def propose(self) -> dict[str, str]:
         if self.strategy != "Bayesian" or len(self.seen) < self.initial:
-            return {d.name: d.sample(self.rng) for d in self.dims}
-        candidates = [[self.rng.random() for _ in self.dims] for _ in range(CANDIDATES)]
-        best = max(candidates, key=self._score)
-        return {d.name: d.value_at(u) for d, u in zip(self.dims, best, strict=True)}
+            params = {d.name: d.sample(self.rng) for d in self.dims}
+        else:
+            candidates = [[self.rng.random() for _ in self.dims] for _ in range(CANDIDATES)]
+            best = max(candidates, key=self._score)
+            params = {d.name: d.value_at(u) for d, u in zip(self.dims, best, strict=True)}
+        positions = self._positions(params)
+        if positions is not None:
+            self.pending.append(positions)
+        return params
 
     def _score(self, point: list[float]) -> float:
         values = [v for _, v in self.seen]
         low, high = min(values), max(values)
         spread = (high - low) or 1.0
-        weights, total, nearest = 0.0, 0.0, math.inf
+        weights, total = 0.0, 0.0
+        nearest = min((_distance(point, p) for p in self.pending), default=math.inf)
         for position, value in self.seen:
-            distance = math.sqrt(sum((a - b) ** 2 for a, b in zip(point, position, strict=True)))
+            distance = _distance(point, position)
             nearest = min(nearest, distance)
             weight = math.exp(-((distance / 0.25) ** 2))
             weights += weight
             total += weight * (value - low) / spread
         mean = total / weights if weights > 1e-12 else 0.5
         return mean + 0.5 * nearest
+
+
+def _distance(a: list[float], b: list[float]) -> float:
+    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
 
 
 # ---- the tuning job ----------------------------------------------------------------------------
@@ -305,13 +325,11 @@ class TuningJob:
 
     def _record(self, trial: _Trial) -> None:
         trial.status = trial.fake.training_job_status
-        if trial.status != "Completed":
-            return
-        for metric in trial.fake.final_metric_data_list or []:
-            if metric["MetricName"] == self.metric:
-                trial.objective = float(metric["Value"])
-        if trial.objective is not None:
-            self.search.observe(trial.params, trial.objective)
+        if trial.status == "Completed":
+            for metric in trial.fake.final_metric_data_list or []:
+                if metric["MetricName"] == self.metric:
+                    trial.objective = float(metric["Value"])
+        self.search.observe(trial.params, trial.objective)
 
     def _best(self) -> _Trial | None:
         scored = [t for t in self.trials if t.status == "Completed" and t.objective is not None]
