@@ -6,6 +6,7 @@ Driftline or SageMaker really publishes:
 - `AWS/SageMaker` Invocations, Invocation4XXErrors, Invocation5XXErrors, ModelLatency by
   EndpointName and VariantName (a SEARCH expression, so candidates beside production show up too);
 - `Driftline/Monitoring` FeatureDrift by Model and Feature, DriftedFeatures by Model (monitoring.py);
+- `Driftline/ModelQuality` AUC/Accuracy/F1 or RMSE/MAE and MissingLabelShare by Model (quality.py);
 - `Driftline` (powertools EMF, dimensions Model and service) RunsSucceeded/RunsFailed/RunsRejected/
   RunsRolledBack, DriftRetrainsStarted, SpotSavingsPercent, SpotInterruptions.
 The body follows CloudWatch's "Dashboard Body Structure and Syntax" (API reference). Dashboards are
@@ -56,9 +57,9 @@ def put_model_dashboard(ctx: RunContext, endpoint: str) -> str:
 
 
 def _alarm_arns(model: str) -> list[str]:
-    """The model's production and drift alarms' ARNs, from the account and partition of the on-call topic."""
+    """The model's production, drift and quality alarms' ARNs, from the account and partition of the on-call topic."""
     partition, _, region, account = settings().on_call_topic_arn.split(":")[1:5]
-    names = [*production_alarms(model), naming.alarm_name(model, "drift")]
+    names = [*production_alarms(model), naming.alarm_name(model, "drift"), naming.alarm_name(model, "quality")]
     return [f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}" for name in names]
 
 
@@ -78,6 +79,12 @@ def model_dashboard_body(
     drift = (
         f'SEARCH(\'{{Driftline/Monitoring,Feature,Model}} MetricName="FeatureDrift" Model="{model}"\', '
         f"'Maximum', 300)"
+    )
+    # The live metrics against delayed labels (counts left out: they would flatten the scores' scale).
+    quality = (
+        f'SEARCH(\'{{Driftline/ModelQuality,Model}} Model="{model}" '
+        f'MetricName=("AUC" OR "Accuracy" OR "F1" OR "RMSE" OR "MAE" OR "MissingLabelShare")\', '
+        f"'Average', 300)"
     )
     widgets = [
         _text(
@@ -129,6 +136,14 @@ def model_dashboard_body(
             region,
             stat="Average",
             period=3600,
+        ),
+        _metric(
+            28,
+            0,
+            "Model quality against delayed labels",
+            [[{"expression": quality, "id": "e_quality"}]],
+            region,
+            period=300,
         ),
     ]
     return {"start": "-PT12H", "periodOverride": "inherit", "widgets": widgets}

@@ -38,6 +38,7 @@ def test_promotion_puts_the_models_dashboard_with_its_alarms_and_metrics(stack, 
     [alarm_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
     assert any(arn.endswith(":alarm:driftline-bank-marketing-5xx") for arn in alarm_widget["properties"]["alarms"])
     assert any(arn.endswith(":alarm:driftline-bank-marketing-drift") for arn in alarm_widget["properties"]["alarms"])
+    assert any(arn.endswith(":alarm:driftline-bank-marketing-quality") for arn in alarm_widget["properties"]["alarms"])
     for metric in (
         "Invocations",
         "Invocation5XXErrors",
@@ -46,6 +47,8 @@ def test_promotion_puts_the_models_dashboard_with_its_alarms_and_metrics(stack, 
         "RunsFailed",
         "SpotSavingsPercent",
         "DriftRetrainsStarted",
+        "Driftline/ModelQuality",
+        "MissingLabelShare",
     ):
         assert metric in text
     assert f'EndpointName=\\"{ENDPOINT}\\"' in text
