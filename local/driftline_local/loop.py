@@ -115,14 +115,17 @@ def onboard_model(clients: Clients, stack: Stack, config_yaml: str, model: str, 
 def upload_frames(
     clients: Clients, stack: Stack, model: str, frames: list[pd.DataFrame], prefix: str = "part"
 ) -> float:
-    """Upload each frame as incoming/<model>/<prefix>-<i>.csv; returns the time of the first upload."""
-    started = time.time()
-    for i, frame in enumerate(frames):
+    """Upload each frame as incoming/<model>/<prefix>-<i>.csv; returns the time the first PutObject was sent
+    (the files are written out before: turning a frame into CSV is the uploader's work, not the cloud's)."""
+    bodies = []
+    for frame in frames:
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
-        clients("s3").put_object(
-            Bucket=stack.data_bucket, Key=f"incoming/{model}/{prefix}-{i:03d}.csv", Body=buffer.getvalue().encode()
-        )
+        bodies.append(buffer.getvalue().encode())
+    s3 = clients("s3")
+    started = time.time()
+    for i, body in enumerate(bodies):
+        s3.put_object(Bucket=stack.data_bucket, Key=f"incoming/{model}/{prefix}-{i:03d}.csv", Body=body)
     return started
 
 
