@@ -252,3 +252,27 @@ def test_a_spot_interrupted_trial_restarts_in_place_from_its_own_checkpoints(aws
         t["TunedHyperParameters"]["x"] for t in trials if t["TrainingJobName"] == interrupted["TrainingJobName"]
     )))  # fmt: skip
     assert all(t.get("FinalHyperParameterTuningJobObjectiveMetric") for t in trials)
+
+
+def test_a_warm_started_tuning_job_learns_from_its_parents_trials(aws, bucket, tune_code):
+    from driftline_local.sagemaker.tuning import tuning_job
+
+    parent = tuning_request(bucket, tune_code, max_jobs=2, parallel=2)
+    aws("sagemaker").create_hyper_parameter_tuning_job(**parent)
+    _ended(aws, parent["HyperParameterTuningJobName"])
+    child = tuning_request(bucket, tune_code, max_jobs=1, parallel=1)
+    child["HyperParameterTuningJobConfig"]["Strategy"] = "Bayesian"
+    child["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent["HyperParameterTuningJobName"]}],
+        "WarmStartType": "TRANSFER_LEARNING",
+    }
+
+    aws("sagemaker").create_hyper_parameter_tuning_job(**child)
+    described = _ended(aws, child["HyperParameterTuningJobName"])
+
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    assert described["WarmStartConfig"]["WarmStartType"] == "TRANSFER_LEARNING"
+    # the child's search knew the parent's two results before its own trial reported
+    assert len(tuning_job(child["HyperParameterTuningJobName"]).search.seen) == 3
+    # and only the child's own trials are its trials
+    assert len(_trials(aws, child["HyperParameterTuningJobName"])) == 1
