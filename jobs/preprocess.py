@@ -66,6 +66,7 @@ DEFAULT_SEED = 42
 DEFAULT_CHUNK_ROWS = 50_000
 DEFAULT_BASELINE_ROWS = 50_000
 SHARD_ROWS = 1_000_000  # rows per output shard file
+WRITE_ROWS = 5_000  # rows turned into CSV text at a time
 KEY_SPACE = float(2**64)
 SPLITS = ("train", "validation", "test")
 STAGES = ("all", "statistics", "encode")
@@ -602,8 +603,10 @@ class ShardWriter:
         while start < len(labels):
             handle = self._open()
             take = min(len(labels) - start, self.shard_rows - self.rows_in_part)
-            part = labels[start : start + take]
-            handle.write(csv_text(part.astype(int) if integer_labels else part, matrix[start : start + take]))
+            for block in range(start, start + take, WRITE_ROWS):  # the rows' text is built a block at a time
+                end = min(block + WRITE_ROWS, start + take)
+                part = labels[block:end]
+                handle.write(csv_text(part.astype(int) if integer_labels else part, matrix[block:end]))
             self.rows_in_part += take
             start += take
 
