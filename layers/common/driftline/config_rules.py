@@ -568,6 +568,18 @@ def _deployment_problems(config: ModelConfig) -> list[str]:
             f"{config.timings.alarm_poll_seconds} s is {polls} checks, more than a Step Functions execution's "
             f"history holds (about {MAX_BAKE_POLLS}); raise timings.alarm_poll_seconds or lower bake_seconds"
         )
+    # shadow-canary's shadow test and ab's A/B test (extended once at most) are judged every alarm_poll_seconds too
+    tested = {"shadow-canary": deployment.shadow_seconds, "ab": 2 * deployment.ab_seconds}.get(deployment.strategy)
+    if tested:
+        checks = math.ceil(tested / max(1, min(config.timings.alarm_poll_seconds, tested)))
+        checks += 0 if deployment.strategy == "ab" else polls
+        if checks > MAX_BAKE_POLLS:
+            what = "shadow_seconds" if deployment.strategy == "shadow-canary" else "ab_seconds"
+            found.append(
+                f"deployment.{what}: with an alarm check every {config.timings.alarm_poll_seconds} s the rollout "
+                f"makes {checks} checks, more than a Step Functions execution's history holds (about "
+                f"{MAX_BAKE_POLLS}); raise timings.alarm_poll_seconds or shorten the test"
+            )
     total = deployment.bake_seconds * len(deployment.traffic_steps_percent)
     if total >= SFN_MAX_EXECUTION_SECONDS:
         found.append(f"deployment.bake_seconds: {total} s of baking exceeds a Step Functions execution's one year")
