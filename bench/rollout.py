@@ -341,8 +341,9 @@ def report(s: Scenario) -> dict[str, Any]:
         f"rollout {s.ended - s.started:.1f}s; production {production}, candidate {s.candidate}"
         + (f", fault set {s.fault_at - s.started:.1f}s after the start" if s.fault_at else "")
     )
+    width = max(34, *(len(label) for label, _, _ in s.windows))
     print(
-        f"{'traffic step':34} {'from s':>7} {'for s':>6} {'sent':>6} {'failed':>6} {'fault':>6} {'other':>6} "
+        f"{'traffic step':{width}} {'from s':>7} {'for s':>6} {'sent':>6} {'failed':>6} {'fault':>6} {'other':>6} "
         f"{'production':>10} {'candidate':>10} {'cand. share':>11}"
     )
     for label, start, end in s.windows:
@@ -355,7 +356,7 @@ def report(s: Scenario) -> dict[str, Any]:
         share = (on_candidate + failed_candidate) / routed if routed else 0.0
         fault = sum(1 for f in failures if expected(s, f))
         print(
-            f"{label:34} {start - s.started:>7.1f} {end - start:>6.1f} {sum(served.values()) + len(failures):>6} "
+            f"{label:{width}} {start - s.started:>7.1f} {end - start:>6.1f} {sum(served.values()) + len(failures):>6} "
             f"{len(failures):>6} {fault:>6} {len(failures) - fault:>6} {on_production:>10} "
             f"{on_candidate:>10} {share:>11.0%}"
         )
