@@ -100,4 +100,4 @@ def _rollback(
     watch: CanaryWatch, step: str, *, alarms: list[dict[str, Any]] | None = None, error: dict[str, str] | None = None
 ) -> dict[str, Any]:
     logger.warning("rolling back", extra={"endpoint": watch.endpoint_name, "step": step, "alarms": alarms})
-    return {"action": "rollback", "failed_step": step, "alarm": (alarms or [None])[0], "error": error}
+    return {"action": "rollback", "failed_step": step, "alarm": alarms[0] if alarms else None, "error": error}
