@@ -276,3 +276,38 @@ def test_a_warm_started_tuning_job_learns_from_its_parents_trials(aws, bucket, t
     assert len(tuning_job(child["HyperParameterTuningJobName"]).search.seen) == 3
     # and only the child's own trials are its trials
     assert len(_trials(aws, child["HyperParameterTuningJobName"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("tuning", "branch"), [(None, "Train the model"), ({"any": "request"}, "Tune the hyperparameters")]
+)
+def test_the_pipeline_tunes_only_when_the_plan_has_a_tuning_job(aws, tuning, branch):
+    # Given TrainingPipeline's own choice state, with each branch's first state stubbed
+    from pathlib import Path
+
+    definition = json.loads(
+        (Path(__file__).resolve().parents[3] / "statemachines" / "training_pipeline.asl.json").read_text()
+    )
+    choice = definition["States"]["Is tuning configured?"]
+    targets = {c["Next"] for c in choice["Choices"]} | {choice["Default"]}
+    machine = {
+        "StartAt": "Is tuning configured?",
+        "States": {"Is tuning configured?": choice}
+        | {name: {"Type": "Pass", "Result": name, "ResultPath": "$.branch", "End": True} for name in targets},
+    }
+    sfn = aws("stepfunctions")
+    arn = sfn.create_state_machine(
+        name=f"choice-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(machine),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]
+
+    # When a run's plan has (or has not) a tuning request
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"plan": {"Payload": {"tuning": tuning}}}))
+    described = wait_for(
+        lambda: (d := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] != "RUNNING" and d
+    )
+
+    # Then the run takes the matching branch
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["branch"] == branch
