@@ -59,6 +59,10 @@ SHARED_IMPORTS = (
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.typing",
 )
+# botocore data every client loads, and the service models of the services this runtime's functions call: the
+# zygote parses them once (a few MiB of Python objects per service) and its children read them shared
+SHARED_BOTOCORE_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
+SHARED_SERVICE_MODELS = ("dynamodb", "s3", "stepfunctions", "sagemaker", "sns", "cloudwatch", "events", "sts")
 _SPAWN_MESSAGE_BYTES = 1 << 20
 
 
@@ -159,6 +163,33 @@ def _preload() -> None:
             continue
 
 
+def _share_botocore_data() -> None:
+    """Parse botocore's JSON data files once, here, for every child: `JSONFileLoader.load_file` keeps what it
+    parsed by path (the files never change while the runtime runs; botocore already shares one parsed copy
+    between the clients of a session, this shares it between sessions), then the common files are loaded."""
+    try:
+        from botocore import loaders
+    except ImportError:
+        return
+    parsed: dict[str, Any] = {}
+    load_file = loaders.JSONFileLoader.load_file
+
+    def load_file_once(self: Any, file_path: str) -> Any:
+        if file_path not in parsed:
+            parsed[file_path] = load_file(self, file_path)
+        return parsed[file_path]
+
+    loaders.JSONFileLoader.load_file = load_file_once  # type: ignore[method-assign]
+    loader = loaders.create_loader()
+    with contextlib.suppress(Exception):  # data a botocore version lacks is simply not shared
+        for name in SHARED_BOTOCORE_DATA:
+            loader.load_data(name)
+        for service in SHARED_SERVICE_MODELS:
+            for type_name in ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"):
+                with contextlib.suppress(Exception):
+                    loader.load_service_model(service, type_name)
+
+
 def _forget_shadowed(search_path: list[str]) -> None:
     """Drop each preloaded package that the function's own path entries provide, so it imports from there."""
     own = [p for p in search_path if p]
@@ -212,6 +243,7 @@ def zygote(sock_fd: int) -> None:
     """
     sock = socket.socket(fileno=sock_fd)
     _preload()
+    _share_botocore_data()
     gc.collect()
     gc.freeze()  # the collector never writes to the preloaded objects' pages, so they stay shared
     _heap_trimmer()()

@@ -20,12 +20,13 @@ function's role when IAM is enforced, see `iam`; dummy ones otherwise) and
   the time scale like every scaled timing) is shut down, as Lambda reclaims idle environments; the next
   invocation starts a fresh one (its REPORT line then carries `Init Duration`, as on Lambda).
 - Shared imports: execution environments are forked from a zygote, the runtime's interpreter with the
-  libraries every handler imports from the runtime (boto3, botocore, pydantic, Powertools) already imported
-  (`_lambda_worker.zygote`). Each environment is still its own process with the function's environment,
-  credentials, working directory and PYTHONPATH; the libraries' memory is shared copy-on-write, so twenty
-  environments hold them about once. An environment's Init Duration is its handler's own init (its modules,
-  its clients); the shared imports are paid once, when the zygote starts with the runtime. A function whose
-  environment sets interpreter options (`PYTHON*` variables) gets a fresh interpreter instead.
+  libraries every handler imports from the runtime (boto3, botocore, pydantic, Powertools) imported and
+  botocore's data files and common service models parsed (`_lambda_worker.zygote`). Each environment is
+  still its own process with the function's environment, credentials, working directory and PYTHONPATH;
+  the libraries' memory is shared copy-on-write, so twenty environments hold them about once. An
+  environment's Init Duration is its handler's own init (its modules, its clients); the shared imports are
+  paid once, when the zygote starts with the runtime. A function whose environment sets interpreter options
+  (`PYTHON*` variables) or what a shared library reads at import gets a fresh interpreter instead.
 - Logs: each function's output goes to ``<workdir>/lambda/<function>.log`` and to the CloudWatch
   Logs group ``/aws/lambda/<function>``; embedded-metric-format lines become CloudWatch metrics, as
   CloudWatch Logs does for EMF on AWS.
