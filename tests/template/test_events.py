@@ -20,6 +20,7 @@ EXPECTED = {
     "batch_uploaded.json": ("OnBatchUploadedFunction", "BatchUploaded"),
     "labels_uploaded.json": ("OnLabelsUploadedFunction", "LabelsUploaded"),
     "transform_job_failed.json": ("OnTransformStateChangeFunction", "TransformJobStateChange"),
+    "tuning_job_completed.json": ("OnTrainingStateChangeFunction", "TuningJobStateChange"),
 }
 
 
