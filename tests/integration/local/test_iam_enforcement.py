@@ -196,6 +196,24 @@ def test_a_request_implies_what_aws_checks_besides_its_action() -> None:
     ] == iam.Check("lambda:InvokeFunction", "arn:aws:lambda:us-east-1:1:function:f")
 
 
+def test_a_tuning_job_request_is_checked_on_the_tuning_job() -> None:
+    """CreateHyperParameterTuningJob and ListTrainingJobsForHyperParameterTuningJob authorize on
+    `hyper-parameter-tuning-job/<name>` (lower-cased, as SageMaker's ARNs are)."""
+    create = iam.request_checks(
+        "sagemaker", "CreateHyperParameterTuningJob", {"HyperParameterTuningJobName": "Churn-hpo"}, "us-east-1", "1"
+    )
+    trials = iam.request_checks(
+        "sagemaker",
+        "ListTrainingJobsForHyperParameterTuningJob",
+        {"HyperParameterTuningJobName": "churn-hpo"},
+        "us-east-1",
+        "1",
+    )
+    arn = "arn:aws:sagemaker:us-east-1:1:hyper-parameter-tuning-job/churn-hpo"
+    assert [(c.action, c.resource) for c in create] == [("sagemaker:CreateHyperParameterTuningJob", arn)]
+    assert [(c.action, c.resource) for c in trials] == [("sagemaker:ListTrainingJobsForHyperParameterTuningJob", arn)]
+
+
 def test_a_dashboard_request_is_checked_on_the_dashboard() -> None:
     """PutDashboard / GetDashboard / DeleteDashboards authorize on the dashboard (global: no region),
     so a role allowed `dashboard/driftline-*` cannot put another team's dashboard."""
