@@ -81,6 +81,8 @@ def build_report(
         status=run.get("status"),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         facts={"Failed step": run.get("failed_step"), "Error": run.get("error")} | (facts or {}),
+        shadow_test=run.get("shadow_test"),
+        ab_test=run.get("ab_test"),
         **gathered,
     )
 

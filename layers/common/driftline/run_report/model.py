@@ -103,3 +103,6 @@ class RunReport(BaseModel):
     rollout: RolloutPart | Unavailable
     drift: DriftPart | Unavailable
     tuning: TuningPart | Unavailable | None = None  # None: the run did not tune
+    # As the rollout's judges recorded them on the run (driftline.shadow, driftline.ab_test); None: not run.
+    shadow_test: dict[str, Any] | None = None
+    ab_test: dict[str, Any] | None = None

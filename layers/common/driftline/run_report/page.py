@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 from typing import Any
 
@@ -35,6 +36,10 @@ def render(report: RunReport) -> str:
     ]
     if report.tuning is not None:
         sections.insert(0, _section("Tuning trials", "tuning", report.tuning, _tuning))
+    if report.shadow_test is not None:
+        sections.insert(-1, _section("Shadow test", "shadow-test", report.shadow_test, _shadow_test))
+    if report.ab_test is not None:
+        sections.insert(-1, _section("A/B test", "ab-test", report.ab_test, _ab_test))
     facts = {"Model": report.model, "Run": report.run_id, "Trigger": report.trigger, "Status": report.status}
     facts |= report.facts
     title = f"Driftline run {report.run_id}"
@@ -75,8 +80,8 @@ def _grid(header: list[str], rows: list[list[Any]]) -> str:
 def _text(value: Any) -> str:
     if value is None:
         return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, float | Decimal):  # Decimal: numbers as DynamoDB returns them
+        return f"{float(value):.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={_text(v)}" for k, v in value.items())
     if isinstance(value, list):
@@ -109,6 +114,50 @@ def _tuning(part: TuningPart) -> str:
         + f"<p>{len(part.trials)} trials. The best trial's model went on to evaluation, the gate and the rollout.</p>"
         + _grid(["trial", "status", *names, part.objective or "objective", "failure"], rows)
     )
+
+
+def _shadow_test(test: dict[str, Any]) -> str:
+    """The candidate as the endpoint's shadow variant: what it did with the mirrored copies, and the verdict."""
+    facts = {
+        "Shadow variant": test.get("variant"),
+        "Verdict": test.get("outcome"),
+        "Watched for (s)": test.get("seconds"),
+        "Mirrored requests": test.get("requests"),
+        "Failed (5xx)": test.get("errors"),
+        "Average latency (ms)": test.get("latency_ms"),
+        "Answers compared with production": test.get("compared"),
+        "Labels differing from production": test.get("disagreement"),
+        "Mean absolute difference": test.get("mean_abs_difference"),
+        "Judged at": test.get("judged_at"),
+    }
+    reasons = test.get("reasons") or []
+    why = "".join(f"<li>{escape(str(r))}</li>" for r in reasons)
+    return (
+        "<p>The candidate answered a copy of production's traffic; callers only ever saw production's answers.</p>"
+        + _table(facts)
+        + (f"<p>Why it failed:</p><ul>{why}</ul>" if why else "")
+    )
+
+
+def _ab_test(test: dict[str, Any]) -> str:
+    """Production and candidate side by side; a two-sided test per metric decided."""
+    facts = {
+        "Decision": test.get("decision"),
+        "Why": test.get("reason"),
+        "Production variant": test.get("production_variant"),
+        "Candidate variant": test.get("candidate_variant"),
+        "Candidate share (%)": test.get("candidate_percent"),
+        "Ran for (s)": test.get("seconds"),
+        "Extended": test.get("extended"),
+        "Significance level": test.get("alpha"),
+        "Decided at": test.get("decided_at"),
+    }
+    rows = [
+        [metric, t.get("production"), t.get("candidate"), t.get("statistic"), t.get("p_value"), t.get("why")]
+        for metric, t in sorted((test.get("tests") or {}).items())
+    ]
+    grid = _grid(["metric", "production", "candidate", "statistic", "p-value", "not tested because"], rows)
+    return _table(facts) + (grid if rows else "<p>No metric was tested.</p>")
 
 
 def _training(part: TrainingPart) -> str:
