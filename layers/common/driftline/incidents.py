@@ -37,7 +37,7 @@ KINDS = (
     "drift",
     "quality",
 )
-RETRAINING_KINDS = ("drift", "quality")  # alarms that retrain the model, under one cooldown
+RETRAINING_KINDS = naming.ALARM_RETRAIN_TRIGGERS  # alarms that retrain the model, under one cooldown
 STACK_ALARMS = {"failed-events", "pipeline-failures"}
 WHAT_IT_MEANS = {
     "drift": "live traffic no longer looks like the data the model was trained on",

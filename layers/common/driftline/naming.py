@@ -19,6 +19,10 @@ def sanitise(text: str) -> str:
     return _UNSAFE.sub("-", text).strip("-")
 
 
+# Triggers of runs an alarm started (incidents.py): they retrain on the data that arrived since production.
+ALARM_RETRAIN_TRIGGERS = ("drift", "quality")
+
+
 def run_id(model: str, trigger: str, moment: datetime) -> str:
     """`<model>-<trigger>-<yyyymmddThhmmss>`: the run, its execution and the prefix of its jobs."""
     stamp = moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S")

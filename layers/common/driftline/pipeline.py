@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from driftline import aws, state
+from driftline import aws, naming, state
 from driftline.errors import UnknownModel
 from driftline.gate import judge, read_evaluation
 from driftline.observability import logger
@@ -65,7 +65,7 @@ def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
     aws.client("s3").put_object(
         Bucket=bucket, Key=key, Body=ctx.config.model_dump_json(indent=2).encode(), ContentType="application/json"
     )
-    manifest = _newest_data_manifest(ctx, now) if ref.trigger == "drift" else None
+    manifest = _newest_data_manifest(ctx, now) if ref.trigger in naming.ALARM_RETRAIN_TRIGGERS else None
     if state.get_run(ref.model, ref.run_id) is None:
         state.put_run(ref.model, ref.run_id, trigger=ref.trigger, status="RUNNING", data_cutoff=int(now))
     else:

@@ -56,7 +56,11 @@ def report_run(outcome: RunOutcome) -> dict[str, Any]:
                 "Run": outcome.run_id,
                 "Metrics (test set)": run.get("metrics"),
                 "Training": describe_training(run.get("spot")),
-                "Data": _drift_run_data(outcome.model, outcome.run_id) if run.get("trigger") == "drift" else None,
+                "Data": (
+                    _retrain_run_data(outcome.model, outcome.run_id)
+                    if run.get("trigger") in naming.ALARM_RETRAIN_TRIGGERS
+                    else None
+                ),
                 "Quality gate": (outcome.gate or {}).get("summary"),
                 "Model package": outcome.model_package_arn,
                 "Endpoint": outcome.endpoint_name,
@@ -238,8 +242,8 @@ def _then(model: str) -> str:
     return f"then run `driftline retrain {model} --reason 'new labelled data'`"
 
 
-def _drift_run_data(model: str, run_id: str) -> str:
-    """For a drift run's summary: whether it had new labelled data (its data manifest exists) or not."""
+def _retrain_run_data(model: str, run_id: str) -> str:
+    """For a drift or quality retrain's summary: whether it had new labelled data (its data manifest exists) or not."""
     key = f"{model}/runs/{run_id}/data-manifest.json"  # pipeline.prepare_run writes it when newer data exists
     listed = aws.client("s3").list_objects_v2(Bucket=settings().artifact_bucket, Prefix=key, MaxKeys=1)
     if any(obj["Key"] == key for obj in listed.get("Contents", [])):

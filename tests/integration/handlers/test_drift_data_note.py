@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import boto3
+import pytest
 from driftline import reports, state
 
 from .conftest import REGION, invoke, put_config, sample
@@ -83,3 +85,20 @@ def test_a_drift_alarms_page_says_the_retrain_has_no_new_labels_and_keys_the_inc
     attributes = {name: value["Value"] for name, value in page["MessageAttributes"].items()}
     assert attributes["kind"] == "drift" and attributes["incident"] == f"driftline-{MODEL}-drift"
     assert attributes["model"] == MODEL and attributes["action"] == "trigger"
+
+
+@pytest.mark.parametrize("trigger", ["drift", "quality"])
+def test_a_retrain_started_by_an_alarm_trains_on_the_data_uploaded_since_production(stack, trigger):
+    # Given a production model trained a minute ago, and a labelled upload since
+    put_config(stack, CONFIG)
+    s3 = boto3.client("s3", region_name=REGION)
+    _production(time.time() - 60)
+    s3.put_object(Bucket=stack.data_bucket, Key=f"incoming/{MODEL}/new.csv", Body=b"a,y\n1,0\n")
+    run = f"{MODEL}-{trigger}-20261128T070000"
+
+    # When the alarm's retrain is planned
+    invoke("prepare_run", {"model": MODEL, "run_id": run, "trigger": trigger})
+
+    # Then its data manifest names only the new upload
+    body = s3.get_object(Bucket=stack.artifact_bucket, Key=f"{MODEL}/runs/{run}/data-manifest.json")["Body"].read()
+    assert json.loads(body)[1:] == ["new.csv"]
