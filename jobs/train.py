@@ -18,17 +18,31 @@ the checkpoint holds: a resumed attempt continues it, and rounds an interrupted 
 last checkpoint (redone by the next attempt) are not counted twice. Each attempt (a new process: a spot
 replacement job, or a restart in place) is recorded with the round it started from and the last round it
 checkpointed; `ended` is "interrupted" when it stopped on SIGTERM. The served model carries no attribute.
+
+Distributed (a training job with InstanceCount > 1): every host runs this script. The hosts come from
+SM_HOSTS / SM_CURRENT_HOST (else resourceconfig.json); the first host starts XGBoost's collective tracker
+(xgboost.tracker.RabitTracker) on port 9099, as sagemaker-xgboost-container's distributed.py does, and
+every host joins it (xgboost.collective, task id = host name, so ranks follow SageMaker's host order).
+The train channel is ShardedByS3Key: each host builds its QuantileDMatrix from its own shard and
+XGBoost merges the histogram sketches and gradients across hosts, so all hosts grow the same trees. The
+validation channel is replicated. Rank 0 alone writes checkpoints, the model and the output files; on a
+start it reads the newest checkpoint and broadcasts it, so every rank resumes from the same round. A stop
+request (SIGTERM reaches each host at its own moment) is agreed by an allreduce after every round, so all
+ranks stop at the same round and rank 0 checkpoints it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +70,9 @@ KEEP_CHECKPOINTS = 3
 HISTORY_ATTRIBUTE = "driftline_metric_history"
 HISTORY_FILE = "metric_history.json"
 EXIT_ON_SIGTERM = 143  # 128 + SIGTERM, what a process killed by the signal reports
+TRACKER_PORT = 9099  # the collective tracker's port on the first host (sagemaker-xgboost-container's choice)
+HOST_RESOLUTION_SECONDS = 900  # host names may resolve late while the cluster starts (AWS docs); wait this long
+COLLECTIVE_TIMEOUT_SECONDS = 1800  # a collective call (or the tracker's start) that waits longer fails the job
 DEFAULT_OBJECTIVE = {BINARY: "binary:logistic", MULTICLASS: "multi:softprob"}
 DRIFTLINE_DEFAULTS = {
     "num_round": "100",
@@ -131,7 +148,7 @@ def xgboost_params(params: dict[str, Any], preprocessor: dict[str, Any], seed: i
     merged: dict[str, Any] = {
         "objective": DEFAULT_OBJECTIVE.get(problem, "reg:squarederror"),
         "tree_method": "hist",
-        "nthread": os.cpu_count() or 1,
+        "nthread": int(os.environ.get("SM_NUM_CPUS") or 0) or os.cpu_count() or 1,  # the instance's CPUs
         "verbosity": 1,
     }
     merged.update(params)
@@ -192,6 +209,115 @@ class Checkpoints:
         return final
 
 
+class Cluster:
+    """The job's hosts (SageMaker order) and this host's place among them; one host: not distributed."""
+
+    def __init__(self, hosts: list[str], current: str) -> None:
+        self.hosts, self.current = hosts, current
+        self.rank = hosts.index(current) if current in hosts else 0
+
+    @classmethod
+    def from_environment(cls) -> Cluster:
+        hosts = json.loads(os.environ.get("SM_HOSTS") or "[]")
+        current = os.environ.get("SM_CURRENT_HOST") or ""
+        if not hosts or not current:
+            config_dir = Path(os.environ.get("SM_INPUT_CONFIG_DIR") or "/opt/ml/input/config")
+            try:
+                resource = json.loads((config_dir / "resourceconfig.json").read_text())
+                hosts, current = list(resource["hosts"]), str(resource["current_host"])
+            except (OSError, ValueError, KeyError):
+                hosts, current = ["algo-1"], "algo-1"
+        return cls(sorted(hosts), current)
+
+    @property
+    def distributed(self) -> bool:
+        return len(self.hosts) > 1
+
+    @property
+    def is_master(self) -> bool:
+        return self.rank == 0
+
+    @contextlib.contextmanager
+    def communicator(self) -> Iterator[None]:
+        """XGBoost's collective across the hosts for the duration of the block (nothing for one host)."""
+        if not self.distributed:
+            yield
+            return
+        from xgboost import collective
+        from xgboost.tracker import RabitTracker
+
+        master = resolve(self.hosts[0])
+        tracker = None
+        if self.is_master:
+            tracker = RabitTracker(
+                n_workers=len(self.hosts),
+                host_ip=master,
+                port=TRACKER_PORT,
+                sortby="task",
+                timeout=COLLECTIVE_TIMEOUT_SECONDS,
+            )
+            tracker.start()
+        log.info(
+            "joining the collective of %d hosts on %s:%d as %s", len(self.hosts), master, TRACKER_PORT, self.current
+        )
+        with collective.CommunicatorContext(
+            dmlc_communicator="rabit",
+            dmlc_tracker_uri=master,
+            dmlc_tracker_port=TRACKER_PORT,
+            dmlc_task_id=self.current,
+            dmlc_retry=30,
+            dmlc_timeout=COLLECTIVE_TIMEOUT_SECONDS,
+        ):
+            if collective.get_rank() != self.rank:
+                raise JobInputError(
+                    f"{self.current} got collective rank {collective.get_rank()}, expected {self.rank} "
+                    f"(hosts {self.hosts})"
+                )
+            yield
+        if tracker is not None:
+            tracker.wait_for(COLLECTIVE_TIMEOUT_SECONDS)
+
+    def any(self, flag: bool) -> bool:
+        """True on every host when it is true on any (always the local value on one host)."""
+        if not self.distributed:
+            return flag
+        from xgboost import collective
+
+        return bool(collective.allreduce(np.array([int(flag)], dtype=np.int32), collective.Op.MAX)[0])
+
+    def per_host(self, value: int) -> list[int]:
+        """Every host's `value`, in host order."""
+        if not self.distributed:
+            return [value]
+        from xgboost import collective
+
+        values = np.zeros(len(self.hosts), dtype=np.int64)
+        values[self.rank] = value
+        return [int(v) for v in collective.allreduce(values, collective.Op.SUM)]
+
+    def from_master(self, value: Any) -> Any:
+        """Rank 0's `value` on every host."""
+        if not self.distributed:
+            return value
+        from xgboost import collective
+
+        return collective.broadcast(value, 0)
+
+
+def resolve(host: str) -> str:
+    """The host's address; SageMaker's names can take a while to resolve as the cluster starts."""
+    deadline = time.monotonic() + HOST_RESOLUTION_SECONDS
+    delay = 0.1
+    while True:
+        try:
+            return socket.gethostbyname(host)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 class StopRequest:
     """Set by SIGTERM (spot interruption, StopTrainingJob); training stops at the next round boundary."""
 
@@ -245,25 +371,58 @@ class MetricHistory:
         booster.set_attr(**{HISTORY_ATTRIBUTE: json.dumps(self.as_json(), separators=(",", ":"))})
 
 
-class RowSubsample(xgb.callback.TrainingCallback):
-    """Row subsampling with a mask drawn from (seed, round): the same rows whether or not a run resumed."""
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
-    def __init__(self, dtrain: xgb.DMatrix, rows: int, fraction: float, seed: int) -> None:
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser over uint64 values (wrapping arithmetic)."""
+    values = values ^ (values >> np.uint64(30))
+    values = values * _MIX[1]
+    values = values ^ (values >> np.uint64(27))
+    values = values * _MIX[2]
+    return values ^ (values >> np.uint64(31))
+
+
+def row_keys(labels: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """A 64-bit key per row from its content (label and encoded features): the same on any host, in any order."""
+    keys = _mix(np.ascontiguousarray(labels, dtype=np.float64).view(np.uint64) ^ _MIX[0])
+    columns = np.ascontiguousarray(matrix, dtype=np.float64).view(np.uint64).reshape(matrix.shape)
+    for column in range(matrix.shape[1]):
+        keys = _mix(keys ^ (columns[:, column] + _MIX[0]))
+    return keys
+
+
+class RowSubsample(xgb.callback.TrainingCallback):
+    """Row subsampling with a mask drawn from (seed, round, the row's content).
+
+    The same rows are drawn whether or not a run resumed, and whether the rows sit on one host or are
+    sharded across several: a distributed model samples exactly the rows a single-instance one does.
+    """
+
+    def __init__(self, dtrain: xgb.DMatrix, keys: np.ndarray, fraction: float, seed: int) -> None:
         super().__init__()
-        self.dtrain, self.rows, self.fraction, self.seed = dtrain, rows, fraction, seed
+        self.dtrain, self.keys, self.fraction, self.seed = dtrain, keys, fraction, seed
 
     def before_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
-        rng = np.random.default_rng([self.seed, model.num_boosted_rounds()])
-        self.dtrain.set_weight((rng.random(self.rows) < self.fraction).astype(np.float32))
+        salt = _mix(np.array([self.seed * 1_000_003 + model.num_boosted_rounds()], dtype=np.uint64))[0]
+        uniform = (_mix(self.keys ^ salt) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        self.dtrain.set_weight((uniform < self.fraction).astype(np.float32))
         return False
 
 
 class Progress(xgb.callback.TrainingCallback):
-    """Logs the validation metrics and checkpoints every `interval` rounds; stops on SIGTERM."""
+    """Logs the validation metrics and checkpoints every `interval` rounds; stops on SIGTERM.
 
-    def __init__(self, checkpoints: Checkpoints, interval: int, stop: StopRequest, history: MetricHistory) -> None:
+    Distributed: only rank 0 writes checkpoints, and the stop is agreed across hosts after every round.
+    """
+
+    def __init__(
+        self, checkpoints: Checkpoints, interval: int, stop: StopRequest, history: MetricHistory, cluster: Cluster
+    ) -> None:
         super().__init__()
         self.checkpoints, self.interval, self.stop, self.history = checkpoints, interval, stop, history
+        self.cluster = cluster
+        self.stopping = False
         self.last_logged = -1
         self.last_metrics: dict[str, float] = {}
         self.evals_log: Any = {}
@@ -275,22 +434,29 @@ class Progress(xgb.callback.TrainingCallback):
         log.info("round=%d %s", rounds, metrics)
         self.last_logged = rounds
 
+    def save(self, model: xgb.Booster) -> None:
+        self.history.attach(model)
+        if self.cluster.is_master:
+            self.checkpoints.write(model)
+
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: Any) -> bool:
         rounds = model.num_boosted_rounds()
         self.evals_log = evals_log
         self.history.record(rounds, {m: float(v[-1]) for m, v in (evals_log.get("validation") or {}).items()})
-        if self.stop.requested:
+        self.stopping = self.cluster.any(self.stop.requested)
+        if self.stopping:
             self.history.attempts[-1]["ended"] = "interrupted"
         if rounds % self.interval == 0:
             self.log_round(rounds, evals_log)
-            self.history.attach(model)
-            self.checkpoints.write(model)
-        if self.stop.requested:
+            self.save(model)
+        if self.stopping:
             if rounds % self.interval:
                 self.log_round(rounds, evals_log)
-                self.history.attach(model)
-                self.checkpoints.write(model)
-            log.warning("SIGTERM received: checkpoint-%d.json written, stopping", rounds)
+                self.save(model)
+            if self.cluster.is_master:
+                log.warning("SIGTERM received: checkpoint-%d.json written, stopping", rounds)
+            else:
+                log.warning("SIGTERM received: stopping at round %d (rank 0 writes its checkpoint)", rounds)
             return True
         return False
 
@@ -306,6 +472,24 @@ def load_split(path: Path, name: str, width: int) -> tuple[np.ndarray, np.ndarra
 
 
 def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -> int:
+    cluster = Cluster.from_environment()
+    with cluster.communicator():
+        return train_on(cluster, settings, params, stop)
+
+
+def newest_checkpoint(checkpoints: Checkpoints, cluster: Cluster) -> tuple[xgb.Booster | None, int, list[str]]:
+    """The newest readable checkpoint; distributed, rank 0's, the same on every host."""
+    if not cluster.distributed:
+        return checkpoints.newest_readable()
+    found: tuple[bytes | None, int, list[str]] = (None, 0, [])
+    if cluster.is_master:
+        booster, rounds, skipped = checkpoints.newest_readable()
+        found = (bytes(booster.save_raw("json")) if booster is not None else None, rounds, skipped)
+    raw, rounds, skipped = cluster.from_master(found)
+    return (xgb.Booster(model_file=bytearray(raw)) if raw is not None else None), rounds, skipped
+
+
+def train_on(cluster: Cluster, settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -> int:
     num_round = as_int(settings, "num_round", 1)
     interval = as_int(settings, "checkpoint_interval", 1)
     seed = as_int(settings, "seed", 0)
@@ -315,8 +499,16 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
     preprocessor = load_preprocessor(preprocessor_path)
     width = len(preprocessor["encoded_feature_names"])
     train_labels, train_matrix = load_split(Path(settings["train"]), "train", width)
-    if not train_labels.size:
+    rows_per_host = cluster.per_host(int(train_labels.size))
+    if not sum(rows_per_host):
         raise JobInputError(f"the train channel {settings['train']} has no rows")
+    if cluster.distributed and not train_labels.size:
+        train_matrix = np.zeros((0, width))
+        log.warning(
+            "%s received no training rows: the train split has fewer files than the job has instances "
+            "(ShardedByS3Key gives each instance whole files)",
+            cluster.current,
+        )
     validation_path = Path(settings["validation"])
     validation_labels, validation_matrix = (
         load_split(validation_path, "validation", width) if validation_path.exists() else (np.zeros(0), None)
@@ -327,35 +519,44 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
     if not 0.0 < subsample <= 1.0:
         raise JobInputError(f"hyperparameter subsample must be in (0, 1], got {subsample}")
     nthread = int(booster_params["nthread"])
-    # With hist, QuantileDMatrix fixes the bins from the data alone, before any subsampling weights.
+    # With hist, QuantileDMatrix fixes the bins from the data alone, before any subsampling weights
+    # (distributed: from the sketches of every host's shard, merged by the collective).
     matrix_type = xgb.QuantileDMatrix if booster_params.get("tree_method") == "hist" else xgb.DMatrix
     dtrain = matrix_type(train_matrix, label=train_labels, nthread=nthread)
     evals = []
-    if validation_labels.size:
+    if cluster.any(bool(validation_labels.size)):
         evals.append((xgb.DMatrix(validation_matrix, label=validation_labels, nthread=nthread), "validation"))
     log.info(
         "training on %d rows x %d columns (validation %d rows); params %s",
-        train_labels.size,
+        sum(rows_per_host),
         width,
         validation_labels.size,
         json.dumps(booster_params, sort_keys=True),
     )
+    if cluster.distributed:
+        log.info(
+            "host %s (rank %d of %d) trains on %d rows",
+            cluster.current,
+            cluster.rank,
+            len(cluster.hosts),
+            train_labels.size,
+        )
 
     checkpoints = Checkpoints(Path(settings["checkpoint_dir"]))
-    booster, resumed_from, skipped = checkpoints.newest_readable()
+    booster, resumed_from, skipped = newest_checkpoint(checkpoints, cluster)
     if booster is not None:
         if resumed_from > num_round:
             booster, resumed_from = booster[:num_round], num_round
         log.info("resuming from checkpoint-%d.json (%d of %d rounds done)", resumed_from, resumed_from, num_round)
-    if stop.requested:
+    if cluster.any(stop.requested):
         log.warning("SIGTERM received before training started; exiting")
         return EXIT_ON_SIGTERM
 
     history = MetricHistory.resumed(booster, resumed_from, os.environ.get("TRAINING_JOB_NAME"))
-    progress = Progress(checkpoints, interval, stop, history)
+    progress = Progress(checkpoints, interval, stop, history, cluster)
     callbacks: list[xgb.callback.TrainingCallback] = [progress]
     if subsample < 1.0:
-        callbacks.insert(0, RowSubsample(dtrain, train_labels.size, subsample, seed))
+        callbacks.insert(0, RowSubsample(dtrain, row_keys(train_labels, train_matrix), subsample, seed))
     remaining = num_round - resumed_from
     started = time.monotonic()
     if remaining > 0:
@@ -371,12 +572,15 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
     seconds = time.monotonic() - started
     assert booster is not None
     rounds = booster.num_boosted_rounds()
-    if stop.requested and rounds < num_round:
+    if progress.stopping and rounds < num_round:
         return EXIT_ON_SIGTERM
     if remaining > 0 and progress.last_logged != rounds:
         progress.log_round(rounds, progress.evals_log)
     history.attempts[-1].update(last_round=rounds, ended="completed")
     history.attach(booster)
+    if not cluster.is_master:  # the other hosts hold the same trees; rank 0 saves them
+        log.info("host %s done: %d rounds; rank 0 writes the model", cluster.current, rounds)
+        return 0
     checkpoints.write(booster)
 
     model_dir = Path(settings["model_dir"])
@@ -385,7 +589,8 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
     booster.save_model(str(model_dir / MODEL_FILE))
     shutil.copyfile(preprocessor_path, model_dir / PREPROCESSOR_FILE)
     trained = rounds - resumed_from
-    samples_per_second = train_labels.size * trained / seconds if seconds > 0 and trained else 0.0
+    train_rows = sum(rows_per_host)
+    samples_per_second = train_rows * trained / seconds if seconds > 0 and trained else 0.0
     log.info("training_throughput samples_per_second=%.1f rounds=%d", samples_per_second, rounds)
     write_json(
         Path(settings["output_data_dir"]) / "training_summary.json",
@@ -395,9 +600,11 @@ def train(settings: dict[str, str], params: dict[str, Any], stop: StopRequest) -
             "samples_per_second": samples_per_second,
             "training_seconds": seconds,
             "checkpoints_skipped": skipped,
-            "train_rows": int(train_labels.size),
+            "train_rows": int(train_rows),
             "validation_rows": int(validation_labels.size),
             "validation_metrics": progress.last_metrics,
+            "hosts": cluster.hosts,
+            "train_rows_per_host": rows_per_host,
         },
     )
     write_json(Path(settings["output_data_dir"]) / HISTORY_FILE, history.as_json())

@@ -24,12 +24,19 @@ each host of a job gets its own loopback address (127.a.b.<host>, distinct per j
 such as 9099 is free on every host, and the job's Python resolves `algo-N` to it through a
 `sitecustomize` shim the local cloud puts on the job's path (the stand-in for the container network's
 DNS; the job's own code is not changed). A name resolved outside Python (a C library's own lookup) is
-not covered: Driftline's jobs resolve host names in Python and hand addresses to XGBoost.
+not covered: Driftline's jobs resolve host names in Python and hand addresses to XGBoost. A job restarted
+after a spot interruption runs on new instances, with new addresses (the old ones may still hold ports).
+
+CPUs: on AWS each host is an instance with its own cores. Locally the hosts of a multi-instance job share
+the machine, so each host process is pinned to its share of the CPUs (`cpu_shares`) and its SM_NUM_CPUS
+says how many it has; without that, N hosts each running as many threads as the machine has cores
+oversubscribe it, and XGBoost's spinning threads slow a distributed round down ~50x (measured here).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -80,6 +87,14 @@ def addresses(ctx: LocalCloudContext, job_number: int, hosts: list[str]) -> dict
     block = (zlib.crc32(str(ctx.workdir).encode()) + job_number) % (200 * 250)
     a, b = 20 + block // 250, block % 250
     return {host: f"127.{a}.{b}.{int(host.rsplit('-', 1)[1])}" for host in hosts}
+
+
+def cpu_shares(count: int) -> list[set[int]]:
+    """The machine's CPUs dealt to `count` hosts (each an instance with its own cores on AWS); shared if too few."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    if count <= len(cpus):
+        return [set(cpus[index::count]) for index in range(count)]
+    return [{cpus[index % len(cpus)]} for index in range(count)]
 
 
 def network_env(ctx: LocalCloudContext, names: dict[str, str]) -> dict[str, str]:

@@ -131,6 +131,7 @@ class _Host:
     logs: LogStream | None = None
     checkpoint_dir: Path | None = None
     checkpoint_sync: _CheckpointSync | None = None
+    cpus: set[int] | None = None  # the CPUs this host's process may use (a multi-instance job's share)
 
 
 @dataclass
@@ -282,6 +283,9 @@ class JobRunner:
             _Host(host, self._sandbox(name if host == "algo-1" else f"{name}@{host}"), addresses[host])
             for host in names
         ]
+        if count > 1:
+            for host, cpus in zip(hosts, cluster.cpu_shares(count), strict=True):
+                host.cpus = cpus
         first = next(host for host in hosts if host.name == "algo-1")
         return _Job(kind, name, fake, first.sandbox, environment or {}, hosts=hosts)
 
@@ -575,6 +579,7 @@ class JobRunner:
                         job.host_lost = False
                     self._transition(job, "Starting", "Launching requested ML instances after spot interruption")
                     self._transition(job, "Downloading", "Downloading input data")
+                    self._readdress(job)  # new instances, new addresses (the old ones may still hold ports)
                     for host in job.hosts:  # the whole cluster is replaced; every host restores from S3
                         self._fresh_instance(host.sandbox, host.checkpoint_dir)
                         if checkpoint and host.checkpoint_dir:
@@ -598,6 +603,16 @@ class JobRunner:
         self._transition(job, "Uploading", "Uploading generated training model")
         self._upload_model(job, partial=False)
         self._finish(job, "Completed", secondary="Completed")
+
+    def _readdress(self, job: _Job) -> None:
+        with self._lock:
+            self._job_number += 1
+            number = self._job_number
+        addresses = cluster.addresses(self.ctx, number, job.host_names)
+        names = cluster.network_env(self.ctx, addresses)
+        for host in job.hosts:
+            host.address = addresses[host.name]
+            host.env.update(names)
 
     @staticmethod
     def _fresh_instance(sandbox: Path, checkpoint_dir: Path | None) -> None:
@@ -692,7 +707,7 @@ class JobRunner:
                     "SM_INPUT_DATA_CONFIG": json.dumps(input_config),
                     "SM_HPS": json.dumps(user_hps),
                     **cluster.training_env(host.name, names, instance_type),
-                    "SM_NUM_CPUS": str(os.cpu_count() or 1),
+                    "SM_NUM_CPUS": str(len(host.cpus) if host.cpus else os.cpu_count() or 1),
                     "SM_NUM_GPUS": "0",
                     "SM_RESOURCE_CONFIG": json.dumps(resource),
                     "SM_USER_ENTRY_POINT": str(program),
@@ -985,6 +1000,9 @@ class JobRunner:
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
                     )
+                    if host.cpus:  # its instance's cores (cluster.cpu_shares); threads it starts inherit them
+                        with contextlib.suppress(OSError):
+                            os.sched_setaffinity(host.process.pid, host.cpus)
                     reader = threading.Thread(
                         target=self._pump, args=(job, host, log_file), name=f"log-{job.name}-{host.name}", daemon=True
                     )
