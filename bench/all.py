@@ -51,7 +51,12 @@ BENCHES = (
         "spot interruptions (with and without notice) against an uninterrupted run",
     ),
     Bench("loop", ("--quick",), "upload to InService, warm and cold, and drift to retraining on the local cloud"),
-    Bench("rollout", (), "canary promotion and two rollbacks under steady traffic"),
+    Bench(
+        "rollout",
+        (),
+        "canary promotion and rollbacks under steady traffic; a faulty candidate under canary vs shadow-canary",
+    ),
+    Bench("tuning", ("--quick",), "the local tuning job's Bayesian search against its random search, same trials"),
 )
 
 
