@@ -19,7 +19,11 @@ Outputs in --output-dir, in SageMaker Model Monitor's model-quality format: stat
 classification), constraints.json (`<problem>_constraints`: threshold and comparison_operator per metric)
 and constraint_violations.json (`{"violations": [{"metric_name", "constraint_check_type", "description"}]}`);
 plus Driftline's quality_summary.json (counts of predictions, labelled, missing, unjoinable, metrics, the
-reference, whether the window was judged). See docs/internals.md, "Model quality".
+reference, whether the window was judged) with the same per production variant under `variants`: SageMaker's
+data capture names the variant in the object's path (`<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl`), not in
+the record, so the variant is the folder above the hour folders. Each variant also carries the sufficient
+statistics of the A/B test on quality (driftline.ab_test): `correct` of `labelled` (classification), or the
+absolute errors' n, mean and variance (regression). See docs/internals.md, "Model quality".
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class Prediction(NamedTuple):
     score: float | None  # binary: P(positive); regression: the value
     label: str | None  # classification: the predicted class
     probabilities: list[float] | None  # multiclass, in the classes' order (JSON answers only)
+    variant: str | None = None  # the production variant that answered (from the capture file's path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -157,6 +162,17 @@ def _csv_prediction(line: str, problem: str) -> Prediction:
     return Prediction("", _number(line), None, None)
 
 
+def capture_variant(path: Path) -> str | None:
+    """The variant of a capture file at `.../<variant>/yyyy/mm/dd/hh/<file>.jsonl` (SageMaker's layout), else None."""
+    parts = path.parts
+    if len(parts) < 6:
+        return None
+    hour = parts[-5:-1]
+    if all(part.isdigit() for part in hour) and [len(part) for part in hour] == [4, 2, 2, 2]:
+        return parts[-6]
+    return None
+
+
 class Captured(NamedTuple):
     predictions: list[Prediction]
     records: int
@@ -171,6 +187,7 @@ def read_captured(capture_dir: Path, problem: str, classes: list[str], span: tup
     unjoinable: Counter[str] = Counter()
     records = 0
     for path in capture_files(capture_dir, start, end):
+        variant = capture_variant(path)
         with path.open(encoding="utf-8") as lines:
             for line in lines:
                 if not line.strip():
@@ -198,7 +215,7 @@ def read_captured(capture_dir: Path, problem: str, classes: list[str], span: tup
                 if len(answered) != 1:
                     unjoinable["several_rows_one_id"] += 1
                     continue
-                predictions.append(answered[0]._replace(inference_id=str(inference_id)))
+                predictions.append(answered[0]._replace(inference_id=str(inference_id), variant=variant))
     return Captured(predictions, records, unjoinable)
 
 
@@ -269,6 +286,52 @@ def score_joined(problem: str, classes: list[str], joined: list[tuple[Prediction
     predicted = np.array([index.get(p.label or "", -1) for p, _ in known], dtype=int)
     macro = float(np.mean([f1(truth, predicted, int(k)) for k in np.union1d(truth, predicted[predicted >= 0])]))
     return {"auc": None, "accuracy": float(np.mean(truth == predicted)), "f1": macro}, unknown
+
+
+def predicted_class(problem: str, classes: list[str], prediction: Prediction) -> str | None:
+    """The class a prediction names: P(positive) >= 0.5 (evaluate.py's threshold), the most probable class, or the
+    answered label."""
+    if problem == BINARY:
+        return classes[1] if (prediction.score or 0.0) >= 0.5 else classes[0]
+    if prediction.probabilities is not None and len(prediction.probabilities) == len(classes):
+        return classes[int(np.argmax(prediction.probabilities))]
+    return prediction.label
+
+
+def variant_outcomes(
+    problem: str, classes: list[str], predictions: list[Prediction], joined: list[tuple[Prediction, str]]
+) -> dict[str, dict[str, Any]]:
+    """Per production variant: predictions, labelled, missing, metrics, and the A/B test's sufficient statistics
+    (`correct` of `labelled` for classification; the absolute errors' n, mean and sample variance for regression)."""
+    answered = Counter(p.variant for p in predictions if p.variant)
+    outcomes: dict[str, dict[str, Any]] = {}
+    for variant in sorted(answered):
+        rows = [(p, label) for p, label in joined if p.variant == variant]
+        metrics, unknown = score_joined(problem, classes, rows) if rows else ({}, 0)
+        entry: dict[str, Any] = {
+            "predictions_with_id": answered[variant],
+            "labelled": len(rows) - unknown,
+            "missing_labels": answered[variant] - len(rows),
+            "metrics": metrics,
+        }
+        if problem == REGRESSION:
+            errors = [
+                abs(p.score - y) for p, label in rows if p.score is not None and (y := _as_float(label)) is not None
+            ]
+            mean = sum(errors) / len(errors) if errors else None
+            variance = (
+                sum((e - mean) ** 2 for e in errors) / (len(errors) - 1)
+                if len(errors) > 1 and mean is not None
+                else None
+            )
+            entry["absolute_error"] = {"n": len(errors), "mean": mean, "variance": variance}
+        else:
+            known = set(classes)
+            entry["correct"] = sum(
+                1 for p, label in rows if label in known and predicted_class(problem, classes, p) == label
+            )
+        outcomes[variant] = entry
+    return outcomes
 
 
 def _as_float(text: str) -> float | None:
@@ -419,6 +482,7 @@ def quality(
         "metrics": metrics,
         "reference_metrics": {name: reference.get(name) for name in constraints},
         "violations": [v["metric_name"] for v in violations],
+        "variants": variant_outcomes(problem, classes, captured.predictions, joined),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(output_dir / "statistics.json", statistics)

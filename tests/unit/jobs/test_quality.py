@@ -253,3 +253,52 @@ def test_multiclass_json_answers_give_one_vs_rest_auc(quality, tmp_path):
 
     assert metrics["auc"] == pytest.approx(roc_auc_score(truth, probabilities, multi_class="ovr"))
     assert metrics["accuracy"] == pytest.approx(float(np.mean(probabilities.argmax(axis=1) == truth)))
+
+
+def write_variant_capture(root: Path, variant: str, lines: list[str]) -> None:
+    folder = root / variant / "2026" / "12" / "01" / "10"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"05-00-000-{variant}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_each_variant_is_scored_on_its_own_predictions_with_the_ab_tests_counts(quality, tmp_path):
+    # Given production (AllTraffic) right on 3 of 4 labelled answers and the candidate right on 1 of 3, one of
+    # its answers still unlabelled; SageMaker names the variant in the capture path, not in the record
+    paths = write_inputs(tmp_path, "binary_classification", {"accuracy": 0.8}, ["no", "yes"])
+    write_variant_capture(
+        paths["capture"], "AllTraffic", [capture_line(f"a{i}", f"{p}\n") for i, p in enumerate([0.9, 0.8, 0.2, 0.7])]
+    )
+    write_variant_capture(
+        paths["capture"], "candidate-1", [capture_line(f"b{i}", f"{p}\n") for i, p in enumerate([0.9, 0.1, 0.3, 0.6])]
+    )
+    labels_file(
+        paths,
+        [("a0", "yes"), ("a1", "yes"), ("a2", "no"), ("a3", "no"), ("b0", "no"), ("b1", "no"), ("b2", "yes")],
+    )
+    # When the quality job runs
+    summary = run(quality, paths)["quality_summary.json"]
+    # Then each variant has its own counts, accuracy and the correct/labelled the A/B test needs
+    production, candidate = summary["variants"]["AllTraffic"], summary["variants"]["candidate-1"]
+    assert (production["correct"], production["labelled"], production["missing_labels"]) == (3, 4, 0)
+    assert production["metrics"]["accuracy"] == pytest.approx(0.75)
+    assert (candidate["correct"], candidate["labelled"], candidate["missing_labels"]) == (1, 3, 1)
+    assert candidate["predictions_with_id"] == 4
+    assert candidate["metrics"]["accuracy"] == pytest.approx(1 / 3)
+    # and the model-level figures still cover both variants
+    assert summary["labelled"] == 7 and summary["metrics"]["accuracy"] == pytest.approx(4 / 7)
+
+
+def test_regression_variants_carry_their_absolute_errors_sufficient_statistics(quality, tmp_path):
+    # Given a regression candidate off by 1, 2 and 6 (production off by 0.5 twice)
+    paths = write_inputs(tmp_path, "regression", {"rmse": 1.0, "mae": 1.0}, None)
+    write_variant_capture(paths["capture"], "AllTraffic", [capture_line("a0", "10.5\n"), capture_line("a1", "9.5\n")])
+    write_variant_capture(
+        paths["capture"],
+        "candidate-1",
+        [capture_line("b0", "11\n"), capture_line("b1", "8\n"), capture_line("b2", "16\n")],
+    )
+    labels_file(paths, [("a0", "10"), ("a1", "10"), ("b0", "10"), ("b1", "10"), ("b2", "10")])
+    summary = run(quality, paths)["quality_summary.json"]
+    # Then n, mean and the sample variance of |error| per variant: (1, 2, 6) -> mean 3, variance (4+1+9)/2 = 7
+    assert summary["variants"]["candidate-1"]["absolute_error"] == {"n": 3, "mean": 3.0, "variance": 7.0}
+    assert summary["variants"]["AllTraffic"]["absolute_error"] == {"n": 2, "mean": 0.5, "variance": 0.0}
