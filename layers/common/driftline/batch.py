@@ -54,13 +54,12 @@ from driftline.observability import logger, metrics
 from driftline.sagemaker_requests import _has_instance_storage
 from driftline.settings import settings
 from driftline.uploads import (
-    COPY_CONCURRENCY,
     MIN_VALIDATION_SECONDS,
-    MULTIPART_COPY_BYTES,
     RESERVE_SECONDS,
     VALIDATION_SECONDS,
+    Rejection,
     UploadedObject,
-    quarantine_key,
+    move_to_quarantine,
 )
 from driftline.uploads import _shown as _shown_text
 
@@ -482,64 +481,18 @@ def _keep(upload: UploadedObject, model: str, why: str) -> BatchOutcome:
     return BatchOutcome(outcome="kept", key=upload.key, model=model, reason=why)
 
 
+BATCH_FILE_REJECTED = Rejection(
+    what="batch file",
+    what_happened="A batch file was rejected and moved to quarantine; no transform job was started.",
+    what_to_do="fix the file and drop it again under batch/<model>/",
+    page_kind="batch-rejected",
+    metric="BatchFilesQuarantined",
+)
+
+
 def quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> BatchOutcome:
-    """As a rejected upload (`uploads.quarantine`): copy to quarantine/ with a .reason.json, page, remove."""
-    s3 = aws.client("s3")
-    target = quarantine_key(upload, model)
-    rule = getattr(problem, "rule", "unknown-model" if isinstance(problem, UnknownModel) else None)
-    what_to_do = "fix the file and drop it again under batch/<model>/"
-    reason = {
-        "original_key": upload.key,
-        "original_version_id": upload.version_id,
-        "event_id": upload.event_id,
-        "model": model,
-        "error": type(problem).__name__,
-        "rule": rule,
-        "line": getattr(problem, "line", None),
-        "column": getattr(problem, "column", None),
-        "reason": str(problem),
-        "quarantined_at": datetime.now(UTC).isoformat(),
-        "what_to_do": what_to_do,
-    }
-    source = {"Bucket": upload.bucket, "Key": upload.key}
-    if upload.version_id:
-        source["VersionId"] = upload.version_id
-    s3.copy(
-        source,
-        upload.bucket,
-        target,
-        Config=TransferConfig(
-            multipart_threshold=MULTIPART_COPY_BYTES,
-            multipart_chunksize=MULTIPART_COPY_BYTES,
-            max_concurrency=COPY_CONCURRENCY,
-        ),
-    )
-    s3.put_object(
-        Bucket=upload.bucket,
-        Key=f"{target}.reason.json",
-        Body=json.dumps(reason, indent=2).encode(),
-        ContentType="application/json",
-    )
-    logger.warning("batch file quarantined", extra={"key": upload.key, "rule": rule, "target": target})
-    metrics.add_metric(name="BatchFilesQuarantined", unit="Count", value=1)
-    shown_model = _shown_text(model, 40) if model else None
-    page(
-        f"{shown_model or 'unknown model'}: batch file rejected",
-        {
-            "What happened": "A batch file was rejected and moved to quarantine; no transform job was started.",
-            "Model": shown_model,
-            "File": f"s3://{upload.bucket}/{_shown_text(upload.key, 300)}",
-            "Version": upload.version_id,
-            "Why": str(problem),
-            "Kept at": f"s3://{upload.bucket}/{target} (reason in {target}.reason.json)",
-            "What to do": what_to_do,
-        },
-        kind="batch-rejected",
-        model=model,
-    )
-    s3.delete_object(
-        Bucket=upload.bucket, Key=upload.key, **({"VersionId": upload.version_id} if upload.version_id else {})
-    )
+    """As a rejected upload: copied to quarantine/ with a .reason.json, paged, removed."""
+    target, rule = move_to_quarantine(upload, model, problem, BATCH_FILE_REJECTED)
     return BatchOutcome(
         outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
     )

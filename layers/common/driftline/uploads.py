@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -294,11 +295,41 @@ def _safe_name(name: str) -> str:
     return safe[: MAX_NAME_BYTES - len(extension) - 1] + ("." + extension if extension else "_")
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """How a rejected file of one kind is told: its page's subject, words and kind, and its metric."""
+
+    what: str  # "upload", "batch file", "labels": the page subject is "<model>: <what> rejected"
+    what_happened: str
+    what_to_do: str
+    page_kind: str
+    metric: str
+
+
+UPLOAD_REJECTED = Rejection(
+    what="upload",
+    what_happened="An uploaded file was rejected and moved to quarantine; no run was started.",
+    what_to_do="fix the file and upload it again under incoming/<model>/",
+    page_kind="upload-rejected",
+    metric="UploadsQuarantined",
+)
+
+
 def quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> UploadOutcome:
+    target, rule = move_to_quarantine(upload, model, problem, UPLOAD_REJECTED)
+    return UploadOutcome(
+        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
+    )
+
+
+def move_to_quarantine(
+    upload: UploadedObject, model: str | None, problem: Exception, rejection: Rejection
+) -> tuple[str, str | None]:
     """Copy the upload's version to quarantine/ with a .reason.json, page on-call, then remove the version.
 
-    The order makes a retry safe: until the version is removed, a retry finds the file and does it all
-    again (same keys); after, the copy is there (see `_gone`).
+    Returns the quarantine key and the rule that failed. The order makes a retry safe: until the version
+    is removed, a retry finds the file and does it all again (same keys); after, the copy is there (see
+    `_gone`). Every kind of dropped file (training data, batch input, labels) goes through here.
     """
     s3 = aws.client("s3")
     target = quarantine_key(upload, model)
@@ -314,7 +345,7 @@ def quarantine(upload: UploadedObject, model: str | None, problem: Exception) ->
         "column": getattr(problem, "column", None),
         "reason": str(problem),
         "quarantined_at": datetime.now(UTC).isoformat(),
-        "what_to_do": "fix the file and upload it again under incoming/<model>/",
+        "what_to_do": rejection.what_to_do,
     }
     source = {"Bucket": upload.bucket, "Key": upload.key}
     if upload.version_id:
@@ -336,29 +367,28 @@ def quarantine(upload: UploadedObject, model: str | None, problem: Exception) ->
         Body=json.dumps(reason, indent=2).encode(),
         ContentType="application/json",
     )
-    logger.warning("upload quarantined", extra={"key": upload.key, "rule": rule, "target": target})
-    metrics.add_metric(name="UploadsQuarantined", unit="Count", value=1)
+    logger.warning(f"{rejection.what} quarantined", extra={"key": upload.key, "rule": rule, "target": target})
+    metrics.add_metric(name=rejection.metric, unit="Count", value=1)
+    shown_model = _shown(model, 40) if model else None
     page(
-        f"{_shown(model, 40) if model else 'unknown model'}: upload rejected",
+        f"{shown_model or 'unknown model'}: {rejection.what} rejected",
         {
-            "What happened": "An uploaded file was rejected and moved to quarantine; no run was started.",
-            "Model": _shown(model, 40) if model else None,
+            "What happened": rejection.what_happened,
+            "Model": shown_model,
             "File": f"s3://{upload.bucket}/{_shown(upload.key, 300)}",
             "Version": upload.version_id,
             "Why": str(problem),
             "Kept at": f"s3://{upload.bucket}/{target} (reason in {target}.reason.json)",
-            "What to do": reason["what_to_do"],
+            "What to do": rejection.what_to_do,
         },
-        kind="upload-rejected",
+        kind=rejection.page_kind,
         model=model,
     )
     # Only this version goes: a newer upload of the same name stays (the copy above keeps every byte).
     s3.delete_object(
         Bucket=upload.bucket, Key=upload.key, **({"VersionId": upload.version_id} if upload.version_id else {})
     )
-    return UploadOutcome(
-        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
-    )
+    return target, rule
 
 
 def _gone(upload: UploadedObject, model: str | None) -> UploadOutcome:
