@@ -62,3 +62,13 @@ def test_pipe_mode_is_refused_naming_the_field():
         )
 
     assert "input_mode" in str(error.value)
+
+
+def test_distributed_training_refuses_the_exact_tree_method_naming_the_field():
+    with pytest.raises(InvalidModelConfig) as error:
+        parse_model_config(
+            "name: churn\nproblem_type: binary_classification\ntarget: y\n"
+            "training:\n  instance_count: 2\n  hyperparameters:\n    tree_method: exact\n"
+        )
+
+    assert "tree_method" in str(error.value)

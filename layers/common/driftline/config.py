@@ -62,6 +62,16 @@ class Training(_Strict):
             raise ValueError("max_wait_seconds must be >= max_runtime_seconds when use_spot is true")
         return self
 
+    @model_validator(mode="after")
+    def _distributed_tree_method(self) -> Training:
+        # XGBoost's collective trains with the hist and approx tree methods only; exact is single-node
+        if self.instance_count > 1 and str(self.hyperparameters.get("tree_method", "hist")) not in ("hist", "approx"):
+            raise ValueError(
+                "hyperparameters.tree_method must be hist or approx when instance_count > 1 "
+                "(distributed XGBoost has no exact method)"
+            )
+        return self
+
 
 class Processing(_Strict):
     instance_type: str = "ml.m5.large"
@@ -107,7 +117,11 @@ class Deployment(_Strict):
     ab_seconds: int = Field(3600, ge=1, description="both variants serve side by side this long before deciding")
     ab_candidate_percent: int = Field(50, ge=1, le=99, description="share of requests the candidate answers")
     ab_min_requests: int = Field(1000, ge=1, description="per variant; fewer: extend once, then keep production")
-    ab_metrics: list[Literal["error_rate", "latency"]] = Field(default_factory=lambda: ["error_rate", "latency"])
+    ab_metrics: list[Literal["error_rate", "latency", "quality"]] = Field(
+        default_factory=lambda: ["error_rate", "latency"]
+    )
+    # quality (needs monitoring.quality): after ab_seconds, wait this long for labels of the A/B window's predictions
+    ab_quality_wait_seconds: int = Field(3600, ge=0, description="then decide on the labels that arrived")
     ab_alpha: float = Field(0.05, gt=0, lt=1, description="two-sided significance level of every test")
 
     @field_validator("traffic_steps_percent")
