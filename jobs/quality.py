@@ -299,7 +299,11 @@ def predicted_class(problem: str, classes: list[str], prediction: Prediction) ->
 
 
 def variant_outcomes(
-    problem: str, classes: list[str], predictions: list[Prediction], joined: list[tuple[Prediction, str]]
+    problem: str,
+    classes: list[str],
+    predictions: list[Prediction],
+    joined: list[tuple[Prediction, str]],
+    min_labels: int = 1,
 ) -> dict[str, dict[str, Any]]:
     """Per production variant: predictions, labelled, missing, metrics, and the A/B test's sufficient statistics
     (`correct` of `labelled` for classification; the absolute errors' n, mean and sample variance for regression)."""
@@ -311,6 +315,7 @@ def variant_outcomes(
         entry: dict[str, Any] = {
             "predictions_with_id": answered[variant],
             "labelled": len(rows) - unknown,
+            "judged": len(rows) - unknown >= min_labels,
             "missing_labels": answered[variant] - len(rows),
             "metrics": metrics,
         }
@@ -482,7 +487,7 @@ def quality(
         "metrics": metrics,
         "reference_metrics": {name: reference.get(name) for name in constraints},
         "violations": [v["metric_name"] for v in violations],
-        "variants": variant_outcomes(problem, classes, captured.predictions, joined),
+        "variants": variant_outcomes(problem, classes, captured.predictions, joined, settings.min_labels),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(output_dir / "statistics.json", statistics)

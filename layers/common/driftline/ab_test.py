@@ -5,7 +5,13 @@ has `ab_min_requests`). Then, per metric the config names:
 - `error_rate`: Invocation5XXErrors / Invocations per variant, two-proportion z-test (pooled standard error);
 - `latency`: ModelLatency per variant, Welch's t-test on the per-period averages CloudWatch returns (CloudWatch
   keeps no per-request values, so the samples are the periods' means; with few periods the test has little power
-  and says so through its p-value).
+  and says so through its p-value);
+- `quality`: the variants' labelled outcomes over the A/B window (labels arrive late): when the A/B time is over,
+  the judge runs the quality job (jobs/quality.py) over exactly the window and reads its per-variant sufficient
+  statistics. Classification: two-proportion z-test on accuracy (correct / labelled per variant); regression:
+  Welch's t-test on the absolute errors from their n, mean and variance. It waits up to `ab_quality_wait_seconds`
+  after the window for each variant to have `monitoring.quality.min_labels` labelled predictions, re-running the
+  job whenever labels/<model>/ changes; then it decides on what it has, and too few labels is "not tested: why".
 The decision: `keep` production if any metric is significantly worse for the candidate (p < alpha); `extend` once
 when a variant has fewer than `ab_min_requests` (or a metric too few samples to test); otherwise `promote` (the
 candidate is not significantly worse on any metric). No scipy: the Lambda layer stays small, and the normal and
@@ -15,6 +21,7 @@ fraction, Numerical Recipes §6.4).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -23,10 +30,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from driftline import aws, state
+from driftline import aws, naming, state
 from driftline.alarms import firing
+from driftline.monitoring import capture_prefixes
 from driftline.notifications import page
 from driftline.observability import logger
+from driftline.quality import LABELS, launch_quality_job, read_report
+from driftline.settings import settings
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,11 @@ class TestResult:
     a: float  # production's value (error rate, or mean latency in ms)
     b: float  # the candidate's
     df: float | None = None
+    higher_is_better: bool = False  # accuracy; error rates, latencies and errors are better lower
 
     @property
     def candidate_worse(self) -> bool:
-        return self.b > self.a
+        return self.b < self.a if self.higher_is_better else self.b > self.a
 
 
 def normal_two_sided_p(z: float) -> float:
@@ -66,12 +77,19 @@ def welch_t_test(a: list[float], b: list[float]) -> TestResult:
     mean_a, mean_b = sum(a) / len(a), sum(b) / len(b)
     var_a = sum((x - mean_a) ** 2 for x in a) / (len(a) - 1)
     var_b = sum((x - mean_b) ** 2 for x in b) / (len(b) - 1)
-    se2_a, se2_b = var_a / len(a), var_b / len(b)
+    return welch_t_test_from_stats(len(a), mean_a, var_a, len(b), mean_b, var_b)
+
+
+def welch_t_test_from_stats(n_a: int, mean_a: float, var_a: float, n_b: int, mean_b: float, var_b: float) -> TestResult:
+    """Welch's t-test from each sample's size, mean and sample variance (n - 1 denominator)."""
+    if n_a < 2 or n_b < 2:
+        raise ValueError("Welch's t-test needs at least two samples per variant")
+    se2_a, se2_b = var_a / n_a, var_b / n_b
     se2 = se2_a + se2_b
     if se2 == 0.0:
         return TestResult(0.0, 1.0 if mean_a == mean_b else 0.0, mean_a, mean_b)
     t = (mean_b - mean_a) / math.sqrt(se2)
-    df = se2**2 / (se2_a**2 / (len(a) - 1) + se2_b**2 / (len(b) - 1))
+    df = se2**2 / (se2_a**2 / (n_a - 1) + se2_b**2 / (n_b - 1))
     return TestResult(t, student_t_two_sided_p(t, df), mean_a, mean_b, df)
 
 
@@ -123,6 +141,51 @@ class VariantSample:
     latencies_ms: list[float]
 
 
+@dataclass(frozen=True)
+class QualityEvidence:
+    """Both variants' labelled outcomes over the A/B window (from the quality job's `variants`), or why there are
+    none to test. `production` / `candidate` are the job's per-variant entries: `labelled` and `correct`
+    (classification) or `absolute_error` {n, mean, variance} (regression)."""
+
+    problem_type: str
+    min_labels: int
+    production: dict[str, Any] | None = None
+    candidate: dict[str, Any] | None = None
+    why: str | None = None  # set: not testable (no job report, the job failed...)
+    job: str | None = None
+
+
+def quality_test(evidence: QualityEvidence) -> tuple[str, TestResult]:
+    """(what was compared, the test) on both variants' labelled outcomes; ValueError says why it cannot be tested."""
+    if evidence.why:
+        raise ValueError(evidence.why)
+    sides = {"production": evidence.production or {}, "candidate": evidence.candidate or {}}
+    short = [
+        f"{name} has {int(side.get('labelled') or 0)} labelled predictions"
+        for name, side in sides.items()
+        if int(side.get("labelled") or 0) < evidence.min_labels
+    ]
+    if short:
+        raise ValueError(
+            f"too few labelled predictions in the A/B window ({'; '.join(short)}; monitoring.quality.min_labels "
+            f"is {evidence.min_labels} per variant): labels may still arrive"
+        )
+    a, b = sides["production"], sides["candidate"]
+    if evidence.problem_type == "regression":
+        ea, eb = a.get("absolute_error") or {}, b.get("absolute_error") or {}
+        result = welch_t_test_from_stats(
+            int(ea.get("n") or 0),
+            float(ea.get("mean") or 0.0),
+            float(ea.get("variance") or 0.0),
+            int(eb.get("n") or 0),
+            float(eb.get("mean") or 0.0),
+            float(eb.get("variance") or 0.0),
+        )
+        return "mean absolute error", result
+    z = two_proportion_z_test(int(a["correct"]), int(a["labelled"]), int(b["correct"]), int(b["labelled"]))
+    return "accuracy", TestResult(z.statistic, z.p_value, z.a, z.b, higher_is_better=True)
+
+
 def decide(
     production: VariantSample,
     candidate: VariantSample,
@@ -130,6 +193,7 @@ def decide(
     alpha: float,
     min_requests: int,
     extended: bool,
+    quality: QualityEvidence | None = None,
 ) -> dict[str, Any]:
     """`promote`, `keep` or `extend`, with each metric's test (statistic, p-value, both values) and the reason."""
     tests: dict[str, dict[str, Any]] = {}
@@ -141,8 +205,11 @@ def decide(
     worse: list[str] = []
     untested: list[str] = []
     for metric in metrics:
+        measure = None
         try:
-            if metric == "error_rate":
+            if metric == "quality":
+                measure, result = quality_test(quality or QualityEvidence("", 0, why="no quality evidence was read"))
+            elif metric == "error_rate":
                 result = two_proportion_z_test(
                     production.errors, production.requests, candidate.errors, candidate.requests
                 )
@@ -165,6 +232,10 @@ def decide(
             "significant": significant,
             "candidate_worse": result.candidate_worse,
         }
+        if measure:
+            tests[metric]["measure"] = measure
+            for name, side in (("production", quality.production), ("candidate", quality.candidate)) if quality else ():
+                tests[metric][f"{name}_labelled"] = int((side or {}).get("labelled") or 0)
         if significant and result.candidate_worse:
             worse.append(metric)
     if worse:
@@ -224,6 +295,11 @@ def judge_ab(judge: ABJudge, now: float | None = None) -> dict[str, Any]:
     remaining = judge.ab_seconds * (2 if judge.extended else 1) - (now - started)
     if remaining > 0:
         return _wait(judge, started, remaining)
+    evidence = None
+    if "quality" in judge.metrics:
+        evidence = quality_evidence(judge, started, now)
+        if not isinstance(evidence, QualityEvidence):
+            return _wait(judge, started, evidence)
     result = decide(
         _sample(judge, judge.production_variant, started, now),
         _sample(judge, judge.candidate_variant, started, now),
@@ -231,12 +307,89 @@ def judge_ab(judge: ABJudge, now: float | None = None) -> dict[str, Any]:
         judge.alpha,
         judge.min_requests,
         judge.extended,
+        evidence,
     )
     if result["decision"] == "extend":
         logger.info("A/B test extended", extra={"endpoint": judge.endpoint_name, "reason": result["reason"]})
         state.update_run(judge.model, judge.run_id, ab_test={**result, "extended": True, "decided_at": None})
         return _wait(judge.model_copy(update={"extended": True}), started, judge.ab_seconds)
     return _answer(judge, result, started, now)
+
+
+# ---- quality evidence: the quality job over the A/B window ---------------------------------------------
+
+_NOT_FOUND = {"ValidationException", "ResourceNotFound"}  # DescribeProcessingJob of a job that does not exist
+
+
+def quality_evidence(judge: ABJudge, started: float, now: float) -> QualityEvidence | float:
+    """Both variants' labelled outcomes over the A/B window, or the seconds to wait for them.
+
+    The quality job (jobs/quality.py) runs over exactly [start, end) of the A/B window, once per state of
+    labels/<model>/ (its name carries a digest of the run, the window and the label files' keys and ETags): a
+    new label file after a run that had too few labels starts another. The judge waits up to
+    `deployment.ab_quality_wait_seconds` after the window's end for `monitoring.quality.min_labels` labelled
+    predictions per variant, then decides on what the last finished run found.
+    """
+    config = state.load_config(judge.model)
+    production = state.get_production(judge.model)
+    if config is None or not production:
+        return QualityEvidence("", 0, why="the model has no valid config or no production run to score against")
+    problem, min_labels = config.problem_type.value, config.monitoring.quality.min_labels
+    end = started + judge.ab_seconds * (2 if judge.extended else 1)
+    deadline = end + config.deployment.ab_quality_wait_seconds
+    waited = config.deployment.ab_quality_wait_seconds
+    labels = _labels_digest(judge.model)
+    if labels is None:
+        if now < deadline:
+            return deadline - now
+        return QualityEvidence(
+            problem, min_labels, why=f"no labels under labels/{judge.model}/ {waited} s after the A/B window"
+        )
+    digest = hashlib.sha1(f"{judge.run_id}|{started:.3f}|{end:.3f}|{labels}".encode()).hexdigest()[:10]
+    job = naming.job_name(f"{judge.model}-ab-{digest}", "quality")
+    try:
+        described = aws.client("sagemaker").describe_processing_job(ProcessingJobName=job)
+    except Exception as exc:
+        if aws.error_code(exc) not in _NOT_FOUND:
+            raise
+        span = (datetime.fromtimestamp(started, UTC), datetime.fromtimestamp(end, UTC))
+        captures = capture_prefixes(settings().artifact_bucket, judge.model, judge.endpoint_name, span[0], span[1])
+        launch_quality_job(config, production["run_id"], job, span, captures)
+        logger.info("A/B quality job started", extra={"job": job, "window": [span[0].isoformat(), span[1].isoformat()]})
+        return float(judge.poll_seconds)
+    status = described.get("ProcessingJobStatus")
+    if status in ("InProgress", "Stopping"):
+        return float(judge.poll_seconds)
+    if status != "Completed":
+        return QualityEvidence(
+            problem,
+            min_labels,
+            why=f"the quality job {job} ended {status}: {described.get('FailureReason') or 'no reason given'}",
+            job=job,
+        )
+    variants = (read_report(judge.model, job, "quality_summary.json") or {}).get("variants") or {}
+    found = QualityEvidence(
+        problem,
+        min_labels,
+        production=variants.get(judge.production_variant),
+        candidate=variants.get(judge.candidate_variant),
+        job=job,
+    )
+    labelled = [int((side or {}).get("labelled") or 0) for side in (found.production, found.candidate)]
+    if min(labelled) < min_labels and now < deadline:
+        return min(float(judge.poll_seconds), deadline - now)
+    return found
+
+
+def _labels_digest(model: str) -> str | None:
+    """A digest of labels/<model>/ (keys and ETags), None while it holds no file."""
+    pages = (
+        aws.client("s3")
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=settings().data_bucket, Prefix=f"{LABELS}{model}/")
+    )
+    listed = sorted(f"{o['Key']}:{o.get('ETag')}" for page in pages for o in page.get("Contents") or [])
+    return hashlib.sha1("\n".join(listed).encode()).hexdigest() if listed else None
 
 
 def _wait(judge: ABJudge, started: float, remaining: float) -> dict[str, Any]:
@@ -287,7 +440,8 @@ def describe_tests(result: dict[str, Any]) -> dict[str, Any]:
         if not test.get("tested"):
             facts[f"{metric}"] = f"not tested: {test.get('why')}"
             continue
-        facts[metric] = (
+        name = f"{metric} ({test['measure']})" if test.get("measure") else metric
+        facts[name] = (
             f"production {test['production']:.4g}, candidate {test['candidate']:.4g}, "
             f"statistic {test['statistic']:.3f}, p-value {test['p_value']:.4g}"
         )

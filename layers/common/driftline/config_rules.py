@@ -569,7 +569,15 @@ def _deployment_problems(config: ModelConfig) -> list[str]:
             f"history holds (about {MAX_BAKE_POLLS}); raise timings.alarm_poll_seconds or lower bake_seconds"
         )
     # shadow-canary's shadow test and ab's A/B test (extended once at most) are judged every alarm_poll_seconds too
-    tested = {"shadow-canary": deployment.shadow_seconds, "ab": 2 * deployment.ab_seconds}.get(deployment.strategy)
+    ab_waits = 2 * deployment.ab_quality_wait_seconds if "quality" in deployment.ab_metrics else 0
+    tested = {"shadow-canary": deployment.shadow_seconds, "ab": 2 * deployment.ab_seconds + ab_waits}.get(
+        deployment.strategy
+    )
+    if deployment.strategy == "ab" and "quality" in deployment.ab_metrics and not config.monitoring.quality.enabled:
+        found.append(
+            "deployment.ab_metrics: 'quality' compares the variants on labelled predictions, which needs "
+            "monitoring.quality.enabled: true (labels dropped in labels/<model>/)"
+        )
     if tested:
         checks = math.ceil(tested / max(1, min(config.timings.alarm_poll_seconds, tested)))
         checks += 0 if deployment.strategy == "ab" else polls

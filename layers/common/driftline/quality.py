@@ -36,6 +36,7 @@ ID_COLUMN = "inference_id"
 MAX_ID_CHARS = 64  # InvokeEndpoint's InferenceId: 1-64 characters, printable, not starting with a space
 _QUALITY_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-quality$")
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
+MAX_DATUMS = 1000
 METRIC_NAMES = {"auc": "AUC", "accuracy": "Accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE"}
 
 
@@ -287,27 +288,37 @@ def start_quality(
     if not listed.get("KeyCount"):
         return {"action": "skipped", "why": f"no labels under s3://{env.data_bucket}/{labels_prefix} yet"}
     start, judged_end = quality_window(config, end, schedule_seconds)
-    ctx = run_context(model, production["run_id"])
     job = naming.job_name(f"{model}-{end:%Y%m%dT%H%M%S}", "quality")
-    report_uri = f"s3://{ctx.artifact_bucket}/{model}/monitoring/{job}/"
+    if not launch_quality_job(config, production["run_id"], job, (start, judged_end), captures(start, judged_end)):
+        return {"action": "duplicate", "job": job}
+    window = (_iso(start), _iso(judged_end))
+    logger.info("quality monitor started", extra={"job": job, "window": window})
+    return {"action": "started", "job": job, "window": list(window)}
+
+
+def launch_quality_job(
+    config: ModelConfig, production_run: str, job: str, span: tuple[datetime, datetime], captures: list[str]
+) -> bool:
+    """Start jobs/quality.py as `job` over the captured predictions of `span` (False: it already exists).
+    Its report goes to `<model>/monitoring/<job>/`; the production run's evaluation is the reference."""
+    env = settings()
+    ctx = run_context(config.name, production_run)
+    report_uri = f"s3://{ctx.artifact_bucket}/{config.name}/monitoring/{job}/"
     aws.client("s3").put_object(
         Bucket=ctx.artifact_bucket,
-        Key=f"{model}/monitoring/{job}/config/config.json",
+        Key=f"{config.name}/monitoring/{job}/config/config.json",
         Body=config.model_dump_json(indent=2).encode(),
         ContentType="application/json",
     )
-    window = (_iso(start), _iso(judged_end))
-    request = quality_request(
-        ctx, job, report_uri, captures(start, judged_end), f"s3://{env.data_bucket}/{labels_prefix}", window
-    )
+    labels_uri = f"s3://{env.data_bucket}/{LABELS}{config.name}/"
+    request = quality_request(ctx, job, report_uri, captures, labels_uri, (_iso(span[0]), _iso(span[1])))
     try:
         aws.client("sagemaker").create_processing_job(**request)
     except Exception as exc:
         if "already" not in str(exc).lower() and aws.error_code(exc) != "ResourceInUse":
             raise
-        return {"action": "duplicate", "job": job}
-    logger.info("quality monitor started", extra={"job": job, "window": window})
-    return {"action": "started", "job": job, "window": list(window)}
+        return False
+    return True
 
 
 def _iso(moment: datetime) -> str:
@@ -380,9 +391,29 @@ def put_quality_metrics(model: str, summary: dict[str, Any], violations: list[di
             for name, value in sorted((summary.get("metrics") or {}).items())
             if name in METRIC_NAMES and value is not None
         ]
-    aws.client("cloudwatch").put_metric_data(
-        Namespace=NAMESPACE, MetricData=[datum | {"Dimensions": base} for datum in data]
-    )
+    data = [datum | {"Dimensions": base} for datum in data]
+    # Beside the model's figures, the same per production variant (Model + VariantName), as AWS/SageMaker's
+    # invocation metrics are: an A/B test's two variants side by side on a dashboard.
+    for variant, outcome in sorted((summary.get("variants") or {}).items()):
+        dimensions = base + [{"Name": "VariantName", "Value": str(variant)}]
+        data.append(
+            {"MetricName": "LabelledPredictions", "Value": float(outcome.get("labelled") or 0), "Unit": "Count"}
+            | {"Dimensions": dimensions}
+        )
+        if outcome.get("judged"):
+            data += [
+                {"MetricName": METRIC_NAMES[name], "Value": float(value), "Unit": "None", "Dimensions": dimensions}
+                for name, value in sorted((outcome.get("metrics") or {}).items())
+                if name in METRIC_NAMES and value is not None
+            ]
+    cloudwatch = aws.client("cloudwatch")
+    for first in range(0, len(data), MAX_DATUMS):  # PutMetricData takes at most 1000 datums per call
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[first : first + MAX_DATUMS])
+
+
+def read_report(model: str, job: str, name: str) -> Any:
+    """One file of a quality job's report (None while it is not there)."""
+    return _read_json(f"s3://{settings().artifact_bucket}/{model}/monitoring/{job}/{name}")
 
 
 def _read_json(uri: str) -> Any:
