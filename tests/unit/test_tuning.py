@@ -142,7 +142,7 @@ def test_the_objective_is_the_validation_metric_training_reports():
 
     assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:auc"}
     assert "validation:auc" in names
-    assert config["TrainingJobEarlyStoppingType"] == "OFF"
+    assert config["TrainingJobEarlyStoppingType"] == "Off"
 
 
 def test_the_objective_regex_reads_the_line_train_py_logs():
@@ -173,7 +173,7 @@ def test_warm_start_from_the_previous_tuning_job_is_transfer_learning():
 
     assert request["WarmStartConfig"] == {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "churn-upload-20261128-hpo"}],
-        "WarmStartType": "TRANSFER_LEARNING",
+        "WarmStartType": "TransferLearning",
     }
     assert "WarmStartConfig" not in tuning_request(context())
 

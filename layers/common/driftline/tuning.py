@@ -104,7 +104,8 @@ def tuning_request(ctx: RunContext, parent_tuning_job: str | None = None) -> dic
         },
         "ResourceLimits": limits,
         "ParameterRanges": _ranges(ctx),
-        "TrainingJobEarlyStoppingType": "AUTO" if tuning.early_stopping else "OFF",
+        # The API's values are `Off` and `Auto` (botocore's TrainingJobEarlyStoppingType enum); its prose says OFF.
+        "TrainingJobEarlyStoppingType": "Auto" if tuning.early_stopping else "Off",
     }
     if tuning.strategy == "Hyperband":
         rounds = int(ctx.config.xgboost_hyperparameters()["num_round"])
@@ -124,11 +125,11 @@ def tuning_request(ctx: RunContext, parent_tuning_job: str | None = None) -> dic
         "Tags": ctx.tags(),
     }
     if parent_tuning_job:
-        # Each run trains on its own split (new uploads, new S3 prefixes): TRANSFER_LEARNING, never
-        # IDENTICAL_DATA_AND_ALGORITHM, which requires the parents' input data.
+        # Each run trains on its own split (new uploads, new S3 prefixes): TransferLearning, never
+        # IdenticalDataAndAlgorithm, which requires the parents' input data (the enum's values as the API spells them).
         request["WarmStartConfig"] = {
             "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent_tuning_job}],
-            "WarmStartType": "TRANSFER_LEARNING",
+            "WarmStartType": "TransferLearning",
         }
     return request
 

@@ -23,7 +23,7 @@ from typing import Any
 from driftline_local import control
 from driftline_local.context import LocalCloudContext
 
-from . import endpoints, jobs, sfn_integration, transform, tuning
+from . import endpoints, jobs, request_checks, sfn_integration, transform, tuning
 from .endpoints import clear_fault, flush_data_capture, flush_metrics, set_fault
 from .jobs import interrupt_training_job
 
@@ -45,6 +45,7 @@ def install(ctx: LocalCloudContext) -> None:
     sfn_integration.install(ctx)
     endpoints.install(ctx)
     transform.install(ctx)  # batch transform jobs
+    request_checks.install()  # last: SageMaker's model limits (lengths, enums, patterns) before any of the above
     control.register(ctx, "interrupt_training_job", lambda payload: _interrupt(ctx, payload))
     control.register(ctx, "set_endpoint_fault", _set_fault)
     control.register(ctx, "clear_endpoint_fault", _clear_fault)

@@ -471,8 +471,8 @@ def refusal(request: dict[str, Any], known: dict[str, Any]) -> str | None:
             if scaling == "ReverseLogarithmic" and (kind != "ContinuousParameterRanges" or not 0 <= low < high < 1):
                 return f"Range {item['Name']}: ReverseLogarithmic scaling needs a continuous range within [0, 1)"
     strategy = config.get("Strategy")
-    if strategy == "Hyperband" and config.get("TrainingJobEarlyStoppingType", "OFF") != "OFF":
-        return "TrainingJobEarlyStoppingType must be OFF when Strategy is Hyperband"
+    if strategy == "Hyperband" and config.get("TrainingJobEarlyStoppingType", "Off") != "Off":
+        return "TrainingJobEarlyStoppingType must be Off when Strategy is Hyperband"
     if config.get("StrategyConfig") and strategy != "Hyperband":
         return "StrategyConfig is supported only for the Hyperband strategy"
     objective = (config.get("HyperParameterTuningJobObjective") or {}).get("MetricName")

@@ -50,7 +50,7 @@ def test_a_retrain_warm_starts_from_the_production_models_tuning_job(stack):
 
     assert warm["WarmStartConfig"] == {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": f"{PRODUCTION_RUN}-hpo"}],
-        "WarmStartType": "TRANSFER_LEARNING",
+        "WarmStartType": "TransferLearning",
     }
 
 

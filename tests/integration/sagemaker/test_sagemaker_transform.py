@@ -151,6 +151,8 @@ def test_a_record_above_max_payload_fails_the_job_with_its_reason_and_events(aws
     [
         ({"MaxPayloadInMB": 30, "MaxConcurrentTransforms": 4}, "must not exceed 100 MB"),
         ({"ModelName": "no-such-model"}, 'Could not find model "no-such-model"'),
+        # moto stores any tag; SageMaker checks the model's pattern (botocore: TagValue)
+        ({"Tags": [{"Key": "file", "Value": "batch/m/dec (v2).csv"}]}, "Member must satisfy regular expression"),
     ],
 )
 def test_requests_sagemaker_refuses_are_refused(aws, bucket, overrides, words):

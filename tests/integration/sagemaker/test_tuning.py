@@ -47,7 +47,7 @@ def tuning_request(bucket: str, code: str, *, max_jobs: int, parallel: int, **st
             "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:auc"},
             "ResourceLimits": {"MaxNumberOfTrainingJobs": max_jobs, "MaxParallelTrainingJobs": parallel},
             "ParameterRanges": {"ContinuousParameterRanges": [{"Name": "x", "MinValue": "0", "MaxValue": "1"}]},
-            "TrainingJobEarlyStoppingType": "OFF",
+            "TrainingJobEarlyStoppingType": "Off",
             "RandomSeed": 7,
         },
         "TrainingJobDefinition": {
@@ -143,15 +143,20 @@ def test_a_tuning_job_whose_trials_all_fail_fails_with_their_reason(aws, bucket,
     ("change", "message"),
     [
         (lambda r: r.update(HyperParameterTuningJobName="x" * 33), "length less than or equal to 32"),
+        # The enum is Off | Auto (botocore's TrainingJobEarlyStoppingType), whatever the API's prose spells
+        (
+            lambda r: r["HyperParameterTuningJobConfig"].update(TrainingJobEarlyStoppingType="OFF"),
+            "Member must satisfy enum value set: [Off, Auto]",
+        ),
         (
             lambda r: r["TrainingJobDefinition"]["StaticHyperParameters"].update(x="0.5"),
             "specified as both static and tunable",
         ),
         (
             lambda r: r["HyperParameterTuningJobConfig"].update(
-                Strategy="Hyperband", TrainingJobEarlyStoppingType="AUTO"
+                Strategy="Hyperband", TrainingJobEarlyStoppingType="Auto"
             ),
-            "must be OFF when Strategy is Hyperband",
+            "must be Off when Strategy is Hyperband",
         ),
         (
             lambda r: r["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"].update(MetricName="loss"),
@@ -161,7 +166,7 @@ def test_a_tuning_job_whose_trials_all_fail_fails_with_their_reason(aws, bucket,
             lambda r: r.update(
                 WarmStartConfig={
                     "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "never-ran"}],
-                    "WarmStartType": "TRANSFER_LEARNING",
+                    "WarmStartType": "TransferLearning",
                 }
             ),
             "Parent tuning job never-ran does not exist",
@@ -264,14 +269,14 @@ def test_a_warm_started_tuning_job_learns_from_its_parents_trials(aws, bucket, t
     child["HyperParameterTuningJobConfig"]["Strategy"] = "Bayesian"
     child["WarmStartConfig"] = {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent["HyperParameterTuningJobName"]}],
-        "WarmStartType": "TRANSFER_LEARNING",
+        "WarmStartType": "TransferLearning",
     }
 
     aws("sagemaker").create_hyper_parameter_tuning_job(**child)
     described = _ended(aws, child["HyperParameterTuningJobName"])
 
     assert described["HyperParameterTuningJobStatus"] == "Completed"
-    assert described["WarmStartConfig"]["WarmStartType"] == "TRANSFER_LEARNING"
+    assert described["WarmStartConfig"]["WarmStartType"] == "TransferLearning"
     # the child's search knew the parent's two results before its own trial reported
     assert len(tuning_job(child["HyperParameterTuningJobName"]).search.seen) == 3
     # and only the child's own trials are its trials
