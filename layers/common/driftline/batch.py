@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +71,7 @@ INPUT_FILTER = "$[1:]"  # every column but the first (the id) goes to the model
 STAGE_PART_BYTES = 8 * 1024 * 1024  # multipart parts of the staged copy (S3: at least 5 MiB but the last)
 TERMINAL = {"Completed", "Failed", "Stopped"}
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
+TAG_PUNCTUATION = set("_.:/=+-@")  # what a tag value may hold besides letters, numbers and spaces
 
 
 class BatchOutcome(BaseModel):
@@ -439,9 +441,18 @@ def transform_request(
         "DataProcessing": {"InputFilter": INPUT_FILTER, "JoinSource": "Input", "OutputFilter": "$"},
         "Tags": [
             {"Key": "driftline:model", "Value": config.name},
-            {"Key": "driftline:batch", "Value": source_key[:256]},
+            {"Key": "driftline:batch", "Value": tag_value(source_key)},
         ],
     }
+
+
+def tag_value(text: str) -> str:
+    """`text` as a SageMaker tag value: letters, numbers, spaces and `_.:/=+-@` (TagValue's pattern
+    `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*`, at most 256 characters); any other character becomes `_`.
+
+    An S3 key may hold `(`, `,`, `&`, `#`...: SageMaker refuses the whole CreateTransformJob over such a tag."""
+    kept = (c if unicodedata.category(c)[0] in "LNZ" or c in TAG_PUNCTUATION else "_" for c in text)
+    return "".join(kept)[:256]
 
 
 def _start(request: dict[str, Any]) -> None:
