@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
@@ -51,6 +52,7 @@ from _common import (
     JobInputError,
     encoded_names,
     job_failed,
+    log_throughput,
     setup_logging,
     to_numbers,
     write_json,
@@ -698,12 +700,14 @@ def preprocess(
     baseline_rows: int = DEFAULT_BASELINE_ROWS,
 ) -> dict[str, Any] | None:
     host, every_host = hosts
+    started = time.monotonic()
     files = input_files(data_dir)
     columns = header_columns(files, data_dir)
     if stage == "statistics":
         partial = scan(files, data_dir, columns, config, seed, chunk_rows, baseline_rows=baseline_rows)
         partial.save(output_dir / "statistics", host)
         log.info("statistics of %d rows written for %s", partial.rows, host)
+        log_throughput(log, "preprocess", "rows", partial.rows, time.monotonic() - started, rows=partial.rows)
         return None
     if stage == "encode":
         assert statistics_dir is not None
@@ -723,6 +727,8 @@ def preprocess(
         files, data_dir, columns, config, seed, chunk_rows, preprocessor, index, output_dir, host, first_host
     )
     log.info("%s wrote %s", host, written)
+    rows = sum(written.values())
+    log_throughput(log, "preprocess", "rows", rows, time.monotonic() - started, rows=rows, **written)
     log_summary(preprocessor)
     return preprocessor
 
