@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -324,10 +325,12 @@ _NOT_FOUND = {"ValidationException", "ResourceNotFound"}  # DescribeProcessingJo
 def quality_evidence(judge: ABJudge, started: float, now: float) -> QualityEvidence | float:
     """Both variants' labelled outcomes over the A/B window, or the seconds to wait for them.
 
-    The quality job (jobs/quality.py) runs over exactly [start, end) of the A/B window, once per state of
-    labels/<model>/ (its name carries a digest of the run, the window and the label files' keys and ETags): a
+    The quality job (jobs/quality.py) scores both variants' captured predictions over the span the candidate's
+    data capture covers (the candidate variant exists only for this test, so its capture delimits the time both
+    variants served side by side, on the clock that stamped the records). It runs once per state of
+    labels/<model>/ (its name carries a digest of the run, the extension and the label files' keys and ETags): a
     new label file after a run that had too few labels starts another. The judge waits up to
-    `deployment.ab_quality_wait_seconds` after the window's end for `monitoring.quality.min_labels` labelled
+    `deployment.ab_quality_wait_seconds` after the A/B time for `monitoring.quality.min_labels` labelled
     predictions per variant, then decides on what the last finished run found.
     """
     config = state.load_config(judge.model)
@@ -345,14 +348,20 @@ def quality_evidence(judge: ABJudge, started: float, now: float) -> QualityEvide
         return QualityEvidence(
             problem, min_labels, why=f"no labels under labels/{judge.model}/ {waited} s after the A/B window"
         )
-    digest = hashlib.sha1(f"{judge.run_id}|{started:.3f}|{end:.3f}|{labels}".encode()).hexdigest()[:10]
+    digest = hashlib.sha1(f"{judge.run_id}|{started:.3f}|{judge.extended}|{labels}".encode()).hexdigest()[:10]
     job = naming.job_name(f"{judge.model}-ab-{digest}", "quality")
     try:
         described = aws.client("sagemaker").describe_processing_job(ProcessingJobName=job)
     except Exception as exc:
         if aws.error_code(exc) not in _NOT_FOUND:
             raise
-        span = (datetime.fromtimestamp(started, UTC), datetime.fromtimestamp(end, UTC))
+        span = candidate_capture_span(judge)
+        if span is None:
+            if now < deadline:
+                return min(float(judge.poll_seconds), deadline - now)
+            return QualityEvidence(
+                problem, min_labels, why=f"the data capture holds no prediction of {judge.candidate_variant}"
+            )
         captures = capture_prefixes(settings().artifact_bucket, judge.model, judge.endpoint_name, span[0], span[1])
         launch_quality_job(config, production["run_id"], job, span, captures)
         logger.info("A/B quality job started", extra={"job": job, "window": [span[0].isoformat(), span[1].isoformat()]})
@@ -379,6 +388,26 @@ def quality_evidence(judge: ABJudge, started: float, now: float) -> QualityEvide
     if min(labelled) < min_labels and now < deadline:
         return min(float(judge.poll_seconds), deadline - now)
     return found
+
+
+_CAPTURE_FILE = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/(\d{2})-(\d{2})-(\d{3})-[^/]*\.jsonl$")
+
+
+def candidate_capture_span(judge: ABJudge) -> tuple[datetime, datetime] | None:
+    """[first, last] capture-file time of the candidate variant (`<endpoint>/<variant>/yyyy/mm/dd/hh/mm-ss-mmm-*`),
+    the end widened by a second so the last file is inside; None while it captured nothing."""
+    prefix = f"{judge.model}/datacapture/{judge.endpoint_name}/{judge.candidate_variant}/"
+    pages = aws.client("s3").get_paginator("list_objects_v2").paginate(Bucket=settings().artifact_bucket, Prefix=prefix)
+    times = []
+    for listed in pages:
+        for item in listed.get("Contents") or []:
+            match = _CAPTURE_FILE.search(item["Key"])
+            if match:
+                y, mo, d, h, mi, sec, ms = (int(part) for part in match.groups())
+                times.append(datetime(y, mo, d, h, mi, sec, ms * 1000, tzinfo=UTC))
+    if not times:
+        return None
+    return min(times), max(times) + timedelta(seconds=1)
 
 
 def _labels_digest(model: str) -> str | None:

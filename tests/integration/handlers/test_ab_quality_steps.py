@@ -32,12 +32,22 @@ def plan_ab_on_quality(stack) -> dict:
     plan["ab"]["metrics"] = ["error_rate", "quality"]
     traffic(PRODUCTION, 700, 0)
     traffic(CANDIDATE, 300, 0)
+    captured(stack, PRODUCTION, "2026/12/01/09/58-00-000")
+    captured(stack, CANDIDATE, "2026/12/01/10/00-01-250")
+    captured(stack, CANDIDATE, "2026/12/01/10/00-59-000")
     return plan
 
 
 def drop_labels(stack, name: str = "batch-1.csv") -> None:
     body = b"inference_id,y\nr1,yes\n"
     boto3.client("s3", region_name=REGION).put_object(Bucket=stack.data_bucket, Key=f"labels/{MODEL}/{name}", Body=body)
+
+
+def captured(stack, variant: str, when: str) -> None:
+    """A data-capture file of `variant` whose first record is at `when` (yyyy/mm/dd/hh/mm-ss-mmm), as SageMaker
+    names them."""
+    key = f"{MODEL}/datacapture/{ENDPOINT}/{variant}/{when}-0a1b.jsonl"
+    boto3.client("s3", region_name=REGION).put_object(Bucket=stack.artifact_bucket, Key=key, Body=b"{}\n")
 
 
 def quality_jobs() -> list[dict]:
@@ -64,13 +74,13 @@ def test_judge_runs_the_quality_job_over_the_ab_window_then_keeps_a_less_accurat
     drop_labels(stack)
     started = time.time() - 61
 
-    # When the A/B time is over, the judge starts the quality job over exactly the window and waits for it
+    # When the A/B time is over, the judge starts the quality job over the span the candidate's capture covers
     first = decide(plan, started)
     assert first["action"] == "wait"
     [job] = quality_jobs()
     arguments = job["AppSpecification"]["ContainerArguments"]
-    window = arguments[arguments.index("--window-start") + 1 :][:3]
-    assert window[0] == datetime.fromtimestamp(started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    window = arguments[arguments.index("--window-start") + 1 : arguments.index("--window-end") + 2]
+    assert window == ["2026-12-01T10:00:01Z", "--window-end", "2026-12-01T10:01:00Z"]
     assert job["ProcessingJobName"].startswith(f"{MODEL}-ab-")
     # Given the job found production right on 900 of 1000 labelled predictions and the candidate on 340 of 400
     report_of(
@@ -136,6 +146,26 @@ def test_labels_that_never_come_are_not_tested_and_extend_the_test(stack):
     assert answer["action"] == "wait" and answer["extended"] is True
     quality = state.get_run(MODEL, RUN)["ab_test"]["tests"]["quality"]
     assert quality["tested"] is False and f"no labels under labels/{MODEL}/" in quality["why"]
+
+
+def test_a_candidate_that_captured_nothing_is_not_tested_after_the_wait(stack):
+    plan = plan_ab_on_quality(stack)
+    drop_labels(stack)
+    boto3.client("s3", region_name=REGION).delete_object(
+        Bucket=stack.artifact_bucket,
+        Key=f"{MODEL}/datacapture/{ENDPOINT}/{CANDIDATE}/2026/12/01/10/00-01-250-0a1b.jsonl",
+    )
+    boto3.client("s3", region_name=REGION).delete_object(
+        Bucket=stack.artifact_bucket,
+        Key=f"{MODEL}/datacapture/{ENDPOINT}/{CANDIDATE}/2026/12/01/10/00-59-000-0a1b.jsonl",
+    )
+
+    assert decide(plan, time.time() - 61)["action"] == "wait"  # capture may still be flushed
+    answer = decide(plan, time.time() - 61 - 601)
+
+    assert answer["extended"] is True and quality_jobs() == []
+    why = state.get_run(MODEL, RUN)["ab_test"]["tests"]["quality"]["why"]
+    assert why == f"the data capture holds no prediction of {CANDIDATE}"
 
 
 def test_per_variant_quality_becomes_metrics_with_a_variant_dimension(stack):
