@@ -205,6 +205,7 @@ def handle_tuning_state_change(change: TuningJobStateChange) -> dict[str, Any]:
     model, run = claim["model"], claim["run_id"]
     metrics.add_dimension(name="Model", value=model)
     try:
+        change = described(change)
         trials = list_trials(job)
         best = (change.BestTrainingJob or {}).get("TrainingJobName") if status == "Completed" else None
         record = _tuning_record(model, run, change, trials, best)
@@ -214,6 +215,25 @@ def handle_tuning_state_change(change: TuningJobStateChange) -> dict[str, Any]:
     except Exception:
         state.put_training_token(job, claim["task_token"], model, run, policy=claim.get("policy"))
         raise
+
+
+def described(change: TuningJobStateChange) -> TuningJobStateChange:
+    """The event with what only DescribeHyperParameterTuningJob says: the best trial and the failure reason.
+
+    A tuning job's state-change event carries its name, status, training job definition, status counters and
+    tags, and neither `BestTrainingJob` nor `FailureReason` (the SageMaker event reference's example; the
+    training and transform events do carry FailureReason)."""
+    job = aws.client("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=change.HyperParameterTuningJobName
+    )
+    return change.model_copy(
+        update={
+            "BestTrainingJob": job.get("BestTrainingJob") or change.BestTrainingJob,
+            "FailureReason": job.get("FailureReason") or change.FailureReason,
+            "TrainingJobStatusCounters": job.get("TrainingJobStatusCounters") or change.TrainingJobStatusCounters,
+            "ObjectiveStatusCounters": job.get("ObjectiveStatusCounters") or change.ObjectiveStatusCounters,
+        }
+    )
 
 
 def list_trials(tuning_job: str) -> list[dict[str, Any]]:

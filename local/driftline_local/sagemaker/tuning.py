@@ -24,8 +24,10 @@ Here a tuning job runs in a thread of its own:
 - a spot interruption of a trial is the job runner's: with `resume` the trial restarts in place from its
   checkpoints (what managed spot does for any training job); a trial whose capacity never returns ends
   Stopped (MaxWaitTimeExceeded) or Failed (CapacityError) and counts as a trial without an objective;
-- `SageMaker HyperParameter Tuning Job State Change` (detail = the Describe output) is put on the default
-  bus when the tuning job starts and when it ends.
+- `SageMaker HyperParameter Tuning Job State Change` is put on the default bus when the tuning job starts and
+  when it ends, with the fields SageMaker's event has (`EVENT_FIELDS`: name, ARN, status, training job
+  definition, counters, times, tags as a map), not the whole Describe output: no BestTrainingJob, no
+  FailureReason (a handler asks DescribeHyperParameterTuningJob for those, as it must on AWS).
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ MAX_RANGES = 30
 MAX_CATEGORICAL_VALUES = 30
 MAX_HYPERPARAMETERS = 100
 MAX_PARENTS = 5
+# What a tuning job's state-change event holds (SageMaker's EventBridge reference, "Hyperparameter tuning job state
+# change"): not the whole DescribeHyperParameterTuningJob; no BestTrainingJob, no FailureReason.
+EVENT_FIELDS = (
+    "HyperParameterTuningJobName",
+    "HyperParameterTuningJobArn",
+    "TrainingJobDefinition",
+    "HyperParameterTuningJobStatus",
+    "CreationTime",
+    "LastModifiedTime",
+    "TrainingJobStatusCounters",
+    "ObjectiveStatusCounters",
+    "Tags",
+)
 CANDIDATES = 64
 
 
@@ -408,7 +423,8 @@ class TuningJob:
 
     def _emit(self) -> None:
         describe = self.fake.describe() | {"Tags": list(self.fake.tags or [])}
-        put_event(self.ctx, TUNING_EVENT, self.fake.arn, event_detail(describe))
+        detail = {k: v for k, v in event_detail(describe).items() if k in EVENT_FIELDS}
+        put_event(self.ctx, TUNING_EVENT, self.fake.arn, detail)
 
 
 _JOBS: dict[str, TuningJob] = {}

@@ -22,20 +22,44 @@ EVENT = {
     "time": "2026-12-01T05:30:00Z",
     "region": REGION,
     "resources": [f"arn:aws:sagemaker:{REGION}:123456789012:hyper-parameter-tuning-job/{TUNING}"],
+    # What SageMaker's event holds (its EventBridge reference): no BestTrainingJob, no FailureReason.
     "detail": {
         "HyperParameterTuningJobName": TUNING,
+        "HyperParameterTuningJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:hyper-parameter-tuning-job/{TUNING}",
         "HyperParameterTuningJobStatus": "Completed",
-        "BestTrainingJob": {
-            "TrainingJobName": TRIALS[1],
-            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:auc", "Value": 0.91},
-        },
+        "CreationTime": 1795842000000,
+        "LastModifiedTime": 1795843800000,
         "TrainingJobStatusCounters": {"Completed": 2, "NonRetryableError": 1},
+        "ObjectiveStatusCounters": {"Succeeded": 2, "Pending": 0, "Failed": 1},
+        "Tags": {},
     },
+}
+# What DescribeHyperParameterTuningJob answers once the job has ended.
+DESCRIBED = {
+    "HyperParameterTuningJobName": TUNING,
+    "HyperParameterTuningJobStatus": "Completed",
+    "BestTrainingJob": {
+        "TrainingJobName": TRIALS[1],
+        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:auc", "Value": 0.91},
+    },
+    "TrainingJobStatusCounters": {"Completed": 2, "NonRetryableError": 1},
 }
 
 
 @pytest.fixture
-def trials(stack, monkeypatch):
+def described(monkeypatch):
+    """DescribeHyperParameterTuningJob's answer (moto invents a best training job of its own)."""
+    answer = copy.deepcopy(DESCRIBED)
+    monkeypatch.setattr(
+        aws.client("sagemaker"),
+        "describe_hyper_parameter_tuning_job",
+        lambda **kwargs: answer if kwargs["HyperParameterTuningJobName"] == TUNING else {},
+    )
+    return answer
+
+
+@pytest.fixture
+def trials(stack, monkeypatch, described):
     """Three trials as SageMaker lists them (moto has no ListTrainingJobsForHyperParameterTuningJob)."""
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     for name in TRIALS:
@@ -118,15 +142,17 @@ def test_a_completed_tuning_job_records_every_trial_and_continues_with_the_best(
         ("Completed", None, "TuningFoundNoModel"),
     ],
 )
-def test_a_tuning_job_without_a_best_trial_fails_the_run_with_the_reason(trials, status, reason, error):
+def test_a_tuning_job_without_a_best_trial_fails_the_run_with_the_reason(trials, described, status, reason, error):
     event = copy.deepcopy(EVENT)
-    event["detail"] |= {"HyperParameterTuningJobStatus": status, "FailureReason": reason}
-    event["detail"].pop("BestTrainingJob")
+    event["detail"]["HyperParameterTuningJobStatus"] = status
+    described |= {"HyperParameterTuningJobStatus": status, "FailureReason": reason}
+    described.pop("BestTrainingJob")
 
     outcome = invoke("on_training_state_change", event)
 
     assert outcome["action"] == "failed" and outcome["error"] == error
     assert state.get_run(MODEL, RUN)["tuning"]["status"] == status
+    assert state.get_run(MODEL, RUN)["tuning"]["failure_reason"] == reason  # from Describe: the event has none
 
 
 def test_an_in_progress_tuning_event_changes_nothing(trials):
