@@ -27,10 +27,15 @@ MAX_REQUESTS = 20_000
 
 
 class LabelledTraffic:
-    """Requests with InferenceId `q-<n>` in a background thread: row n % len(rows), about `per_second` a second."""
+    """Requests with InferenceId `<id_prefix><n>` in a background thread: row n % len(rows), about `per_second` a
+    second; `answers` keeps which variant answered each id, and what."""
 
-    def __init__(self, clients: Clients, endpoint: str, rows: pd.DataFrame, per_second: float = 15.0) -> None:
+    def __init__(
+        self, clients: Clients, endpoint: str, rows: pd.DataFrame, per_second: float = 15.0, id_prefix: str = "q-"
+    ) -> None:
         self.runtime = clients("sagemaker-runtime")
+        self.id_prefix = id_prefix
+        self.answers: dict[str, tuple[str, str]] = {}  # inference id -> (variant that answered, its CSV answer)
         self.endpoint = endpoint
         self.bodies = [rows.iloc[[i]].to_csv(header=False, index=False).encode() for i in range(len(rows))]
         self.interval = 1.0 / per_second
@@ -58,9 +63,10 @@ class LabelledTraffic:
                     ContentType="text/csv",
                     Accept="text/csv",
                     Body=self.bodies[n % len(self.bodies)],
-                    InferenceId=f"q-{n}",
+                    InferenceId=f"{self.id_prefix}{n}",
                 )
-                answer["Body"].read()
+                text = answer["Body"].read().decode("utf-8", "replace").strip()
+                self.answers[f"{self.id_prefix}{n}"] = (str(answer.get("InvokedProductionVariant")), text)
             except Exception:  # counted, never raised: the caller judges
                 self.failed += 1
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))

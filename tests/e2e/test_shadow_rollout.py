@@ -15,6 +15,7 @@ from driftline_local.loop import (
     wait_for_execution,
     wait_for_run,
 )
+from driftline_local.quality_demo import LabelledTraffic
 from driftline_local.sagemaker.endpoints import set_fault
 from driftline_local.sample_data import generate_bank_marketing
 from driftline_local.sns import read_mailbox
@@ -181,3 +182,58 @@ def test_ab_test_keeps_production_over_a_candidate_that_fails_more(production):
     assert ab["decision"]["S"] == "keep"
     page = [m for m in read_mailbox(production["cloud"].ctx) if "A/B test kept production" in (m.get("subject") or "")]
     assert page and variant in page[-1]["subject"]
+
+
+# strategy ab on model quality: callers send inference ids, the labels arrive after the A/B time; the judge runs the
+# quality job over what both variants answered and tests accuracy two-sided.
+AB_QUALITY = CONFIG.replace(
+    "  strategy: shadow-canary\n  shadow_seconds: 8\n  shadow_min_requests: 30\n",
+    "  strategy: ab\n  ab_seconds: 8\n  ab_min_requests: 20\n  ab_metrics: [quality]\n  ab_quality_wait_seconds: 120\n",
+).replace("monitoring:\n  enabled: false\n", "monitoring:\n  enabled: false\n  quality:\n    min_labels: 30\n")
+
+
+def ab_labels(answers: dict[str, tuple[str, str]], candidate: str) -> str:
+    """The truth as the test states it: production's answers right, the candidate's wrong on 2 ids of 3."""
+    rows = []
+    for n, (inference_id, (variant, text)) in enumerate(sorted(answers.items())):
+        predicted = "yes" if float(text.splitlines()[0]) >= 0.5 else "no"
+        wrong = variant == candidate and n % 3 != 0
+        rows.append(f"{inference_id},{({'yes': 'no', 'no': 'yes'}[predicted]) if wrong else predicted}\n")
+    return "inference_id,y\n" + "".join(rows)
+
+
+def test_ab_test_on_quality_keeps_production_when_labels_show_the_candidate_less_accurate(production):
+    clients, stack = production["clients"], production["stack"]
+    onboard_model(clients, stack, AB_QUALITY, MODEL)
+    before = serving(clients)
+    run = candidate_run()
+    variant = run.removeprefix(f"{MODEL}-")
+    rows = generate_bank_marketing(50, seed=42).drop(columns=["y", "duration"])
+
+    # Given traffic with inference ids while production and the candidate serve side by side
+    with LabelledTraffic(clients, ENDPOINT, rows, per_second=15, id_prefix="ab-") as load:
+        execution = start_rollout(clients, stack, MODEL, run, production["model_data_url"])
+
+        def answered_by_both() -> bool:
+            served = [v for v, _ in list(load.answers.values())]
+            return served.count(variant) >= 60 and served.count(before[1][0]) >= 60
+
+        wait_until(answered_by_both)
+        # When the labels arrive (after the A/B time): the candidate was wrong on two thirds of its predictions
+        body = ab_labels(dict(load.answers), variant)
+        clients("s3").put_object(Bucket=stack.data_bucket, Key=f"labels/{MODEL}/ab-truth.csv", Body=body.encode())
+        outcome = wait_for_execution(clients, execution)
+
+    # Then the A/B test keeps production on a significant accuracy difference, and says so with its p-value
+    assert outcome["status"] == "FAILED" and outcome["error"] == "ProductionKeptByABTest", outcome.get("cause")
+    assert load.failed == 0
+    assert serving(clients) == before
+    ab = run_item(production, run)["ab_test"]["M"]
+    quality = ab["tests"]["M"]["quality"]["M"]
+    assert ab["decision"]["S"] == "keep" and quality["measure"]["S"] == "accuracy"
+    assert float(quality["production"]["N"]) == 1.0 and float(quality["candidate"]["N"]) < 0.5
+    assert int(quality["candidate_labelled"]["N"]) >= 30 and float(quality["p_value"]["N"]) < 0.05
+    page = [m for m in read_mailbox(production["cloud"].ctx) if "A/B test kept production" in (m.get("subject") or "")]
+    assert page and variant in page[-1]["subject"]
+    assert "quality (accuracy): production 1, candidate" in page[-1]["message"]
+    assert f"p-value {float(quality['p_value']['N']):.4g}" in page[-1]["message"]
