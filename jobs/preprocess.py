@@ -69,6 +69,8 @@ DEFAULT_CHUNK_ROWS = 20_000  # rows read at a time: the peak memory grows with i
 DEFAULT_BASELINE_ROWS = 50_000
 SHARD_ROWS = 1_000_000  # rows per output shard file
 WRITE_ROWS = 5_000  # rows turned into CSV text at a time
+READ_CELLS = 400_000  # a read chunk holds at most this many cells: wide files are read in fewer rows
+ENCODED_CELLS = 2_000_000  # an encoded block holds at most this many numbers (16 MB)
 KEY_SPACE = float(2**64)
 SPLITS = ("train", "validation", "test")
 STAGES = ("all", "statistics", "encode")
@@ -169,6 +171,7 @@ def read_chunks(
 ) -> Iterator[tuple[str, int, pd.DataFrame]]:
     """(file below data_dir, its first row's number, cleaned rows): chunks of at most chunk_rows rows, every
     chunk with `columns` in order (absent = None)."""
+    chunk_rows = max(100, min(chunk_rows, READ_CELLS // max(len(columns), 1)))
     for file in files:
         rows = 0
         name = file.relative_to(data_dir).as_posix()
@@ -639,6 +642,7 @@ def write_shards(
     """The second pass: every usable row encoded into its split's shards; rows written per split."""
     target, problem = config["target"], config["problem_type"]
     bounds = split_bounds(config)
+    block_rows = max(100, ENCODED_CELLS // max(len(preprocessor["encoded_feature_names"]), 1))
     writers = {name: ShardWriter(output_dir / name, name, host, first_host) for name in SPLITS}
     written = dict.fromkeys(SPLITS, 0)
     try:
@@ -652,8 +656,9 @@ def write_shards(
                 members = np.flatnonzero(where == number)
                 if not members.size:
                     continue
-                matrix = encode_clean(rows.iloc[members], preprocessor)
-                writers[name].write(labels[members], matrix, problem != REGRESSION)
+                for block in np.array_split(members, -(-members.size // block_rows)):
+                    matrix = encode_clean(rows.iloc[block], preprocessor)
+                    writers[name].write(labels[block], matrix, problem != REGRESSION)
                 written[name] += int(members.size)
     finally:
         for writer in writers.values():

@@ -137,3 +137,17 @@ def test_the_vectorised_encoder_and_writer_match_the_serving_encoder(tmp_path, h
     assert np.array_equal(matrix, common.encode_frame(rows, pre))
     written = np.loadtxt(preprocess.csv_text(np.zeros(len(rows), dtype=int), matrix).splitlines(), delimiter=",")
     assert np.allclose(written[:, 1:], matrix, rtol=1e-11, atol=0)
+
+
+def test_wide_data_is_read_and_encoded_in_smaller_blocks_with_the_same_result(
+    tmp_path, harness, preprocess, monkeypatch
+):
+    config = harness.base_config("scale", "binary_classification", "y")
+    everything, _ = shard_inputs(tmp_path, generate_bank_marketing(1200, seed=11), files=1)
+    preprocess.preprocess(config, everything, tmp_path / "default", 7)
+
+    monkeypatch.setattr(preprocess, "READ_CELLS", 3_000)  # 150 rows of these 20 columns at a time
+    monkeypatch.setattr(preprocess, "ENCODED_CELLS", 7_000)  # about 110 encoded rows at a time
+    preprocess.preprocess(config, everything, tmp_path / "blocks", 7)
+
+    assert_same(outputs(tmp_path / "default"), outputs(tmp_path / "blocks"))
