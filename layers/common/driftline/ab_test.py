@@ -296,11 +296,12 @@ def judge_ab(judge: ABJudge, now: float | None = None) -> dict[str, Any]:
     remaining = judge.ab_seconds * (2 if judge.extended else 1) - (now - started)
     if remaining > 0:
         return _wait(judge, started, remaining)
-    evidence = None
+    evidence: QualityEvidence | None = None
     if "quality" in judge.metrics:
-        evidence = quality_evidence(judge, started, now)
-        if not isinstance(evidence, QualityEvidence):
-            return _wait(judge, started, evidence)
+        found = quality_evidence(judge, started, now)
+        if not isinstance(found, QualityEvidence):
+            return _wait(judge, started, found)
+        evidence = found
     result = decide(
         _sample(judge, judge.production_variant, started, now),
         _sample(judge, judge.candidate_variant, started, now),

@@ -89,6 +89,9 @@ class Gate(_Strict):
     min_value: float | None = Field(None, description="optional absolute floor (or ceiling for errors)")
 
 
+ABMetric = Literal["error_rate", "latency", "quality"]  # what deployment.ab_metrics may name
+
+
 class Deployment(_Strict):
     instance_type: str = "ml.m5.large"
     initial_instance_count: int = Field(1, ge=1)
@@ -117,9 +120,7 @@ class Deployment(_Strict):
     ab_seconds: int = Field(3600, ge=1, description="both variants serve side by side this long before deciding")
     ab_candidate_percent: int = Field(50, ge=1, le=99, description="share of requests the candidate answers")
     ab_min_requests: int = Field(1000, ge=1, description="per variant; fewer: extend once, then keep production")
-    ab_metrics: list[Literal["error_rate", "latency", "quality"]] = Field(
-        default_factory=lambda: ["error_rate", "latency"]
-    )
+    ab_metrics: list[ABMetric] = Field(default_factory=lambda: list[ABMetric](["error_rate", "latency"]))
     # quality (needs monitoring.quality): after ab_seconds, wait this long for labels of the A/B window's predictions
     ab_quality_wait_seconds: int = Field(3600, ge=0, description="then decide on the labels that arrived")
     ab_alpha: float = Field(0.05, gt=0, lt=1, description="two-sided significance level of every test")
