@@ -26,10 +26,18 @@ def test_payload_above_sagemakers_100_mb_is_refused():
 
 
 def test_a_graviton_batch_instance_is_refused_at_upload():
-    with pytest.raises(InvalidModelConfig, match="batch.instance_type: 'ml.c7g.large' is a Graviton"):
+    # no Graviton type is a TransformInstanceType (botocore's model)
+    with pytest.raises(InvalidModelConfig, match="batch.instance_type: 'ml.c7g.large' is not a SageMaker transform"):
         parse_model_config(BASE + "batch: {instance_type: ml.c7g.large}\n")
 
 
 def test_an_unknown_batch_field_is_refused():
     with pytest.raises(InvalidModelConfig, match="batch.instance_size"):
         parse_model_config(BASE + "batch: {instance_size: large}\n")
+
+
+def test_a_hosting_type_transform_jobs_do_not_run_on_is_refused_at_upload():
+    # ml.t2.medium serves endpoints (ProductionVariantInstanceType) but is no TransformInstanceType:
+    # CreateTransformJob would answer ValidationException at the first batch file
+    with pytest.raises(InvalidModelConfig, match="batch.instance_type: 'ml.t2.medium' is not a SageMaker transform"):
+        parse_model_config(BASE + "batch: {instance_type: ml.t2.medium}\n")

@@ -13,6 +13,7 @@ SHAPES = {
     "TRAINING": "TrainingInstanceType",
     "PROCESSING": "ProcessingInstanceType",
     "HOSTING": "ProductionVariantInstanceType",
+    "TRANSFORM": "TransformInstanceType",
 }
 
 
@@ -22,9 +23,10 @@ def render() -> str:
         '"""SageMaker instance types per job kind, generated from botocore\'s SageMaker service model.',
         "",
         f"Source: botocore {botocore.__version__}, botocore/data/sagemaker/2017-07-24/service-2.json, the enums",
-        "TrainingInstanceType, ProcessingInstanceType and ProductionVariantInstanceType. Checked in so that the",
-        "config handler never loads botocore's service JSON at run time; tests/unit/test_config_instance_types.py",
-        "keeps it in sync (regenerate: .venv/bin/python tests/unit/test_config_instance_types.py).",
+        "TrainingInstanceType, ProcessingInstanceType, ProductionVariantInstanceType and TransformInstanceType.",
+        "Checked in so that the config handler never loads botocore's service JSON at run time;",
+        "tests/unit/test_config_instance_types.py keeps it in sync",
+        "(regenerate: .venv/bin/python tests/unit/test_config_instance_types.py).",
         '"""',
         "",
     ]

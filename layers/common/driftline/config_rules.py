@@ -414,6 +414,7 @@ def instance_type_problem(kind: str, value: str) -> str | None:
         "training": instance_types.TRAINING,
         "processing": instance_types.PROCESSING,
         "hosting": instance_types.HOSTING,
+        "transform": instance_types.TRANSFORM,
     }[kind]
     if value not in known:
         other = [
@@ -462,8 +463,9 @@ def _instance_problems(config: ModelConfig) -> list[str]:
         ("training.instance_type", "training", config.training.instance_type),
         ("processing.instance_type", "processing", config.processing.instance_type),
         ("deployment.instance_type", "hosting", config.deployment.instance_type),
-        # Transform jobs run on the hosting fleet's x86 types (TransformInstanceType), same serving image.
-        ("batch.instance_type", "hosting", config.batch.instance_type),
+        # Transform jobs take their own list (TransformInstanceType: no ml.t2/ml.t3, unlike hosting); same
+        # x86 serving image as an endpoint.
+        ("batch.instance_type", "transform", config.batch.instance_type),
     ):
         problem = instance_type_problem(kind, value)
         if problem:
