@@ -12,7 +12,7 @@ import pytest
 from driftline.batch import job_name, transform_request
 from driftline.config import ModelConfig
 from driftline.deployment import _canary_config, _guardrails, _shadow_config
-from driftline.sagemaker_requests import RunContext
+from driftline.sagemaker_requests import RunContext, quality_request
 from driftline.tuning import tuning_request
 from driftline.uploads import UploadedObject
 from driftline_local.api_shapes import problems
@@ -136,3 +136,56 @@ def test_the_checker_refuses_what_botocore_alone_lets_through():
     found = problems("sagemaker", "CreateTransformJob", request)
 
     assert len(found) == 4, found  # name too long, unknown AssembleWith, payload above 100, the tag's "("
+
+
+def test_the_quality_job_over_a_long_window_of_two_variants_is_one_sagemaker_accepts():
+    ctx = _context()
+    capture = "s3://artifact-bucket/bank-marketing/datacapture/bank-marketing"
+    hours = [
+        f"{capture}/{variant}/2026/12/01/{hour:02d}/"
+        for variant in ("upload-20261101T000000", "upload-20261128T060000")
+        for hour in range(24)
+    ]
+
+    request = quality_request(
+        ctx,
+        "bank-marketing-20261201T060000-quality",
+        "s3://artifact-bucket/bank-marketing/monitoring/bank-marketing-20261201T060000-quality/",
+        hours,
+        "s3://data-bucket/labels/bank-marketing/",
+        ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"),
+    )
+
+    assert problems("sagemaker", "CreateProcessingJob", request) == []
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def put_metric_data(self, **request: object) -> None:
+        self.calls.append(request)
+
+
+def test_the_quality_metrics_of_an_ab_test_are_one_put_metric_data_cloudwatch_accepts(monkeypatch):
+    from driftline import aws, quality
+
+    cloudwatch = _Recorder()
+    monkeypatch.setattr(aws, "client", lambda name: cloudwatch)
+    summary = {
+        "labelled": 1200,
+        "missing_labels": 40,
+        "missing_label_share": 0.032,
+        "quality_judged": True,
+        "metrics": {"auc": 0.91, "accuracy": 0.88, "f1": 0.61},
+        "variants": {
+            "upload-20261101T000000": {"labelled": 600, "judged": True, "metrics": {"auc": 0.9}},
+            "upload-20261128T060000": {"labelled": 600, "judged": True, "metrics": {"auc": 0.92}},
+        },
+    }
+
+    quality.put_quality_metrics("bank-marketing", summary, [{"description": "auc below the threshold"}])
+
+    assert cloudwatch.calls
+    for request in cloudwatch.calls:
+        assert problems("cloudwatch", "PutMetricData", request) == []
