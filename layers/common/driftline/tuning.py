@@ -36,6 +36,7 @@ DEFINITION_FIELDS = (
     "CheckpointConfig",
 )
 MAX_TRIALS_DESCRIBED = 100
+MAX_WARM_START_CHANGES = 10  # tuned-to-static plus changed static values between a warm start's parent and child
 
 
 def tuning_job_name(run: str) -> str:
@@ -135,7 +136,8 @@ def tuning_request(ctx: RunContext, parent_tuning_job: str | None = None) -> dic
 
 
 def warm_start_parent(ctx: RunContext) -> str | None:
-    """The production model's tuning job, when warm start is on and it tuned for the same objective."""
+    """The production model's tuning job, when warm start is on, it tuned for the same objective and the
+    hyperparameters changed no more than warm start allows (`warm_start_problem`)."""
     tuning = ctx.config.training.tuning
     if tuning is None or not tuning.warm_start:
         return None
@@ -145,7 +147,62 @@ def warm_start_parent(ctx: RunContext) -> str | None:
     eval_metric = str(ctx.config.xgboost_hyperparameters()["eval_metric"])
     if previous.get("status") != "Completed" or previous.get("objective") != tuning.objective_metric(eval_metric):
         return None
-    return str(previous["job"]) if previous.get("job") else None
+    if not previous.get("job"):
+        return None
+    problem = warm_start_problem(previous.get("hyperparameters"), hyperparameter_signature(tuning_request(ctx)))
+    if problem:
+        logger.info("tuning starts cold", extra={"parent": previous["job"], "why": problem})
+        return None
+    return str(previous["job"])
+
+
+_RANGE_KINDS = (
+    ("integer", "IntegerParameterRanges"),
+    ("continuous", "ContinuousParameterRanges"),
+    ("categorical", "CategoricalParameterRanges"),
+)
+
+
+def hyperparameter_signature(request: dict[str, Any]) -> dict[str, Any]:
+    """What warm start compares between a parent tuning job and its child: the static values, and each tuned
+    hyperparameter's type (with a categorical range's values)."""
+    ranges = request["HyperParameterTuningJobConfig"].get("ParameterRanges") or {}
+    tuned = {
+        item["Name"]: {"type": kind, "values": list(item.get("Values") or [])}
+        for kind, key in _RANGE_KINDS
+        for item in ranges.get(key) or []
+    }
+    return {"static": dict(request["TrainingJobDefinition"].get("StaticHyperParameters") or {}), "tuned": tuned}
+
+
+def warm_start_problem(parent: dict[str, Any] | None, child: dict[str, Any]) -> str | None:
+    """Why SageMaker would refuse `child` as a warm start of `parent` (None: it accepts it).
+
+    SageMaker's warm start restrictions: the number of static plus tuned hyperparameters stays the same; a
+    hyperparameter's type (continuous, integer, categorical) does not change; tuned-to-static changes plus
+    changed static values are at most 10, each value of a categorical counting once (AWS, "Run a Warm Start
+    Hyperparameter Tuning Job", Warm Start Tuning Restrictions). A parent recorded without its
+    hyperparameters is not used (nothing to compare)."""
+    if not parent:
+        return "the parent tuning job's hyperparameters were not recorded"
+    before = len(parent["static"]) + len(parent["tuned"])
+    after = len(child["static"]) + len(child["tuned"])
+    if before != after:
+        return f"{after} static plus tuned hyperparameters instead of the parent's {before}"
+    for name, spec in child["tuned"].items():
+        old = parent["tuned"].get(name)
+        if old is not None and old["type"] != spec["type"]:
+            return f"{name} is tuned as {spec['type']} instead of the parent's {old['type']}"
+    changes = 0
+    for name, old in parent["tuned"].items():
+        if name in child["static"]:
+            changes += len(old["values"]) if old["type"] == "categorical" else 1
+    # A changed static value counts 2 in the guide's example (red to blue); counted so for every value, the
+    # rule errs towards a cold start, which SageMaker always accepts.
+    changes += 2 * sum(1 for name, value in child["static"].items() if parent["static"].get(name, value) != value)
+    if changes > MAX_WARM_START_CHANGES:
+        return f"{changes} hyperparameter changes since the parent (SageMaker allows {MAX_WARM_START_CHANGES})"
+    return None
 
 
 def start_tuning(task_token: str, model: str, run: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +229,7 @@ def start_tuning(task_token: str, model: str, run: str, request: dict[str, Any])
             "objective": objective["MetricName"],
             "objective_type": objective["Type"],
             "warm_start_parent": parent[0].get("HyperParameterTuningJobName"),
+            "hyperparameters": hyperparameter_signature(request),  # what a later warm start is compared with
         },
     )
     return {"tuning_job": job}
