@@ -508,8 +508,50 @@ def refusal(request: dict[str, Any], known: dict[str, Any]) -> str | None:
             found = known.get(parent.get("HyperParameterTuningJobName"))
             if found is None:
                 return f"Parent tuning job {parent.get('HyperParameterTuningJobName')} does not exist"
-            if found.hyper_parameter_tuning_job_status not in ("Completed", "Stopped"):
+            # "all parent jobs must be in a terminal state (Completed, Stopped, or Failed)"
+            if found.hyper_parameter_tuning_job_status not in ("Completed", "Stopped", "Failed"):
                 return f"Parent tuning job {parent.get('HyperParameterTuningJobName')} has not finished"
+            problem = _warm_start_change(found, config, definition)
+            if problem:
+                return f"Parent tuning job {parent.get('HyperParameterTuningJobName')}: {problem}"
+    return None
+
+
+def _hyperparameters(config: dict[str, Any], definition: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """(static values, {tuned name: (range type, categorical values)}) of a tuning request."""
+    ranges = config.get("ParameterRanges") or {}
+    tuned = {
+        item["Name"]: (kind, tuple(item.get("Values") or ()))
+        for kind in ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
+        for item in ranges.get(kind) or []
+    }
+    return dict(definition.get("StaticHyperParameters") or {}), tuned
+
+
+def _warm_start_change(parent: Any, config: dict[str, Any], definition: dict[str, Any]) -> str | None:
+    """SageMaker's warm start restrictions ("Run a Warm Start Hyperparameter Tuning Job"): the number of static
+    plus tunable hyperparameters stays the same, no hyperparameter changes type, and tunable-to-static changes
+    plus changed static values are at most 10 (each value of a categorical counts)."""
+    old_static, old_tuned = _hyperparameters(
+        parent.hyper_parameter_tuning_job_config or {}, parent.training_job_definition or {}
+    )
+    new_static, new_tuned = _hyperparameters(config, definition)
+    if len(old_static) + len(old_tuned) != len(new_static) + len(new_tuned):
+        return (
+            "the total number of static plus tunable hyperparameters must remain the same as in the parent jobs "
+            f"({len(old_static) + len(old_tuned)}), got {len(new_static) + len(new_tuned)}"
+        )
+    for name, (kind, _) in new_tuned.items():
+        if name in old_tuned and old_tuned[name][0] != kind:
+            return f"hyperparameter {name} changed type from {old_tuned[name][0]} to {kind}"
+    changes = sum(
+        len(values) if kind == "CategoricalParameterRanges" else 1
+        for name, (kind, values) in old_tuned.items()
+        if name in new_static
+    )
+    changes += sum(1 for name, value in new_static.items() if old_static.get(name, value) != value)
+    if changes > 10:
+        return f"{changes} changes of tunable-to-static and static values; at most 10 are allowed"
     return None
 
 

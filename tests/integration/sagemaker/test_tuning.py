@@ -318,3 +318,22 @@ def test_the_pipeline_tunes_only_when_the_plan_has_a_tuning_job(aws, tuning, bra
     # Then the run takes the matching branch
     assert described["status"] == "SUCCEEDED"
     assert json.loads(described["output"])["branch"] == branch
+
+
+def test_a_warm_start_with_one_more_hyperparameter_than_its_parent_is_refused(aws, bucket, tune_code):
+    # SageMaker: "The total number of static plus tunable hyperparameters must remain the same between parent
+    # jobs and the new tuning job"
+    parent = tuning_request(bucket, tune_code, max_jobs=1, parallel=1)
+    aws("sagemaker").create_hyper_parameter_tuning_job(**parent)
+    _ended(aws, parent["HyperParameterTuningJobName"])
+    child = tuning_request(bucket, tune_code, max_jobs=1, parallel=1, gamma=1)
+    child["WarmStartConfig"] = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent["HyperParameterTuningJobName"]}],
+        "WarmStartType": "TransferLearning",
+    }
+
+    with pytest.raises(ClientError) as refused:
+        aws("sagemaker").create_hyper_parameter_tuning_job(**child)
+
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "static plus tunable hyperparameters must remain the same" in refused.value.response["Error"]["Message"]
