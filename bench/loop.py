@@ -24,7 +24,8 @@ environments and their zygote, jobs, model servers and their serving-stack zygot
 during the run; the peak is reported (aim: <= 1 GiB for a cold run, the cloud as it runs by default). PSS
 counts a page shared by n processes 1/n in each, so the sum is what the machine holds; the summed RSS, which
 counts the zygotes' shared imports once per process, is reported beside it. Each run also records the
-machine's load average: on a loaded machine the jobs slow down more than the rest, so the share reads lower.
+machine's other work (CPU time of everything but the cloud and this bench, from /proc, and the load average):
+on a busy machine the jobs slow down more than the rest, so the share reads lower, and the aim is not judged.
 A warm run also imports the model-serving stack when the cloud starts (`serving_stacks_ahead`), as its
 functions' environments are; a cold one imports it for its first endpoint.
 
@@ -60,6 +61,7 @@ MIN_RECORDS = 300  # DEMO_CONFIG's
 SIZES = {"6k": 6_000, "41k": 41_188, "165k": 164_752}  # 41,188: the real bank-marketing data set's size
 WARM_IDLE_SECONDS = 86_400.0  # cloud seconds: a warm run's environments outlive it
 MEMORY_AIM_MIB = 1024.0
+QUIET_OTHERS_CPUS = 0.25  # other work on the machine during a run, in CPUs, below which its timings are judged
 SHARE_AIM = 0.10
 # the parts of upload -> InService that are the local cloud's orchestration, not SageMaker's or the functions' work
 LOCAL_CLOUD_LATENCY = (
@@ -112,6 +114,8 @@ class MemorySampler:
     peak_pss_parts: dict[str, float] = field(default_factory=dict)
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
+    _cpu_ticks: dict[int, int] = field(default_factory=dict)  # pid -> utime + stime last seen (clock ticks)
+    _cpu_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -137,11 +141,14 @@ class MemorySampler:
     def sample(self) -> tuple[dict[str, float], dict[str, float]]:
         """RSS and PSS in MiB per kind of process."""
         parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
                     with open(f"/proc/{entry}/stat") as f:
-                        parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    parents[int(entry)] = int(fields[1])
+                    ticks[int(entry)] = int(fields[11]) + int(fields[12])  # utime + stime
                 except (OSError, ValueError, IndexError):
                     continue
         tree, grew = {self.root}, True
@@ -151,6 +158,10 @@ class MemorySampler:
                 if parent in tree and pid not in tree:
                     tree.add(pid)
                     grew = True
+        with self._cpu_lock:
+            for pid in tree:
+                if pid in ticks:
+                    self._cpu_ticks[pid] = max(self._cpu_ticks.get(pid, 0), ticks[pid])
         parts: dict[str, float] = {}
         pss: dict[str, float] = {}
         for pid in tree:
@@ -158,6 +169,24 @@ class MemorySampler:
             parts[kind] = parts.get(kind, 0.0) + _status_mib(pid, "/proc/{}/status", "VmRSS:")
             pss[kind] = pss.get(kind, 0.0) + _status_mib(pid, "/proc/{}/smaps_rollup", "Pss:")
         return parts, pss
+
+    def cpu_mark(self) -> tuple[float, float, float, float]:
+        """(CPU seconds the whole machine was busy, of the cloud's tree as last seen, of this process; wall time)."""
+        self.sample()
+        with open("/proc/stat") as f:
+            cpu = [int(v) for v in f.readline().split()[1:]]
+        idle = cpu[3] + cpu[4]  # idle + iowait
+        hz = os.sysconf("SC_CLK_TCK")
+        with self._cpu_lock:
+            tree = sum(self._cpu_ticks.values())
+        own = os.times()
+        return (sum(cpu[:8]) - idle) / hz, tree / hz, own.user + own.system, time.monotonic()
+
+
+def _others_cpus(before: tuple[float, float, float, float], after: tuple[float, float, float, float]) -> float:
+    """CPUs' worth of work other than the local cloud and this bench during the window (0: a quiet machine)."""
+    busy, tree, own, wall = (a - b for a, b in zip(after, before, strict=True))
+    return max(0.0, (busy - tree - own) / wall) if wall > 0 else 0.0
 
 
 def _status_mib(pid: int, path: str, field: str) -> float:
@@ -226,6 +255,7 @@ class Run:
     memory_pss_mib: float
     memory_pss_parts: dict[str, float]
     load: tuple[float, float]  # the machine's 1-minute load average when the run began and ended
+    others_cpus: float  # CPUs' worth of other work on the machine during upload -> InService
     cold_starts: int
     invocations: int
     jobs: dict[str, float]
@@ -251,9 +281,11 @@ def run_once(size: str, rows: int, start: str, drift_rps: float | None) -> tuple
         clients = Clients(endpoint_url)
         stack = Stack.describe(clients)
         onboard_model(clients, stack, DEMO_CONFIG.format(on_upload="true"), MODEL)
+        cpu_before = memory.cpu_mark()
         since = upload_frames(clients, stack, MODEL, frames)
         del data, frames
         result = wait_for_run(clients, stack, MODEL, since, progress=None)
+        cpu_after, load_after = memory.cpu_mark(), os.getloadavg()[0]
         endpoint = clients("sagemaker").describe_endpoint(EndpointName=ENDPOINT)
         if result.status != "SUCCEEDED" or endpoint["EndpointStatus"] != "InService":
             refuse(
@@ -302,7 +334,8 @@ def run_once(size: str, rows: int, start: str, drift_rps: float | None) -> tuple
         memory.peak_parts,
         memory.peak_pss_mib,
         memory.peak_pss_parts,
-        (load_before, os.getloadavg()[0]),
+        (load_before, load_after),
+        _others_cpus(cpu_before, cpu_after),
         timeline.cold_starts,
         timeline.invocations,
         timeline.jobs,
@@ -510,17 +543,24 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
         print(f"  local cloud peak resident memory                 {run.memory_mib:6.0f} MiB ({parts})")
         pss_parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.memory_pss_parts.items()))
         print(f"  local cloud peak proportional set size           {run.memory_pss_mib:6.0f} MiB ({pss_parts})")
-        load = f"load average {run.load[0]:.1f} -> {run.load[1]:.1f} on {os.cpu_count()} CPUs"
+        load = (
+            f"other work {run.others_cpus:.1f} CPUs of {os.cpu_count()}, load average {run.load[0]:.1f} -> "
+            f"{run.load[1]:.1f}"
+        )
         print(f"  machine                                          {load}")
         aim = "<= 10 %" if run.start == "warm" else None
+        # on a machine busy with other work the CPU-bound jobs slow down more than the rest, so the share reads
+        # lower than it is: the aim is only judged on a quiet machine
+        quiet = run.others_cpus <= QUIET_OTHERS_CPUS
         figures.add(
             f"upload -> InService outside the jobs, {label}",
             100 * run.share,
             "%",
             aim=aim,
-            holds=run.share <= SHARE_AIM if aim else None,
-            note=f"{run.outside:.1f} s of {run.total - run.parts['quiet window (config)']:.1f} s ({load}: the jobs "
-            "slow down more than the rest on a loaded machine, so the share reads lower there); "
+            holds=run.share <= SHARE_AIM if aim and quiet else None,
+            note=f"{run.outside:.1f} s of {run.total - run.parts['quiet window (config)']:.1f} s ({load}"
+            + ("" if quiet else "; NOT JUDGED: the machine was busy with other work, which shrinks the share")
+            + "); "
             + "; ".join(
                 f"{k} {v:.2f} s"
                 for k, v in run.parts.items()
