@@ -489,7 +489,11 @@ def add_distributed(
         "s",
         baseline=base.seconds,
         baseline_name="1 instance",
-        note=f"no aim: the local hosts share this machine's cores (each pinned to its share); {load}",
+        note=(
+            "no aim: the local hosts share this machine's cores, each pinned to its share with one thread per core, "
+            "while the single-instance job runs unpinned with a thread per core of the machine, so on a loaded "
+            f"machine the ratio shows thread contention, not scaling; {load}"
+        ),
     )
 
 
