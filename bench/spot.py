@@ -80,7 +80,7 @@ ROUND_LINE = re.compile(r"\bround=(\d+)\b")  # jobs/train.py, at every checkpoin
 SIGTERM_LINE = re.compile(r"SIGTERM received")
 RESUME_LINE = re.compile(r"resuming from checkpoint-(\d+)\.json")
 STARTED_LINE = re.compile(r"training on \d+ rows")  # each attempt, once its data is loaded
-FINISHED_LINE = re.compile(r"training_throughput samples_per_second=[0-9.]+ rounds=(\d+)")
+FINISHED_LINE = re.compile(r"training_throughput \w+_per_second=[0-9.]+ .*?rounds=(\d+)")
 
 
 @dataclass

@@ -56,6 +56,7 @@ from _common import (
     find_file,
     import_xgboost,
     load_preprocessor,
+    log_throughput,
     read_label_first,
     setup_logging,
     write_json,
@@ -124,7 +125,8 @@ def parse_arguments(argv: list[str]) -> tuple[dict[str, str], dict[str, Any]]:
         position += 1
         name = name.replace("-", "_") if name.replace("-", "_") in settings else name
         value = decode(value)
-        if name.startswith("sagemaker_"):
+        # SageMaker's own: the SDK's sagemaker_* and what a tuning job adds to each trial (_tuning_objective_metric)
+        if name.startswith(("sagemaker_", "_tuning")):
             continue
         if name in settings:
             settings[name] = value
@@ -590,14 +592,16 @@ def train_on(cluster: Cluster, settings: dict[str, str], params: dict[str, Any],
     shutil.copyfile(preprocessor_path, model_dir / PREPROCESSOR_FILE)
     trained = rounds - resumed_from
     train_rows = sum(rows_per_host)
-    samples_per_second = train_rows * trained / seconds if seconds > 0 and trained else 0.0
-    log.info("training_throughput samples_per_second=%.1f rounds=%d", samples_per_second, rounds)
+    # Every boosting round passes over every row: the figure is rows x rounds per second, and says so.
+    row_rounds_per_second = log_throughput(
+        log, "training", "row_rounds", train_rows * trained, seconds, rows=train_rows, rounds=rounds
+    )
     write_json(
         Path(settings["output_data_dir"]) / "training_summary.json",
         {
             "rounds_completed": rounds,
             "resumed_from_round": resumed_from,
-            "samples_per_second": samples_per_second,
+            "row_rounds_per_second": row_rounds_per_second,
             "training_seconds": seconds,
             "checkpoints_skipped": skipped,
             "train_rows": int(train_rows),

@@ -22,14 +22,14 @@ def test_training_writes_the_model_its_preprocessor_and_a_summary(pipelines, har
     assert harness.read_json(bank.model_dir / "preprocessor.json") == bank.preprocessor
     summary = bank.summary
     assert summary["rounds_completed"] == 20 and summary["resumed_from_round"] == 0
-    assert summary["samples_per_second"] > 0 and summary["checkpoints_skipped"] == []
+    assert summary["row_rounds_per_second"] > 0 and summary["checkpoints_skipped"] == []
 
 
 def test_training_logs_the_validation_metric_every_checkpoint_interval(pipelines):
     log = pipelines.trained.bank.logs["train"]
     rounds = [int(r) for r in re.findall(r"round=(\d+) validation-auc=[0-9.]+", log)]
     assert rounds == [5, 10, 15, 20]
-    assert re.search(r"training_throughput samples_per_second=[0-9.]+ rounds=20", log)
+    assert re.search(r"training_throughput row_rounds_per_second=[0-9.]+ rows=\d+ rounds=20 seconds=", log)
 
 
 def test_sdk_hyperparameters_reach_xgboost_decoded_and_sagemaker_ones_are_ignored(pipelines):
@@ -120,6 +120,8 @@ def test_hyperparameters_split_into_driftline_settings_and_xgboost_params(train_
             "/opt/ml/checkpoints",
             "--sagemaker_program",
             '"train.py"',
+            "--_tuning_objective_metric",
+            '"validation:auc"',
             "--grow_policy",
             "lossguide",
         ]
