@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from driftline.config import ModelConfig
+from driftline.deployment import _shadow_config
 from driftline.sagemaker_requests import (
     RunContext,
     endpoint_config_request,
@@ -40,6 +41,10 @@ BUILDERS = {
     "model": ("createModel", model_request(CONTEXT, MODEL_URI)),
     "endpoint_config": ("createEndpointConfig", endpoint_config_request(CONTEXT, "config", VARIANTS)),
     "canary_config": ("createEndpointConfig", endpoint_config_request(CONTEXT, "canary", VARIANTS)),
+    "shadow_config": (
+        "createEndpointConfig",
+        _shadow_config(CONTEXT, {"variant": "v1", "model_name": "m"}, "v2", "m2"),
+    ),
 }
 # Fields a state sets itself instead of reading them from the builder's request.
 SET_BY_THE_STATE = {"RoleArn"}
@@ -49,6 +54,7 @@ NOT_PASSED = {
     # JSONPath Parameters block cannot pass a field only when present; see docs/decisions.md.
     ("endpoint_config", "KmsKeyId"),
     ("canary_config", "KmsKeyId"),
+    ("shadow_config", "KmsKeyId"),
 }
 _SOURCE = re.compile(r"^\$\.(?:[\w.]+\.)?(\w+)\.(\w+)$")
 
