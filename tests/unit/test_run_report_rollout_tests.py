@@ -57,6 +57,7 @@ def test_an_ab_test_shows_its_decision_and_each_metrics_p_value():
                     "p_value": Decimal("0.00000030"),
                 },
                 "latency": {"tested": False, "why": "fewer than 2 minutes of latency averages"},
+                "quality": {"tested": True, "measure": "accuracy", "production": 1.0, "candidate": 0.304},
             },
         }
     )
@@ -64,6 +65,7 @@ def test_an_ab_test_shows_its_decision_and_each_metrics_p_value():
     assert 'id="ab-test"' in html and "<td>keep</td>" in html
     assert "<td>error_rate</td><td>0</td><td>0.2</td><td>-5.123</td><td>3e-07</td>" in html
     assert "fewer than 2 minutes of latency averages" in html
+    assert "<td>quality (accuracy)</td><td>1</td><td>0.304</td>" in html
 
 
 def test_a_plain_canary_run_has_neither_section():

@@ -153,7 +153,14 @@ def _ab_test(test: dict[str, Any]) -> str:
         "Decided at": test.get("decided_at"),
     }
     rows = [
-        [metric, t.get("production"), t.get("candidate"), t.get("statistic"), t.get("p_value"), t.get("why")]
+        [
+            f"{metric} ({t['measure']})" if t.get("measure") else metric,  # quality: accuracy or absolute error
+            t.get("production"),
+            t.get("candidate"),
+            t.get("statistic"),
+            t.get("p_value"),
+            t.get("why"),
+        ]
         for metric, t in sorted((test.get("tests") or {}).items())
     ]
     grid = _grid(["metric", "production", "candidate", "statistic", "p-value", "not tested because"], rows)
