@@ -28,7 +28,7 @@ from driftline.observability import logger, metrics
 from driftline.pipeline import run_context
 from driftline.sagemaker_requests import quality_request
 from driftline.settings import settings
-from driftline.uploads import UploadedObject, _shown, quarantine_key
+from driftline.uploads import Rejection, UploadedObject, _shown, move_to_quarantine
 
 LABELS = "labels/"
 NAMESPACE = "Driftline/ModelQuality"
@@ -215,49 +215,18 @@ def _check_label(label: str, line: int, config: ModelConfig, classes: frozenset[
         )
 
 
+LABELS_REJECTED = Rejection(
+    what="labels",
+    what_happened="A labels file was rejected and moved to quarantine; its labels are not used.",
+    what_to_do=f"fix the file and upload it again under labels/<model>/ ({ID_COLUMN},<target> per row)",
+    page_kind="labels-rejected",
+    metric="LabelsQuarantined",
+)
+
+
 def _quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> LabelsOutcome:
-    """Copy the version to quarantine/ with a .reason.json, page, then remove the version (as uploads do)."""
-    s3 = aws.client("s3")
-    target = quarantine_key(upload, model)
-    rule = getattr(problem, "rule", "unknown-model" if isinstance(problem, UnknownModel) else None)
-    what_to_do = f"fix the file and upload it again under labels/<model>/ ({ID_COLUMN},<target> per row)"
-    version = {"VersionId": upload.version_id} if upload.version_id else {}
-    source = {"Bucket": upload.bucket, "Key": upload.key} | version
-    s3.copy_object(Bucket=upload.bucket, Key=target, CopySource=source)
-    reason = {
-        "original_key": upload.key,
-        "original_version_id": upload.version_id,
-        "event_id": upload.event_id,
-        "model": model,
-        "error": type(problem).__name__,
-        "rule": rule,
-        "line": getattr(problem, "line", None),
-        "column": getattr(problem, "column", None),
-        "reason": str(problem),
-        "what_to_do": what_to_do,
-    }
-    s3.put_object(
-        Bucket=upload.bucket,
-        Key=f"{target}.reason.json",
-        Body=json.dumps(reason, indent=2).encode(),
-        ContentType="application/json",
-    )
-    shown = _shown(model, 40) if model else None
-    page(
-        f"{shown or 'unknown model'}: labels rejected",
-        {
-            "What happened": "A labels file was rejected and moved to quarantine; its labels are not used.",
-            "Model": shown,
-            "File": f"s3://{upload.bucket}/{_shown(upload.key, 300)}",
-            "Why": str(problem),
-            "Kept at": f"s3://{upload.bucket}/{target} (reason in {target}.reason.json)",
-            "What to do": what_to_do,
-        },
-        kind="labels-rejected",
-        model=model,
-    )
-    s3.delete_object(Bucket=upload.bucket, Key=upload.key, **version)
-    logger.warning("labels quarantined", extra={"key": upload.key, "rule": rule, "target": target})
+    """As a rejected upload: copied to quarantine/ with a .reason.json, paged, removed."""
+    target, rule = move_to_quarantine(upload, model, problem, LABELS_REJECTED)
     return LabelsOutcome(
         outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
     )
