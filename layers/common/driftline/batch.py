@@ -25,6 +25,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -537,8 +538,21 @@ class TransformJobStateChange(BaseModel):
         return (self.Tags or {}).get(key)
 
 
+# `job_name`'s shape: the model name (3-32 characters, config.py) and a 12-hex hash of the object version.
+_BATCH_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-batch-[0-9a-f]{12}$")
+
+
+def model_of_job(change: TransformJobStateChange) -> str | None:
+    """The model a transform job predicted for: its `driftline:model` tag, else its name.
+
+    The event reference's example carries `"Tags": {}`; the job's name says the model as surely (and the
+    BATCH#<job> record decides whether the job is Driftline's at all)."""
+    match = _BATCH_JOB.match(change.TransformJobName)
+    return change.tag("driftline:model") or (match.group("model") if match else None)
+
+
 def handle_transform_state_change(change: TransformJobStateChange) -> dict[str, Any]:
-    model = change.tag("driftline:model")
+    model = model_of_job(change)
     if change.TransformJobStatus not in TERMINAL or not model:
         return {"outcome": "ignored", "job": change.TransformJobName}
     return idempotency.once(

@@ -145,6 +145,21 @@ def test_a_completed_transform_job_is_recorded_with_its_rows_and_output(stack):
     assert stack.pages() == []
 
 
+def test_a_completed_transform_job_whose_event_carries_no_tags_is_recorded(stack):
+    # SageMaker's event reference shows a transform event with "Tags": {}: the job's name names the model
+    put_config(stack, WITH_IDS)
+    _in_production(stack)
+    started = invoke("on_batch_uploaded", _drop(stack, "nov.csv", GOOD))
+    event = sample("transform_job_failed.json")
+    event["detail"].update({"TransformJobName": started["job_name"], "TransformJobStatus": "Completed", "Tags": {}})
+    del event["detail"]["FailureReason"]
+
+    outcome = invoke("on_transform_state_change", event)
+
+    assert outcome["outcome"] == "completed"
+    assert state.get_batch("bank-marketing", started["job_name"])["status"] == "COMPLETED"
+
+
 def test_a_drop_retried_after_its_job_finished_leaves_the_finished_record(stack, monkeypatch):
     from driftline import batch
 
