@@ -1,6 +1,7 @@
 """SageMaker's warm start restrictions, as Driftline checks them before asking for a warm start (a refused
 CreateHyperParameterTuningJob would fail the run; a cold start is always accepted)."""
 
+import pytest
 from driftline.tuning import warm_start_problem
 
 PARENT = {
@@ -37,3 +38,13 @@ def test_more_than_ten_changes_are_refused():
 
 def test_a_parent_recorded_without_its_hyperparameters_is_not_used():
     assert warm_start_problem(None, PARENT) is not None
+
+
+def test_a_categorical_value_too_long_once_json_quoted_is_refused_at_upload():
+    # CategoricalParameterRange values are at most 256 characters, and the request sends "<value>" in quotes
+    from driftline.tuning_config import Range
+    from pydantic import ValidationError
+
+    Range(values=["x" * 254])
+    with pytest.raises(ValidationError, match="254 for a text value"):
+        Range(values=["x" * 255])

@@ -9,6 +9,7 @@ HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType); docs/internals.md c
 
 from __future__ import annotations
 
+import json
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -62,8 +63,12 @@ class Range(_Strict):
                 raise ValueError(f"at most {MAX_CATEGORICAL_VALUES} values (SageMaker's limit), got {len(self.values)}")
             if len({str(v) for v in self.values}) != len(self.values):
                 raise ValueError("values must be distinct")
-            if any(len(str(v)) > MAX_CATEGORICAL_VALUE_LENGTH for v in self.values):
-                raise ValueError(f"each value is at most {MAX_CATEGORICAL_VALUE_LENGTH} characters")
+            # The request carries each value JSON-encoded (driftline.tuning: script mode reads JSON), quotes and all.
+            if any(len(json.dumps(v)) > MAX_CATEGORICAL_VALUE_LENGTH for v in self.values):
+                raise ValueError(
+                    f"each value is at most {MAX_CATEGORICAL_VALUE_LENGTH} characters once JSON-encoded "
+                    f"({MAX_CATEGORICAL_VALUE_LENGTH - 2} for a text value, which is sent in quotes)"
+                )
             if self.scaling != "Auto":
                 raise ValueError("scaling applies to integer and continuous ranges only")
             return self
