@@ -33,7 +33,14 @@ def _service(name: str) -> Any:
 
 @functools.cache
 def _pattern(pattern: str) -> Any:
-    return _regex.compile(pattern) if _regex is not None else None
+    """The compiled pattern, or None when it cannot be checked here (a few Java patterns pair UTF-16
+    surrogates, which `regex` refuses: those members go unchecked rather than fail the request)."""
+    if _regex is None:
+        return None
+    try:
+        return _regex.compile(pattern)
+    except _regex.error:
+        return None
 
 
 def problems(service: str, operation: str, params: dict[str, Any]) -> list[str]:

@@ -189,3 +189,27 @@ def test_the_quality_metrics_of_an_ab_test_are_one_put_metric_data_cloudwatch_ac
     assert cloudwatch.calls
     for request in cloudwatch.calls:
         assert problems("cloudwatch", "PutMetricData", request) == []
+
+
+def test_a_pattern_the_checker_cannot_read_leaves_the_member_unchecked_rather_than_failing():
+    # AthenaDatasetDefinition.Catalog's Java pattern pairs UTF-16 surrogates, which the regex module cannot compile
+    athena = {"Catalog": "c", "Database": "d", "QueryString": "q", "WorkGroup": "w", "OutputS3Uri": "s3://b/p"}
+    request = {
+        "ProcessingJobName": "j",
+        "RoleArn": "arn:aws:iam::123456789012:role/sm",
+        "AppSpecification": {"ImageUri": "i"},
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+        },
+        "ProcessingInputs": [
+            {
+                "InputName": "athena",
+                "DatasetDefinition": {
+                    "AthenaDatasetDefinition": athena,
+                    "LocalPath": "/opt/ml/processing/input/a",
+                },
+            }
+        ],
+    }
+
+    assert [f for f in problems("sagemaker", "CreateProcessingJob", request) if "catalog" in f.lower()] == []
