@@ -15,6 +15,8 @@ from typing import Any
 
 from driftline_local.api_shapes import problems
 
+from ._aws import LOG
+
 # Operations whose requests are checked (moto's response method names).
 CHECKED = (
     "create_transform_job",
@@ -25,8 +27,13 @@ CHECKED = (
 
 
 def refusal(operation: str, body: dict[str, Any]) -> str | None:
-    """SageMaker's ValidationException message for this request body, or None when the model accepts it."""
-    found = problems("sagemaker", operation, body)
+    """SageMaker's ValidationException message for this request body, or None when the model accepts it
+    (or the check itself failed: logged, and the request goes on as moto alone would take it)."""
+    try:
+        found = problems("sagemaker", operation, body)
+    except Exception:
+        LOG.exception("could not check %s against the SageMaker model", operation)
+        return None
     if not found:
         return None
     count = len(found)
