@@ -22,7 +22,7 @@ from botocore.validate import ParamValidator
 
 try:
     import regex as _regex
-except ImportError:  # pragma: no cover - regex ships with the dev tools (cfn-lint, statelint)
+except ImportError:  # pragma: no cover - a dependency of the local cloud (pyproject.toml)
     _regex = None
 
 
