@@ -231,22 +231,31 @@ def usable_rows(chunk: pd.DataFrame, target: str, problem: str) -> tuple[pd.Data
 # --- the first pass: mergeable statistics ------------------------------------------------------------------
 
 
-def merge_counts(into: dict[str, int], counts: Any) -> None:
-    """Add (value, count) pairs; past MAX_TRACKED_VALUES distinct values, keep the more frequent half."""
+def merge_counts(into: dict[str, int], counts: Any) -> bool:
+    """Add (value, count) pairs; past MAX_TRACKED_VALUES distinct values, keep the more frequent half (True)."""
     for value, count in counts:
         into[value] = into.get(value, 0) + int(count)
-    if len(into) > MAX_TRACKED_VALUES:
-        kept = sorted(into.items(), key=lambda item: (-item[1], item[0]))[: MAX_TRACKED_VALUES // 2]
-        into.clear()
-        into.update(kept)
+    if len(into) <= MAX_TRACKED_VALUES:
+        return False
+    kept = sorted(into.items(), key=lambda item: (-item[1], item[0]))[: MAX_TRACKED_VALUES // 2]
+    into.clear()
+    into.update(kept)
+    return True
 
 
 class Partial:
     """What the first pass learns from some rows; partials of disjoint rows merge into that of their union."""
 
-    def __init__(self, columns: list[str], sample_columns: list[str], baseline_rows: int) -> None:
+    def __init__(
+        self, columns: list[str], sample_columns: list[str], baseline_rows: int, counted: list[str] | None = None
+    ) -> None:
         self.columns = columns
         self.sample_columns = sample_columns
+        # columns whose training values are counted (the categorical candidates); a column past
+        # MAX_TRACKED_VALUES distinct values is counted no further: it is a number (its counts are unused) or a
+        # categorical feature whose top categories are already approximate, and counting it was half the CPU
+        self.counted = list(sample_columns if counted is None else counted)
+        self.overflowed: set[str] = set()
         self.baseline_rows = baseline_rows
         self.rows = 0
         self.present = dict.fromkeys(columns, 0)
@@ -294,8 +303,14 @@ class Partial:
         train = where == 0
         if train.any():
             training = rows.loc[train, self.sample_columns]
-            for column in self.sample_columns:
-                merge_counts(self.categories[column], training[column].value_counts(dropna=True).items())
+            for column in self.counted:
+                if column not in self.overflowed and merge_counts(
+                    self.categories[column], training[column].value_counts(dropna=True).items()
+                ):
+                    self.overflowed.add(column)
+                    log.info(
+                        "%s has over %d distinct values; its values are counted no further", column, MAX_TRACKED_VALUES
+                    )
             training = training.reset_index(drop=True)
             training[FILE_COLUMN] = origin[0]
             training[ROW_COLUMN] = origin[1][train] if len(origin[1]) else np.flatnonzero(train)
@@ -348,6 +363,8 @@ class Partial:
             "target_sum": self.target_sum,
             "split_rows": self.split_rows,
             "categories": self.categories,
+            "counted": self.counted,
+            "overflowed": sorted(self.overflowed),
         }
         write_json(directory / f"{host}.json", state)
         frame = sample.copy()
@@ -357,7 +374,8 @@ class Partial:
     @classmethod
     def load(cls, directory: Path, host: str) -> Partial:
         state = json.loads((directory / f"{host}.json").read_text(encoding="utf-8"))
-        partial = cls(state["columns"], state["sample_columns"], int(state["baseline_rows"]))
+        partial = cls(state["columns"], state["sample_columns"], int(state["baseline_rows"]), state["counted"])
+        partial.overflowed = set(state["overflowed"])
         partial.rows = int(state["rows"])
         partial.present, partial.parsed = state["present"], state["parsed"]
         partial.target_counts, partial.target_sum = state["target_counts"], state["target_sum"]
@@ -380,7 +398,7 @@ def merge(partials: list[Partial]) -> Partial:
                 "the instances saw different CSV columns; with processing.instance_count > 1 every CSV must "
                 "have the same header"
             )
-    merged = Partial(first.columns, first.sample_columns, first.baseline_rows)
+    merged = Partial(first.columns, first.sample_columns, first.baseline_rows, first.counted)
     for partial in partials:
         merged.rows += partial.rows
         merged.split_rows = [a + b for a, b in zip(merged.split_rows, partial.split_rows, strict=True)]
@@ -391,8 +409,10 @@ def merge(partials: list[Partial]) -> Partial:
         for value, per_split in partial.target_counts.items():
             slot = merged.target_counts.setdefault(value, [0, 0, 0])
             merged.target_counts[value] = [a + b for a, b in zip(slot, per_split, strict=True)]
+        merged.overflowed |= partial.overflowed
         for column, counts in partial.categories.items():
-            merge_counts(merged.categories[column], counts.items())
+            if merge_counts(merged.categories[column], counts.items()):
+                merged.overflowed.add(column)
         keys, sample = partial.sample
         if len(keys):
             merged._offer(keys, sample)
@@ -407,7 +427,12 @@ def scan(
     if target not in columns:
         raise JobInputError(f"the data has no target column '{target}' (it has {len(columns)} columns)")
     dropped = set(config.get("drop_columns") or [])
-    partial = Partial(columns, [c for c in columns if c != target and c not in dropped], **kw)
+    candidates = [c for c in columns if c != target and c not in dropped]
+    declared = config.get("features")
+    counted = [str(f["name"]) for f in declared if f["type"] == "categorical"] if declared else None
+    partial = Partial(
+        columns, candidates, counted=[c for c in counted if c in candidates] if counted else counted, **kw
+    )
     bounds = split_bounds(config)
     for name, start, chunk in read_chunks(files, data_dir, columns, chunk_rows):
         rows, positions = usable_rows(chunk, target, problem)

@@ -151,3 +151,16 @@ def test_wide_data_is_read_and_encoded_in_smaller_blocks_with_the_same_result(
     preprocess.preprocess(config, everything, tmp_path / "blocks", 7)
 
     assert_same(outputs(tmp_path / "default"), outputs(tmp_path / "blocks"))
+
+
+def test_numeric_columns_stop_being_counted_without_changing_the_result(tmp_path, harness, preprocess, monkeypatch):
+    config = harness.base_config("scale", "binary_classification", "y")
+    everything, hosts = shard_inputs(tmp_path, generate_bank_marketing(2000, seed=12))
+    preprocess.preprocess(config, everything, tmp_path / "counted", 7)
+
+    monkeypatch.setattr(preprocess, "MAX_TRACKED_VALUES", 40)  # age, euribor3m... pass it; job, month... do not
+    preprocess.preprocess(config, everything, tmp_path / "single", 7, chunk_rows=300)
+    run_two_instances(preprocess, config, hosts, tmp_path, chunk_rows=300)
+
+    assert_same(outputs(tmp_path / "counted"), outputs(tmp_path / "single"))
+    assert_same(outputs(tmp_path / "counted"), outputs(tmp_path / "merged"))
