@@ -80,6 +80,10 @@ class LocalCloud:
         return self.ctx.workdir
 
     def start(self) -> LocalCloud:
+        # moto.sagemaker's package and its models import each other: imported for the first time by the server's
+        # request threads and an extension's install at once, one of them gets the half-initialised module
+        # ("cannot import name 'sagemaker_backends'", seen on a clean clone). Import it here, before any thread.
+        import moto.sagemaker.responses  # noqa: F401
         from moto.core.config import default_user_config
 
         from driftline_local import control, iam
