@@ -60,6 +60,7 @@ ENV = os.environ | {
     "PYTHONPATH": str(REPO / "layers" / "common"),
     "POWERTOOLS_METRICS_NAMESPACE": "Driftline",
     "POWERTOOLS_SERVICE_NAME": "driftline",
+    "PYDANTIC_DISABLE_PLUGINS": "__all__",  # as template.yaml's Globals set it
     "PYTHONDONTWRITEBYTECODE": "1",
 }
 # One sample event per trigger (events/), for the handlers it triggers.
