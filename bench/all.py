@@ -57,6 +57,11 @@ BENCHES = (
         "canary promotion and rollbacks under steady traffic; a faulty candidate under canary vs shadow-canary",
     ),
     Bench("tuning", ("--quick",), "the local tuning job's Bayesian search against its random search, same trials"),
+    Bench(
+        "scale",
+        ("--sizes", "10000,100000,1000000"),
+        "streaming preprocessing from 10k to 1M rows, one instance and two (10M: `bench/scale.py --sizes ...`)",
+    ),
 )
 
 
