@@ -2,7 +2,10 @@
 
 Inputs: every *.csv below --data-dir (header row each) and the resolved model config (--config).
 Outputs below --output-dir: train/, validation/ and test/ as CSV shards (encoded, no header, label first;
-the first shard is <split>/<split>.csv, the next ones <split>/<split>-<host>-<part>.csv),
+the first shard is <split>/<split>.csv, the next ones <split>/<split>-<host>-<part>.csv; with --train-files N > 1
+the train split is N files, train/train.csv and train/train-<host>-f<file>-<part>.csv, a row dealt to file
+`row key mod N` (deterministic; every file non-empty once there are N train rows, so ShardedByS3Key gives each of
+N training instances data)),
 preprocessor/preprocessor.json and baseline/baseline.csv (a sample of the raw training features).
 
 Bounded memory at any data size: the CSVs are read twice, --chunk-rows rows at a time. The first pass
@@ -90,9 +93,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="CSV rows read at a time")
     parser.add_argument("--baseline-rows", type=int, default=DEFAULT_BASELINE_ROWS, help="training rows sampled")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
+    parser.add_argument(
+        "--train-files", type=int, default=1, help="train split files (training.instance_count): one per host"
+    )
     args = parser.parse_args(argv)
     if args.chunk_rows < 1 or args.baseline_rows < 1:
         parser.error("--chunk-rows and --baseline-rows must be positive")
+    if args.train_files < 1:
+        parser.error("--train-files must be at least 1")
     if args.stage == "encode" and not args.statistics_dir:
         parser.error("--stage encode needs --statistics-dir")
     return args
@@ -602,12 +610,21 @@ def encode_clean(rows: pd.DataFrame, preprocessor: dict[str, Any]) -> np.ndarray
 
 
 class ShardWriter:
-    """Appends encoded rows to one split's shards, SHARD_ROWS rows per file."""
+    """Appends encoded rows to one split's shards, SHARD_ROWS rows per file. `file` numbers one of several
+    train files (--train-files): its shards are named with it, all but the first host's file 0."""
 
-    def __init__(self, directory: Path, split: str, host: str, first: bool, shard_rows: int | None = None) -> None:
-        self.directory, self.split, self.host, self.first = directory, split, host, first
+    def __init__(
+        self,
+        directory: Path,
+        split: str,
+        host: str,
+        first: bool,
+        shard_rows: int | None = None,
+        file: int | None = None,
+    ) -> None:
+        self.directory, self.split, self.host, self.first, self.file = directory, split, host, first, file
         self.shard_rows = shard_rows or SHARD_ROWS
-        self.part, self.rows_in_part = 0, 0
+        self.part, self.rows_in_part, self.rows = 0, 0, 0
         self.handle: TextIO | None = None
         self.paths: list[Path] = []
 
@@ -616,11 +633,12 @@ class ShardWriter:
             if self.handle is not None:
                 self.handle.close()
                 self.part += 1
-            name = (
-                f"{self.split}.csv"
-                if self.first and self.part == 0
-                else f"{self.split}-{self.host}-{self.part:04d}.csv"
-            )
+            if self.first and self.part == 0 and not self.file:
+                name = f"{self.split}.csv"
+            elif self.file is None:
+                name = f"{self.split}-{self.host}-{self.part:04d}.csv"
+            else:
+                name = f"{self.split}-{self.host}-f{self.file:03d}-{self.part:04d}.csv"
             self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / name
             self.paths.append(path)
@@ -638,11 +656,51 @@ class ShardWriter:
                 part = labels[block:end]
                 handle.write(csv_text(part.astype(int) if integer_labels else part, matrix[block:end]))
             self.rows_in_part += take
+            self.rows += take
             start += take
+
+    def pop_last_line(self) -> str:
+        """Removes and returns the last row written, once writing is over (a part left empty is deleted)."""
+        self.close()
+        path = self.paths[-1]
+        with path.open("rb+") as handle:
+            size = handle.seek(0, 2)
+            start = size - 1
+            while start > 0:  # back to the newline before the last row
+                handle.seek(start - 1)
+                if handle.read(1) == b"\n":
+                    break
+                start -= 1
+            handle.seek(start)
+            line = handle.read().decode("utf-8")
+            handle.truncate(start)
+        self.rows -= 1
+        self.rows_in_part -= 1
+        if self.rows_in_part == 0:
+            path.unlink()
+            self.paths.pop()
+        return line
+
+    def write_line(self, line: str) -> None:
+        self._open().write(line)
+        self.rows_in_part += 1
+        self.rows += 1
 
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+def fill_empty_files(writers: list[ShardWriter]) -> None:
+    """Every train file gets a row: an empty one takes the last row of the fullest (only with very few rows,
+    where dealing by key can leave a file empty; N files need at least N rows)."""
+    for writer in writers:
+        if writer.rows == 0:
+            donor = max(writers, key=lambda w: w.rows)
+            if donor.rows < 2:
+                return
+            writer.write_line(donor.pop_last_line())
+            writer.close()
 
 
 def encode_labels(values: pd.Series, problem: str, index: dict[str, int]) -> np.ndarray:
@@ -663,31 +721,47 @@ def write_shards(
     output_dir: Path,
     host: str,
     first_host: bool,
+    train_files: int = 1,
 ) -> dict[str, int]:
-    """The second pass: every usable row encoded into its split's shards; rows written per split."""
+    """The second pass: every usable row encoded into its split's shards; rows written per split.
+    With train_files > 1 a train row goes to file `row key mod train_files` (deterministic, about equal sizes)."""
     target, problem = config["target"], config["problem_type"]
     bounds = split_bounds(config)
     block_rows = max(100, ENCODED_CELLS // max(len(preprocessor["encoded_feature_names"]), 1))
-    writers = {name: ShardWriter(output_dir / name, name, host, first_host) for name in SPLITS}
+    writers = {
+        name: [
+            ShardWriter(output_dir / name, name, host, first_host, file=file if train_files > 1 else None)
+            for file in range(train_files if name == "train" else 1)
+        ]
+        for name in SPLITS
+    }
     written = dict.fromkeys(SPLITS, 0)
     try:
         for _, _, chunk in read_chunks(files, data_dir, columns, chunk_rows):
             rows, _ = usable_rows(chunk, target, problem)
             if not len(rows):
                 continue
-            where = split_of(row_keys(rows, seed), bounds)
+            keys = row_keys(rows, seed)
+            where = split_of(keys, bounds)
             labels = encode_labels(rows[target], problem, index)
             for number, name in enumerate(SPLITS):
                 members = np.flatnonzero(where == number)
                 if not members.size:
                     continue
-                for block in np.array_split(members, -(-members.size // block_rows)):
-                    matrix = encode_clean(rows.iloc[block], preprocessor)
-                    writers[name].write(labels[block], matrix, problem != REGRESSION)
+                deal = keys[members] % np.uint64(len(writers[name]))
+                for file, writer in enumerate(writers[name]):
+                    mine = members[deal == file]
+                    for block in np.array_split(mine, -(-mine.size // block_rows)) if mine.size else []:
+                        matrix = encode_clean(rows.iloc[block], preprocessor)
+                        writer.write(labels[block], matrix, problem != REGRESSION)
                 written[name] += int(members.size)
     finally:
-        for writer in writers.values():
-            writer.close()
+        for split in writers.values():
+            for writer in split:
+                writer.close()
+    if train_files > 1:
+        fill_empty_files(writers["train"])
+        log.info("%s train files: %s rows", host, [writer.rows for writer in writers["train"]])
     return written
 
 
@@ -728,6 +802,7 @@ def preprocess(
     hosts: tuple[str, list[str]] = ("algo-1", ["algo-1"]),
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     baseline_rows: int = DEFAULT_BASELINE_ROWS,
+    train_files: int = 1,
 ) -> dict[str, Any] | None:
     host, every_host = hosts
     started = time.monotonic()
@@ -750,11 +825,27 @@ def preprocess(
     else:
         partial = scan(files, data_dir, columns, config, seed, chunk_rows, baseline_rows=baseline_rows)
     preprocessor, baseline, index = finish(partial, config, seed)
+    if train_files > 1 and preprocessor["rows"]["train"] < train_files:
+        raise JobInputError(
+            f"the train split has {preprocessor['rows']['train']} rows, fewer than the {train_files} training "
+            "instances (training.instance_count) that each need one: upload more data or lower instance_count"
+        )
     first_host = host == every_host[0]
     if first_host:
         write_preprocessor(output_dir, preprocessor, baseline)
     written = write_shards(
-        files, data_dir, columns, config, seed, chunk_rows, preprocessor, index, output_dir, host, first_host
+        files,
+        data_dir,
+        columns,
+        config,
+        seed,
+        chunk_rows,
+        preprocessor,
+        index,
+        output_dir,
+        host,
+        first_host,
+        train_files,
     )
     log.info("%s wrote %s", host, written)
     rows = sum(written.values())
@@ -778,6 +869,7 @@ def main(argv: list[str] | None = None) -> int:
             hosts=host_identity(Path(args.resource_config)),
             chunk_rows=args.chunk_rows,
             baseline_rows=args.baseline_rows,
+            train_files=args.train_files,
         )
     except JobInputError as exc:
         return job_failed(f"preprocessing failed: {exc}", args.exit_message, log)
