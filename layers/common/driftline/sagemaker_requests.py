@@ -173,6 +173,12 @@ def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dic
             OUTPUT_DIR,
             "--seed",
             str(ctx.config.seed),
+            # One train file per training instance: ShardedByS3Key deals whole files, so each host gets data.
+            *(
+                ["--train-files", str(ctx.config.training.instance_count)]
+                if ctx.config.training.instance_count > 1
+                else []
+            ),
         ],
     )
 
