@@ -3,7 +3,7 @@
 While the model is paused (`driftline pause`) a valid file stays in incoming/ and no run starts.
 """
 
-from driftline import aws
+from driftline import aws, datasets  # noqa: F401 - datasets: every upload's CSV check, loaded at init
 from driftline.events import S3ObjectCreated
 from driftline.observability import logger, metrics
 from driftline.uploads import UploadedObject, handle_upload

@@ -1,6 +1,6 @@
 """Last step of every TrainingPipeline path: record the outcome, tell on-call, write the run's report.html."""
 
-from driftline import aws, run_report
+from driftline import aws, run_report, sizing  # noqa: F401 - sizing: its report judges instances, loaded at init
 from driftline.observability import logger, metrics
 from driftline.reports import RunOutcome, report_run
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from driftline import aws, naming, run_report, sizing, state
+from driftline import aws, naming, run_report, state
 from driftline.notifications import console_links, page
 from driftline.observability import logger, metrics
 from driftline.settings import settings
+
+if TYPE_CHECKING:
+    from driftline import sizing
 
 
 class RunOutcome(BaseModel):
@@ -276,6 +279,8 @@ def instance_sizing(run_id: str, run: dict[str, Any]) -> dict[str, str]:
     DiskUtilization over the job (CloudWatch, as SageMaker publishes them) and asks `sizing.judge`.
     A report never fails for this: what cannot be read is said in the fact.
     """
+    from driftline import sizing  # with its instance table: only a run's report judges sizes (report_run loads it)
+
     facts: dict[str, str] = {}
     for label, kind, job in _run_jobs(run_id, run):
         try:
@@ -368,6 +373,8 @@ def _utilisation(kind: str, job: str, count: int, start: datetime, end: datetime
     def value(metric: int, stat: int) -> float | None:
         found = [v for host in range(1, count + 1) if (v := values.get(f"h{host}_m{metric}_{stat}")) is not None]
         return max(found, default=None)
+
+    from driftline import sizing
 
     return sizing.Utilisation(
         cpu_average=value(0, 0),

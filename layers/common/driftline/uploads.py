@@ -12,18 +12,20 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.s3.transfer import TransferConfig
 from pydantic import BaseModel
 
 from driftline import aws, idempotency, naming, state
 from driftline.config import MODEL_NAME_PATTERN, ModelConfig, ProblemType
-from driftline.datasets import CHUNK_BYTES, DatasetReport, check_columns, check_labels, validate_csv
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.notifications import page
 from driftline.observability import logger, metrics
 from driftline.settings import settings
+
+if TYPE_CHECKING:
+    from driftline.datasets import DatasetReport
 
 INCOMING = "incoming/"
 QUARANTINE = "quarantine/"
@@ -180,6 +182,8 @@ def _validated_config(upload: UploadedObject, model: str | None, budget: float) 
         )
     if upload.size == 0:
         raise InvalidDataset("the file is empty; upload a CSV with a header row and at least one example", rule="empty")
+    from driftline.datasets import check_columns  # only an upload's check reads CSV (on_data_uploaded loads it at init)
+
     known, version = state.known_labels(model)
     report = _read_and_check(upload, config, known, budget)
     if config.problem_type is not ProblemType.REGRESSION:
@@ -194,6 +198,8 @@ def _validated_config(upload: UploadedObject, model: str | None, budget: float) 
 
 
 def _read_and_check(upload: UploadedObject, config: ModelConfig, known: frozenset[str], budget: float) -> DatasetReport:
+    from driftline.datasets import CHUNK_BYTES, validate_csv
+
     version = {"VersionId": upload.version_id} if upload.version_id else {}
     try:
         body = aws.client("s3").get_object(Bucket=upload.bucket, Key=upload.key, **version)["Body"]
@@ -209,6 +215,8 @@ def _read_and_check(upload: UploadedObject, config: ModelConfig, known: frozense
 
 def _record_labels(config: ModelConfig, report: DatasetReport, known: frozenset[str], version: int) -> None:
     """Add the file's classes to the model's; concurrent first uploads race on a conditional write."""
+    from driftline.datasets import check_labels
+
     for _ in range(5):
         labels = known | frozenset(report.labels)
         if labels == known or state.record_labels(config.name, labels, version):
