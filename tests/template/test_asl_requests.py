@@ -19,6 +19,7 @@ from driftline.sagemaker_requests import (
     model_request,
     preprocess_request,
     production_variant,
+    statistics_request,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,6 +31,14 @@ CONTEXT = RunContext(
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
     KEY, subnet_ids=("subnet-1",), security_group_ids=("sg-1",),
 )  # fmt: skip
+SHARDED = RunContext(
+    ModelConfig.model_validate(
+        {"name": "churn", "problem_type": "binary_classification", "target": "y", "processing": {"instance_count": 2}}
+    ),
+    *(CONTEXT.run_id, CONTEXT.data_bucket, CONTEXT.artifact_bucket, CONTEXT.role_arn),
+    *(CONTEXT.training_image, CONTEXT.processing_image, KEY),
+    subnet_ids=("subnet-1",), security_group_ids=("sg-1",),
+)  # fmt: skip
 MODEL_URI = "s3://artifacts/churn/runs/r/model/model.tar.gz"
 VARIANTS = [production_variant(CONTEXT, "v1", "m", 1.0)]
 
@@ -37,6 +46,8 @@ VARIANTS = [production_variant(CONTEXT, "v1", "m", 1.0)]
 # the SageMaker API whose request it is.
 BUILDERS = {
     "preprocess": ("createProcessingJob", preprocess_request(CONTEXT)),
+    # processing.instance_count > 1: the sharded statistics job before preprocess (None with one instance)
+    "statistics": ("createProcessingJob", statistics_request(SHARDED)),
     "request": ("createProcessingJob", evaluation_request(CONTEXT, MODEL_URI, MODEL_URI)),
     "model": ("createModel", model_request(CONTEXT, MODEL_URI)),
     "endpoint_config": ("createEndpointConfig", endpoint_config_request(CONTEXT, "config", VARIANTS)),

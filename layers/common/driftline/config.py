@@ -77,6 +77,8 @@ class Processing(_Strict):
     instance_type: str = "ml.m5.large"
     volume_size_gb: int = Field(10, ge=1, le=512)
     max_runtime_seconds: int = Field(3600, ge=60)
+    # > 1: preprocessing runs as two sharded jobs (statistics, then encode) on this many instances
+    instance_count: int = Field(1, ge=1, le=100)
 
 
 class Gate(_Strict):

@@ -12,7 +12,13 @@ from driftline import aws, naming, state
 from driftline.errors import UnknownModel
 from driftline.gate import judge, read_evaluation
 from driftline.observability import logger
-from driftline.sagemaker_requests import RunContext, evaluation_request, preprocess_request, training_request
+from driftline.sagemaker_requests import (
+    RunContext,
+    evaluation_request,
+    preprocess_request,
+    statistics_request,
+    training_request,
+)
 from driftline.settings import settings
 from driftline.tuning import tuning_request, warm_start_parent
 
@@ -74,6 +80,8 @@ def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
     return {
         "settled": True,
         "config_uri": ctx.config_uri,
+        # processing.instance_count > 1: a sharded statistics job runs before preprocess (--stage encode); else null
+        "statistics": statistics_request(ctx, manifest),
         "preprocess": preprocess_request(ctx, manifest),
         "train": training_request(ctx),
         # training.tuning: the run tunes (a HyperParameterTuningJob) instead of training once; null otherwise

@@ -91,7 +91,13 @@ class RunContext:
         return {field: self.kms_key_arn}
 
 
-def _input(name: str, s3_uri: str, local_path: str | None = None, data_type: str = "S3Prefix") -> dict[str, Any]:
+def _input(
+    name: str,
+    s3_uri: str,
+    local_path: str | None = None,
+    data_type: str = "S3Prefix",
+    distribution: str = "FullyReplicated",
+) -> dict[str, Any]:
     return {
         "InputName": name,
         "S3Input": {
@@ -99,7 +105,7 @@ def _input(name: str, s3_uri: str, local_path: str | None = None, data_type: str
             "LocalPath": local_path or f"{INPUT_DIR}/{name}",
             "S3DataType": data_type,
             "S3InputMode": "File",
-            "S3DataDistributionType": "FullyReplicated",
+            "S3DataDistributionType": distribution,
         },
     }
 
@@ -119,6 +125,7 @@ def _processing_job(
     outputs: list[dict[str, Any]],
     arguments: list[str],
     image: str | None = None,
+    instance_count: int = 1,
 ) -> dict[str, Any]:
     processing = ctx.config.processing
     return {
@@ -134,7 +141,7 @@ def _processing_job(
         "ProcessingOutputConfig": {"Outputs": outputs, **ctx.output_key()},
         "ProcessingResources": {
             "ClusterConfig": {
-                "InstanceCount": 1,
+                "InstanceCount": instance_count,
                 "InstanceType": processing.instance_type,
                 "VolumeSizeInGB": processing.volume_size_gb,
                 **ctx.volume_key(processing.instance_type),
@@ -147,32 +154,77 @@ def _processing_job(
     }
 
 
-def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dict[str, Any]:
-    """Preprocess everything under incoming/<model>/, or only the objects a manifest file lists."""
+STATISTICS_DIR = f"{INPUT_DIR}/statistics"
+
+
+def _preprocess_data_input(ctx: RunContext, data_manifest: str | None) -> dict[str, Any]:
+    """The uploads (or a manifest of some); with several instances each gets a share of the files."""
     data = f"s3://{ctx.data_bucket}/incoming/{ctx.model}/"
+    sharded = ctx.config.processing.instance_count > 1
+    return _input(
+        "data",
+        data_manifest or data,
+        data_type="ManifestFile" if data_manifest else "S3Prefix",
+        distribution="ShardedByS3Key" if sharded else "FullyReplicated",
+    )
+
+
+def _preprocess_arguments(ctx: RunContext) -> list[str]:
+    # Paths are passed explicitly (they are the container's defaults too) so every path a job
+    # uses is visible in its request.
+    return [
+        "--config",
+        f"{INPUT_DIR}/config/config.json",
+        "--data-dir",
+        f"{INPUT_DIR}/data",
+        "--output-dir",
+        OUTPUT_DIR,
+        "--seed",
+        str(ctx.config.seed),
+    ]
+
+
+def statistics_request(ctx: RunContext, data_manifest: str | None = None) -> dict[str, Any] | None:
+    """processing.instance_count > 1: the first of two sharded jobs; each instance writes its share's statistics.
+
+    None with one instance (preprocess_request alone does everything)."""
+    instances = ctx.config.processing.instance_count
+    if instances <= 1:
+        return None
+    return _processing_job(
+        ctx,
+        "statistics",
+        "preprocess.py",
+        inputs=[_preprocess_data_input(ctx, data_manifest), _input("config", ctx.artifacts("config/"))],
+        outputs=[_output("statistics", ctx.artifacts("statistics/"))],
+        arguments=[*_preprocess_arguments(ctx), "--stage", "statistics"],
+        instance_count=instances,
+    )
+
+
+def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dict[str, Any]:
+    """Preprocess everything under incoming/<model>/, or only the objects a manifest file lists.
+
+    With processing.instance_count > 1 this is the second sharded job (--stage encode): every instance
+    merges all instances' statistics (statistics_request's output, FullyReplicated) and encodes its share."""
+    instances = ctx.config.processing.instance_count
     outputs = [
         _output(name, ctx.artifacts(f"{name}/")) for name in ("train", "validation", "test", "preprocessor", "baseline")
     ]
+    inputs = [_preprocess_data_input(ctx, data_manifest), _input("config", ctx.artifacts("config/"))]
+    stage: list[str] = []
+    if instances > 1:
+        inputs.append(_input("statistics", ctx.artifacts("statistics/"), STATISTICS_DIR))
+        stage = ["--stage", "encode", "--statistics-dir", STATISTICS_DIR]
     return _processing_job(
         ctx,
         "preprocess",
         "preprocess.py",
-        inputs=[
-            _input("data", data_manifest or data, data_type="ManifestFile" if data_manifest else "S3Prefix"),
-            _input("config", ctx.artifacts("config/")),
-        ],
+        inputs=inputs,
         outputs=outputs,
-        # Paths are passed explicitly (they are the container's defaults too) so every path a job
-        # uses is visible in its request.
         arguments=[
-            "--config",
-            f"{INPUT_DIR}/config/config.json",
-            "--data-dir",
-            f"{INPUT_DIR}/data",
-            "--output-dir",
-            OUTPUT_DIR,
-            "--seed",
-            str(ctx.config.seed),
+            *_preprocess_arguments(ctx),
+            *stage,
             # One train file per training instance: ShardedByS3Key deals whole files, so each host gets data.
             *(
                 ["--train-files", str(ctx.config.training.instance_count)]
@@ -180,6 +232,7 @@ def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dic
                 else []
             ),
         ],
+        instance_count=instances,
     )
 
 
