@@ -65,3 +65,55 @@ def test_two_training_instances_each_train_on_their_own_rows_and_the_model_serve
     assert result.metrics["auc"] > 0.7
     fresh = generate_bank_marketing(50, seed=22).drop(columns=["y"])
     assert len(predict(clients, result.endpoint_name, fresh)) == 50
+
+
+SHARDED_PREPROCESSING = f"""name: twoprep
+problem_type: binary_classification
+target: y
+drop_columns: [duration]
+{FAST_TIMINGS}processing:
+  instance_count: 2
+training:
+  hyperparameters:
+    num_round: 40
+"""
+
+
+def test_two_preprocessing_instances_share_the_uploads_and_the_model_serves(cloud):
+    # Given a model whose model.yaml asks for two preprocessing instances, and four uploaded files
+    clients = Clients(cloud.endpoint_url)
+    stack = Stack.describe(clients)
+    onboard_model(clients, stack, SHARDED_PREPROCESSING, "twoprep")
+    frames = [generate_bank_marketing(1000, seed=31 + part) for part in range(4)]
+
+    # When the uploads settle and the run goes through
+    since = upload_frames(clients, stack, "twoprep", frames)
+    result = wait_for_run(clients, stack, "twoprep", since, progress=lambda message: None, timeout=600)
+
+    # Then a sharded statistics job and a sharded encode job ran on two instances each
+    assert result.status == "SUCCEEDED", result.error
+    sagemaker = clients("sagemaker")
+    jobs = {
+        name: sagemaker.describe_processing_job(ProcessingJobName=f"{result.run_id}-{name}")
+        for name in ("statistics", "preprocess")
+    }
+    for job in jobs.values():
+        assert job["ProcessingJobStatus"] == "Completed"
+        assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+        (data,) = [i["S3Input"] for i in job["ProcessingInputs"] if i["InputName"] == "data"]
+        assert data["S3DataDistributionType"] == "ShardedByS3Key"
+    s3 = clients("s3")
+    run = f"twoprep/runs/{result.run_id}"
+
+    def keys(prefix: str) -> list[str]:
+        listed = s3.list_objects_v2(Bucket=stack.artifact_bucket, Prefix=f"{run}/{prefix}/").get("Contents", [])
+        return sorted(o["Key"].removeprefix(f"{run}/{prefix}/") for o in listed)
+
+    # each host wrote its own statistics, each encoded its share of the rows, one preprocessor.json for both
+    assert keys("statistics") == ["algo-1-sample.csv", "algo-1.json", "algo-2-sample.csv", "algo-2.json"]
+    assert any("algo-2" in key for key in keys("train")), keys("train")
+    assert keys("preprocessor") == ["preprocessor.json"]
+    assert sagemaker.describe_endpoint(EndpointName=result.endpoint_name)["EndpointStatus"] == "InService"
+    assert result.metrics["auc"] > 0.7
+    fresh = generate_bank_marketing(50, seed=39).drop(columns=["y"])
+    assert len(predict(clients, result.endpoint_name, fresh)) == 50

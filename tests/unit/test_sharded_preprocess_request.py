@@ -56,6 +56,8 @@ def test_two_instances_compute_sharded_statistics_then_encode_with_all_of_them()
     arguments = statistics["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--stage") + 1] == "statistics"
     assert _outputs(statistics) == {"statistics": f"s3://artifacts/churn/runs/{RUN}/statistics/"}
+    # each instance learns which host it is (it names its statistics and shards after it) from SageMaker's file
+    assert arguments[arguments.index("--resource-config") + 1] == "/opt/ml/config/resourceconfig.json"
     # the encode job: the same shares of the data, every instance's statistics on every instance
     assert encode["ProcessingJobName"] == f"{RUN}-preprocess"
     assert encode["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
@@ -66,6 +68,7 @@ def test_two_instances_compute_sharded_statistics_then_encode_with_all_of_them()
     arguments = encode["AppSpecification"]["ContainerArguments"]
     assert arguments[arguments.index("--stage") + 1] == "encode"
     assert arguments[arguments.index("--statistics-dir") + 1] == inputs["statistics"]["LocalPath"]
+    assert arguments[arguments.index("--resource-config") + 1] == "/opt/ml/config/resourceconfig.json"
     assert set(_outputs(encode)) == {"train", "validation", "test", "preprocessor", "baseline"}
 
 

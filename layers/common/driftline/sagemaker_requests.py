@@ -155,6 +155,9 @@ def _processing_job(
 
 
 STATISTICS_DIR = f"{INPUT_DIR}/statistics"
+# SageMaker Processing writes each instance's identity here (current_host, hosts); preprocess.py reads it to
+# name its shards and statistics per host.
+RESOURCE_CONFIG_PATH = "/opt/ml/config/resourceconfig.json"
 
 
 def _preprocess_data_input(ctx: RunContext, data_manifest: str | None) -> dict[str, Any]:
@@ -197,7 +200,7 @@ def statistics_request(ctx: RunContext, data_manifest: str | None = None) -> dic
         "preprocess.py",
         inputs=[_preprocess_data_input(ctx, data_manifest), _input("config", ctx.artifacts("config/"))],
         outputs=[_output("statistics", ctx.artifacts("statistics/"))],
-        arguments=[*_preprocess_arguments(ctx), "--stage", "statistics"],
+        arguments=[*_preprocess_arguments(ctx), "--stage", "statistics", "--resource-config", RESOURCE_CONFIG_PATH],
         instance_count=instances,
     )
 
@@ -215,7 +218,7 @@ def preprocess_request(ctx: RunContext, data_manifest: str | None = None) -> dic
     stage: list[str] = []
     if instances > 1:
         inputs.append(_input("statistics", ctx.artifacts("statistics/"), STATISTICS_DIR))
-        stage = ["--stage", "encode", "--statistics-dir", STATISTICS_DIR]
+        stage = ["--stage", "encode", "--statistics-dir", STATISTICS_DIR, "--resource-config", RESOURCE_CONFIG_PATH]
     return _processing_job(
         ctx,
         "preprocess",
