@@ -857,6 +857,9 @@ def preprocess(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.stage != "all" and not Path(args.resource_config).is_file():
+            # Sharded stages run on several instances; guessing "algo-1" would let them overwrite each other.
+            raise JobInputError(f"--stage {args.stage}: no {args.resource_config} to say which host this is")
         config = load_config(Path(args.config))
         seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))
         preprocess(
