@@ -306,6 +306,8 @@ def _run_jobs(run_id: str, run: dict[str, Any]) -> list[tuple[str, str, str]]:
         attempts = [str(run["training_job"])]
     training = [("train" if len(attempts) == 1 else f"train {i}", "training", job) for i, job in enumerate(attempts, 1)]
     return [
+        # processing.instance_count > 1 first runs `<run>-statistics`; a run without it gets no fact for it
+        ("statistics", "processing", naming.job_name(run_id, "statistics")),
         ("preprocess", "processing", naming.job_name(run_id, "preprocess")),
         *training,
         ("evaluate", "processing", naming.job_name(run_id, "evaluate")),
