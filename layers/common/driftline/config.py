@@ -176,6 +176,10 @@ class Monitoring(_Strict):
     # Driftline's monitor can also report the KS statistic per numeric feature: informational (PSI decides),
     # and a third to a half of its statistics' CPU time (bench/monitor.py), so off unless asked for.
     ks_test: bool = False
+    # > 1: each drift monitor run is two jobs: this many instances each read a share of the window's capture objects
+    # (ShardedByS3Key) and write partial counts, then one instance merges them into the reports (same verdicts).
+    # Runs on processing.instance_type; a window with fewer capture objects than this runs on one instance.
+    instance_count: int = Field(1, ge=1, le=100, description="drift monitor instances (SageMaker allows 1-100)")
     quality: Quality = Quality()
 
 
