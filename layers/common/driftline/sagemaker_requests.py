@@ -431,6 +431,8 @@ def monitor_request(
     window: tuple[str, str],
     *,
     ks_test: bool = False,
+    stage: str = "all",
+    instance_count: int = 1,
 ) -> dict[str, Any]:
     """The drift monitor over one window of captured traffic, against the production run's baseline.
 
@@ -438,16 +440,28 @@ def monitor_request(
     Model-Monitor-format reports and holds `config/config.json`, the model's current config.
     An empty window has no capture inputs: the monitor still reports (no traffic).
     `ks_test` (the config's monitoring.ks_test) adds the informational KS statistics to the report.
+    Sharded (monitoring.instance_count > 1): `stage="partial"` runs on `instance_count` instances, every capture
+    input ShardedByS3Key (baseline, preprocessor and config FullyReplicated), and writes
+    `<report_uri>partials/<host>.json`; `stage="merge"` (one instance, no capture input) adds up every partial
+    and writes the reports (docs/decisions.md, "Sharded drift monitoring is two jobs").
     """
+    sharded = stage == "partial"
     inputs = [
         _input("baseline", ctx.artifacts("baseline/"), f"{INPUT_DIR}/baseline/training"),
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/baseline/preprocessor"),
         _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
     ]
     inputs += [
-        _input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"))
-        for i, prefix in enumerate(capture_prefixes)
+        _input(
+            f"capture-{i}",
+            prefix,
+            f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"),
+            distribution="ShardedByS3Key" if sharded else "FullyReplicated",
+        )
+        for i, prefix in enumerate(capture_prefixes if stage != "merge" else [])
     ]
+    if stage == "merge":
+        inputs.append(_input("partials", f"{report_uri}partials/", PARTIALS_DIR))
     request = _processing_job(
         ctx,
         "monitor",
@@ -468,11 +482,29 @@ def monitor_request(
             "--window-end",
             window[1],
             *(["--ks-test"] if ks_test else []),
+            *_stage_arguments(stage),
         ],
+        instance_count=instance_count if sharded else 1,
     )
     request["ProcessingJobName"] = job_name
     request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "true"}]
     return request
+
+
+# A sharded monitor's merge job (one instance) reads every host's partials/<host>.json here.
+PARTIALS_DIR = f"{INPUT_DIR}/partials"
+
+
+def _stage_arguments(stage: str) -> list[str]:
+    """jobs/monitor.py and jobs/quality.py: `partial` on every instance of the sharded job (its host named by
+    SageMaker's resourceconfig.json, passed explicitly as for preprocessing), `merge` over every partial."""
+    if stage == "partial":
+        return ["--stage", "partial", "--resource-config", RESOURCE_CONFIG_PATH]
+    if stage == "merge":
+        return ["--stage", "merge", "--partials-dir", PARTIALS_DIR]
+    if stage != "all":
+        raise ValueError(f"stage must be all, partial or merge, not {stage!r}")
+    return []
 
 
 def quality_request(
