@@ -514,12 +514,19 @@ def quality_request(
     capture_prefixes: list[str],
     labels_uri: str,
     window: tuple[str, str],
+    *,
+    stage: str = "all",
+    instance_count: int = 1,
 ) -> dict[str, Any]:
     """The model quality job (jobs/quality.py): the window's captured predictions joined with the labels.
 
     `ctx` is the production model's run: its evaluation.json is the reference, its preprocessor.json names
     the classes. `report_uri` holds `config/config.json` and receives the Model-Monitor-format files.
+    Sharded as the drift monitor (`monitor_request`): `stage="partial"` on `instance_count` instances, capture
+    inputs ShardedByS3Key (labels, evaluation, preprocessor, config FullyReplicated); `stage="merge"` on one
+    instance reads the partials and the labels, with no capture input.
     """
+    sharded = stage == "partial"
     inputs = [
         _input("evaluation", ctx.artifacts("evaluation/"), f"{INPUT_DIR}/evaluation"),
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/preprocessor"),
@@ -529,9 +536,16 @@ def quality_request(
     if len(capture_prefixes) > MAX_QUALITY_CAPTURE_INPUTS:  # a long window: the endpoint's whole capture
         capture_prefixes = sorted({_CAPTURE_HOUR.sub("", prefix) for prefix in capture_prefixes})
     inputs += [
-        _input(f"capture-{i}", prefix, f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"))
-        for i, prefix in enumerate(capture_prefixes)
+        _input(
+            f"capture-{i}",
+            prefix,
+            f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"),
+            distribution="ShardedByS3Key" if sharded else "FullyReplicated",
+        )
+        for i, prefix in enumerate(capture_prefixes if stage != "merge" else [])
     ]
+    if stage == "merge":
+        inputs.append(_input("partials", f"{report_uri}partials/", PARTIALS_DIR))
     request = _processing_job(
         ctx,
         "quality",
@@ -555,7 +569,9 @@ def quality_request(
             window[0],
             "--window-end",
             window[1],
+            *_stage_arguments(stage),
         ],
+        instance_count=instance_count if sharded else 1,
     )
     request["ProcessingJobName"] = job_name
     request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "quality"}]
