@@ -7,7 +7,7 @@ claim did not happen) or fails is a row saying so, and makes this exit non-zero.
 README's performance section (between the `bench:begin`/`bench:end` markers) from that file, so the
 README's figures are never typed by hand.
 
-Run: `.venv/bin/python bench/all.py [--only spot,monitor] [--readme]`, or
+Run: `.venv/bin/python bench/all.py [--only spot,monitor [--merge]] [--readme]`, or
 `.venv/bin/python bench/all.py --readme-only` to regenerate the README from the last results.
 """
 
@@ -80,7 +80,13 @@ def run_bench(bench: Bench) -> dict[str, Any]:
         seconds = time.monotonic() - began
         figures = json.loads(out.read_text()) if code == 0 and out.exists() else []
     command_line = f".venv/bin/python bench/{bench.name}.py {' '.join(bench.args)}".strip()
-    result: dict[str, Any] = {"bench": bench.name, "command": command_line, "seconds": round(seconds, 1)}
+    result: dict[str, Any] = {
+        "bench": bench.name,
+        "command": command_line,
+        "seconds": round(seconds, 1),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+    }
     if code != 0 or not figures:
         tail = log.read_text().strip().splitlines()[-1:] or ["no output"]
         result["failed"] = f"exit {code}: {tail[0]}" if code else "no figures written"
@@ -137,7 +143,10 @@ def readme_section(document: dict[str, Any]) -> str:
     lines += ["", "Each bench alone (figures beside their notes in `bench/results.json`):", ""]
     described = {bench.name: bench.what for bench in BENCHES}
     for result in document["results"]:
-        lines.append(f"- `{result['command']}`: {described.get(result['bench'], '')} ({result['seconds']:.0f} s)")
+        when = ""
+        if result.get("commit") and result["commit"] != document["commit"]:  # kept from an earlier run (--merge)
+            when = f"; measured {result['measured_at'][:16].replace('T', ' ')} UTC on `{result['commit'][:10]}`"
+        lines.append(f"- `{result['command']}`: {described.get(result['bench'], '')} ({result['seconds']:.0f} s{when})")
     lines.append(END)
     return "\n".join(lines)
 
@@ -161,6 +170,12 @@ def main() -> int:
     parser.add_argument("--only", help="comma-separated bench names (default: all)")
     parser.add_argument("--readme", action="store_true", help="rewrite the README's performance section")
     parser.add_argument("--readme-only", action="store_true", help="only regenerate the README from results.json")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: replace those benches' results in results.json and keep the others' (each result says "
+        "when and on which commit it was measured; the README says so for any not from the latest run)",
+    )
     args = parser.parse_args()
     if args.readme_only:
         write_readme(json.loads(RESULTS.read_text()))
@@ -169,21 +184,27 @@ def main() -> int:
     unknown = chosen - {bench.name for bench in BENCHES}
     if unknown:
         raise SystemExit(f"unknown bench {sorted(unknown)}; choose from {[b.name for b in BENCHES]}")
-    began = time.monotonic()
     print(f"Running {len(chosen)} benches one after another (logs in {LOGS.relative_to(REPO)}/):")
     results = [run_bench(bench) for bench in BENCHES if bench.name in chosen]
+    if args.merge and RESULTS.exists():
+        earlier = json.loads(RESULTS.read_text())
+        # results written before each result carried its own stamp take the run's
+        stamp = {"measured_at": earlier["measured_at"], "commit": earlier["commit"]}
+        kept = {r["bench"]: stamp | r for r in earlier["results"] if r["bench"] not in chosen}
+        fresh = {r["bench"]: r for r in results}
+        results = [fresh.get(b.name) or kept[b.name] for b in BENCHES if b.name in fresh or b.name in kept]
     document: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
-        "seconds": round(time.monotonic() - began, 1),
+        "seconds": round(sum(float(r["seconds"]) for r in results), 1),
         "results": results,
     }
     print()
     print_table(table_rows(results))
     RESULTS.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\n{RESULTS.relative_to(REPO)} written ({document['seconds'] / 60:.1f} min)")
-    if args.readme and not args.only:
+    if args.readme and (not args.only or args.merge):
         write_readme(document)
         print("README.md performance section regenerated")
     failed = [result["bench"] for result in results if result.get("failed")]

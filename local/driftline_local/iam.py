@@ -423,11 +423,25 @@ def request_checks(
             arns = [f"arn:aws:cloudwatch::{account}:dashboard/{name}" for name in dashboards]
             return [Check(action, arn, {}) for arn in arns]
     checks = [Check(action, resource, context)]
-    for key in _ROLE_PARAMETERS:
-        role = params.get(key)
-        if isinstance(role, str) and role.startswith("arn:") and ":role/" in role:
-            checks.append(Check("iam:PassRole", role, {"iam:passedtoservice": f"{prefix}.amazonaws.com"}))
+    for role in _passed_roles(params):
+        checks.append(Check("iam:PassRole", role, {"iam:passedtoservice": f"{prefix}.amazonaws.com"}))
     return [Check(c.action, c.resource, {k.lower(): v for k, v in c.context.items()}) for c in checks]
+
+
+def _passed_roles(params: dict[str, Any]) -> list[str]:
+    """Every role ARN a request passes: the top-level role parameters, and the trials' roles that
+    CreateHyperParameterTuningJob carries in TrainingJobDefinition(s).RoleArn (AWS checks iam:PassRole on
+    each). Nothing else nested: a Lambda invocation's payload may hold a RoleArn, but that is data."""
+    holders = [params, params.get("TrainingJobDefinition"), *(params.get("TrainingJobDefinitions") or [])]
+    found: list[str] = []
+    for holder in holders:
+        if not isinstance(holder, dict):
+            continue
+        for key in _ROLE_PARAMETERS:
+            role = holder.get(key)
+            if isinstance(role, str) and role.startswith("arn:") and ":role/" in role and role not in found:
+                found.append(role)
+    return found
 
 
 # --- the authorizer moto calls ------------------------------------------------------------------

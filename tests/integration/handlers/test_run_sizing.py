@@ -119,3 +119,24 @@ def test_a_multi_instance_job_is_judged_on_its_busiest_instance(stack):
     [sent] = stack.pages()
     fact = _facts(sent["Message"])["Instance (preprocess)"]
     assert fact.startswith("under-sized (memory): ml.m5.large") and "the busiest of 2 instances" in fact
+
+
+def test_a_sharded_runs_statistics_job_is_judged_beside_its_encode_job(stack):
+    # Given a run with processing.instance_count: 2, whose first job (statistics) filled its instances' memory
+    statistics_job = naming.job_name(RUN, "statistics")
+    state.create_run(MODEL, RUN, trigger="upload", status="TRAINING")
+    _processing_job(statistics_job, "ml.m5.large", count=2)
+    _processing_job(PREPROCESS_JOB, "ml.m5.large", count=2)
+    for host in (1, 2):
+        _utilisation("/aws/sagemaker/ProcessingJobs", statistics_job, cpu=[95.0], memory=[96.0], instance=host)
+        _utilisation("/aws/sagemaker/ProcessingJobs", PREPROCESS_JOB, cpu=[60.0], memory=[50.0], instance=host)
+
+    # When the run is reported
+    invoke("report_run", {"model": MODEL, "run_id": RUN, "outcome": "failed", "failed_step": "Train"})
+
+    # Then both sharded jobs have a verdict, the statistics job's own
+    [sent] = stack.pages()
+    facts = _facts(sent["Message"])
+    assert facts["Instance (statistics)"].startswith("under-sized (memory): ml.m5.large")
+    assert "the busiest of 2 instances" in facts["Instance (statistics)"]
+    assert "Instance (preprocess)" in facts

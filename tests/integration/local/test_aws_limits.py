@@ -97,3 +97,25 @@ def test_copy_object_copies_a_source_of_exactly_5_gib(aws, cloud, bucket):
     aws("s3").copy_object(
         Bucket=bucket, Key="quarantine/edge.csv", CopySource={"Bucket": bucket, "Key": "incoming/edge.csv"}
     )
+
+
+def test_a_copy_of_a_multipart_object_reads_back_with_a_checksum_of_its_own_data(aws, bucket):
+    # A large upload arrives in parts (as `aws s3 cp` sends it): its checksum is COMPOSITE. S3 gives a copy
+    # (quarantine, release, a run's artifacts) a checksum of the copied data, so a validating SDK reads it.
+    import io
+
+    from boto3.s3.transfer import TransferConfig
+
+    data = b"age,job,balance\n" + b"41,admin.,1200\n" * 700_000  # ~10.5 MiB: three 5 MiB parts
+    parts = TransferConfig(multipart_threshold=5 * 1024**2, multipart_chunksize=5 * 1024**2)
+    aws("s3").upload_fileobj(io.BytesIO(data), bucket, "incoming/big.csv", Config=parts)
+    source = aws("s3").get_object(Bucket=bucket, Key="incoming/big.csv", ChecksumMode="ENABLED")
+    assert source["ChecksumType"] == "COMPOSITE" and source["ChecksumCRC32"].endswith("-3")  # a checksum of 3 parts
+
+    aws("s3").copy_object(
+        Bucket=bucket, Key="quarantine/big.csv", CopySource={"Bucket": bucket, "Key": "incoming/big.csv"}
+    )
+
+    copied = aws("s3").get_object(Bucket=bucket, Key="quarantine/big.csv", ChecksumMode="ENABLED")
+    assert copied["Body"].read() == data  # botocore validates the checksum while reading
+    assert copied["ChecksumType"] == "FULL_OBJECT"

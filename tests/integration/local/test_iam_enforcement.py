@@ -236,3 +236,37 @@ def test_a_dashboard_request_is_checked_on_the_dashboard() -> None:
     other = iam.request_checks("cloudwatch", "PutDashboard", {"DashboardName": "billing"}, "us-east-1", "1")[0]
     assert iam.decide([allow], other.action, other.resource, other.context) == "ImplicitDeny"
     assert iam.decide([allow], put[0].action, put[0].resource, put[0].context) == "Allow"
+
+
+def test_a_tuning_job_passes_the_role_nested_in_its_training_job_definition() -> None:
+    # CreateHyperParameterTuningJob carries the trials' role in TrainingJobDefinition.RoleArn (and in each of
+    # TrainingJobDefinitions[]), not at the top: AWS still checks iam:PassRole on it.
+    checks = iam.request_checks(
+        "sagemaker",
+        "CreateHyperParameterTuningJob",
+        {
+            "HyperParameterTuningJobName": "churn-tune",
+            "TrainingJobDefinition": {"RoleArn": "arn:aws:iam::1:role/sm"},
+            "TrainingJobDefinitions": [{"RoleArn": "arn:aws:iam::1:role/other"}],
+        },
+        "us-east-1",
+        "1",
+    )
+    passed = [(c.resource, c.context) for c in checks if c.action == "iam:PassRole"]
+    assert passed == [
+        ("arn:aws:iam::1:role/sm", {"iam:passedtoservice": "sagemaker.amazonaws.com"}),
+        ("arn:aws:iam::1:role/other", {"iam:passedtoservice": "sagemaker.amazonaws.com"}),
+    ]
+
+
+def test_a_role_inside_a_lambda_payload_is_data_not_a_passed_role() -> None:
+    # A state machine invoking a Lambda with a training request in its payload passes no role.
+    checks = iam.request_checks(
+        "lambda",
+        "Invoke",
+        {"Payload": {"request": {"RoleArn": "arn:aws:iam::1:role/sm"}}},
+        "us-east-1",
+        "1",
+        path="/2015-03-31/functions/f/invocations",
+    )
+    assert [c.action for c in checks] == ["lambda:InvokeFunction"]
