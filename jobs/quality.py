@@ -6,9 +6,9 @@ then one row per labelled prediction), --evaluation (the production run's evalua
 metrics are the reference), --preprocessor-dir (preprocessor.json: the classes and the positive class),
 --config (the model config: problem_type, target, monitoring.quality).
 
-The captured predictions of the window are joined with the labels by inference id. A record without an
-inference id, or one that answered more than one row (a single id cannot name several rows), cannot be
-joined and is counted as such. A prediction with an id whose label has not arrived is counted as missing:
+The captured predictions of the window are joined with the labels by inference id (quality_join.py). A record
+without an inference id, or one that answered more than one row (a single id cannot name several rows), cannot
+be joined and is counted as such. A prediction with an id whose label has not arrived is counted as missing:
 never guessed, never scored. Once at least `min_labels` predictions are labelled, the metrics of the
 problem type (AUC, accuracy, F1; or RMSE, MAE) are computed with evaluate.py's formulas and compared with
 the evaluation's test values: a score may fall `max_score_drop` (absolute) below it, an error may rise
@@ -24,12 +24,24 @@ data capture names the variant in the object's path (`<endpoint>/<variant>/yyyy/
 the record, so the variant is the folder above the hour folders. Each variant also carries the sufficient
 statistics of the A/B test on quality (driftline.ab_test): `correct` of `labelled` (classification), or the
 absolute errors' n, mean and variance (regression). See docs/internals.md, "Model quality".
+
+Several instances (monitoring.instance_count > 1; the capture input ShardedByS3Key, labels, evaluation,
+preprocessor and config FullyReplicated): --stage partial on each instance joins its capture files with the
+labels and writes partials/<host>.json (host: resourceconfig.json's current_host; a partial stage without that
+file fails rather than guess), holding the joined rows and counts described in quality_join.py; --stage merge
+(one instance, --partials-dir holding every partial; it reads no capture and no labels) checks that every host
+named in the partials' resourceconfig is there, orders the joined rows as an unsharded run reads them and writes
+the same four files. Counts are sums, the joined rows are the unsharded run's list in its order, so every output
+equals the unsharded run's exactly (evaluation_time aside), bootstrap deviations included. Memory: the labels and
+the labelled predictions; unlabelled traffic is only counted.
+
+Code layout: this file is the entry point (arguments, settings, metrics, reports, stages); quality_join.py holds
+the capture reader, the labels and the mergeable join.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -39,9 +51,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import BINARY, MULTICLASS, REGRESSION, JobInputError, clean_value, job_failed, setup_logging, write_json
+from _common import BINARY, MULTICLASS, REGRESSION, JobInputError, job_failed, setup_logging, write_json
 from evaluate import classification_metrics, f1, regression_metrics
-from monitor_capture import MalformedRecord, body_text, capture_files, utc_time
+from monitor_capture import utc_time
+from quality_join import ID_COLUMN, Joined, Labels, Prediction, capture_variant, output_predictions, read_labels
+
+__all__ = [  # reached through this entry point by tests
+    "ID_COLUMN",
+    "Joined",
+    "Labels",
+    "Prediction",
+    "capture_variant",
+    "output_predictions",
+    "read_labels",
+]
 
 log = setup_logging()
 
@@ -49,7 +72,7 @@ SCORES = ("auc", "accuracy", "f1")  # higher is better
 ERRORS = ("rmse", "mae")  # lower is better
 BOOTSTRAP_ROUNDS = 20  # resamples for a metric's standard_deviation (Model Monitor reports one per metric)
 BOOTSTRAP_ROWS = 20_000
-ID_COLUMN = "inference_id"
+PARTIAL_FORMAT = "driftline-quality-partial/1"  # the "format" of a partials/<host>.json
 
 
 class Settings(NamedTuple):
@@ -58,14 +81,6 @@ class Settings(NamedTuple):
     min_labels: int
     max_score_drop: float
     max_error_increase: float
-
-
-class Prediction(NamedTuple):
-    inference_id: str
-    score: float | None  # binary: P(positive); regression: the value
-    label: str | None  # classification: the predicted class
-    probabilities: list[float] | None  # multiclass, in the classes' order (JSON answers only)
-    variant: str | None = None  # the production variant that answered (from the capture file's path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -80,7 +95,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-end", help="ISO time: predictions captured before then are judged")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--stage",
+        choices=("all", "partial", "merge"),
+        default="all",
+        help="all: one instance; partial: this instance's capture shard joined with the labels to "
+        "<output-dir>/partials/<host>.json; merge: the reports from every partial in --partials-dir "
+        "(monitoring.instance_count > 1)",
+    )
+    parser.add_argument("--partials-dir", help="--stage merge: every instance's partials/ output")
+    parser.add_argument("--resource-config", default="/opt/ml/config/resourceconfig.json", help="hosts (SageMaker)")
+    args = parser.parse_args(argv)
+    if args.stage == "merge" and not args.partials_dir:
+        parser.error("--stage merge needs --partials-dir")
+    return args
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -110,153 +138,6 @@ def load_settings(path: Path) -> Settings:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise JobInputError(f"{path}: monitoring.quality has a value of the wrong type ({exc})") from exc
-
-
-# --- captured predictions ---------------------------------------------------------------------------
-
-
-def output_predictions(output: dict[str, Any], problem: str, classes: list[str]) -> list[Prediction]:
-    """The predictions an endpointOutput holds (inference.py's JSON or CSV answer), without their id yet."""
-    text = body_text(output.get("data"), str(output.get("encoding") or "").upper())
-    media = str(output.get("observedContentType") or "").split(";")[0].strip().lower()
-    if media == "application/json":
-        try:
-            items = json.loads(text).get("predictions")
-        except (ValueError, AttributeError) as exc:
-            raise MalformedRecord("bad_output", f"the answer is not inference.py's JSON ({exc})") from exc
-        if not isinstance(items, list):
-            raise MalformedRecord("bad_output", 'the JSON answer has no "predictions" list')
-        return [_json_prediction(item, problem, classes) for item in items]
-    if media == "text/csv":
-        lines = [line.strip() for line in text.splitlines() if line.strip()]
-        return [_csv_prediction(line, problem) for line in lines]
-    raise MalformedRecord("bad_output", f"answer content type {media!r} is neither JSON nor CSV")
-
-
-def _number(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise MalformedRecord("bad_output", f"{value!r} is not a number") from exc
-    if not math.isfinite(number):
-        raise MalformedRecord("bad_output", f"{value!r} is not a finite number")
-    return number
-
-
-def _json_prediction(item: Any, problem: str, classes: list[str]) -> Prediction:
-    if not isinstance(item, dict):
-        raise MalformedRecord("bad_output", "a prediction is not an object")
-    if problem == REGRESSION:
-        return Prediction("", _number(item.get("value")), None, None)
-    label = clean_value(item.get("label"))
-    if problem == BINARY:
-        return Prediction("", _number(item.get("score")), label, None)
-    probabilities = item.get("probabilities")
-    vector = [_number(probabilities.get(name, 0.0)) for name in classes] if isinstance(probabilities, dict) else None
-    return Prediction("", None, label, vector)
-
-
-def _csv_prediction(line: str, problem: str) -> Prediction:
-    if problem == MULTICLASS:
-        return Prediction("", None, clean_value(line), None)
-    return Prediction("", _number(line), None, None)
-
-
-def capture_variant(path: Path) -> str | None:
-    """The variant of a capture file at `.../<variant>/yyyy/mm/dd/hh/<file>.jsonl` (SageMaker's layout), else None."""
-    parts = path.parts
-    if len(parts) < 6:
-        return None
-    hour = parts[-5:-1]
-    if all(part.isdigit() for part in hour) and [len(part) for part in hour] == [4, 2, 2, 2]:
-        return parts[-6]
-    return None
-
-
-class Captured(NamedTuple):
-    predictions: list[Prediction]
-    records: int
-    unjoinable: Counter[str]
-
-
-def read_captured(capture_dir: Path, problem: str, classes: list[str], span: tuple[str | None, str | None]) -> Captured:
-    """The window's captured predictions that carry an inference id; the rest counted by reason."""
-    start = utc_time(span[0]) if span[0] else None
-    end = utc_time(span[1]) if span[1] else None
-    predictions: list[Prediction] = []
-    unjoinable: Counter[str] = Counter()
-    records = 0
-    for path in capture_files(capture_dir, start, end):
-        variant = capture_variant(path)
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                records += 1
-                try:
-                    record = json.loads(line)
-                    metadata = record.get("eventMetadata") or {}
-                    output = (record.get("captureData") or {}).get("endpointOutput")
-                except (ValueError, AttributeError):
-                    unjoinable["bad_json_line"] += 1
-                    continue
-                inference_id = metadata.get("inferenceId")
-                if not inference_id:
-                    unjoinable["no_inference_id"] += 1
-                    continue
-                if not isinstance(output, dict):
-                    unjoinable["no_output_captured"] += 1
-                    continue
-                try:
-                    answered = output_predictions(output, problem, classes)
-                except MalformedRecord as error:
-                    unjoinable[error.reason] += 1
-                    continue
-                if len(answered) != 1:
-                    unjoinable["several_rows_one_id"] += 1
-                    continue
-                predictions.append(answered[0]._replace(inference_id=str(inference_id), variant=variant))
-    return Captured(predictions, records, unjoinable)
-
-
-# --- labels -----------------------------------------------------------------------------------------
-
-
-class Labels(NamedTuple):
-    by_id: dict[str, str]
-    files: int
-    conflicts: int  # ids labelled differently by two files (the later file, by name, wins)
-    skipped_files: list[str]
-
-
-def read_labels(labels_dir: Path, target: str) -> Labels:
-    """Every label file's `inference_id,<target>` rows; files were checked at upload (on_labels_uploaded)."""
-    by_id: dict[str, str] = {}
-    conflicts = 0
-    files = 0
-    skipped: list[str] = []
-    paths = sorted(labels_dir.rglob("*.csv")) if labels_dir.is_dir() else []
-    for path in paths:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = [cell.strip() for cell in next(reader, [])]
-            if header != [ID_COLUMN, target]:
-                skipped.append(path.name)
-                continue
-            files += 1
-            for row in reader:
-                if len(row) != 2 or not row[0].strip():
-                    continue
-                label = clean_value(row[1])
-                if label is None:
-                    continue
-                key = row[0].strip()
-                if key in by_id and by_id[key] != label:
-                    conflicts += 1
-                by_id[key] = label
-    if skipped:
-        log.warning("label files without the header %s,%s were skipped: %s", ID_COLUMN, target, skipped[:5])
-    return Labels(by_id, files, conflicts, skipped)
 
 
 # --- metrics ----------------------------------------------------------------------------------------
@@ -301,13 +182,13 @@ def predicted_class(problem: str, classes: list[str], prediction: Prediction) ->
 def variant_outcomes(
     problem: str,
     classes: list[str],
-    predictions: list[Prediction],
+    answered: Counter[str],
     joined: list[tuple[Prediction, str]],
     min_labels: int = 1,
 ) -> dict[str, dict[str, Any]]:
-    """Per production variant: predictions, labelled, missing, metrics, and the A/B test's sufficient statistics
-    (`correct` of `labelled` for classification; the absolute errors' n, mean and sample variance for regression)."""
-    answered = Counter(p.variant for p in predictions if p.variant)
+    """Per production variant (`answered`: its predictions with an id): predictions, labelled, missing, metrics, and
+    the A/B test's sufficient statistics (`correct` of `labelled` for classification; the absolute errors' n, mean
+    and sample variance for regression)."""
     outcomes: dict[str, dict[str, Any]] = {}
     for variant in sorted(answered):
         rows = [(p, label) for p, label in joined if p.variant == variant]
@@ -421,30 +302,32 @@ def violations_of(
 # --- the job ----------------------------------------------------------------------------------------
 
 
-def quality(
-    capture_dir: Path,
-    labels_dir: Path,
-    evaluation_path: Path,
-    preprocessor_dir: Path,
-    config_path: Path,
+def load_classes(problem: str, preprocessor_dir: Path) -> list[str]:
+    """The classes in the model's order (preprocessor.json); none for regression."""
+    if problem == REGRESSION:
+        return []
+    preprocessor = _read_json(preprocessor_dir, "preprocessor (preprocessor.json)")
+    classes = [str(name) for name in preprocessor.get("classes") or []]
+    if len(classes) < 2:
+        raise JobInputError(f"preprocessor.json under {preprocessor_dir} lists no classes")
+    return classes
+
+
+def report(
+    settings: Settings,
+    reference: dict[str, Any],
+    classes: list[str],
+    captured: Joined,
+    labels: dict[str, Any],
+    span: tuple[str | None, str | None],
+    seed: int,
     output_dir: Path,
-    span: tuple[str | None, str | None] = (None, None),
-    seed: int = 0,
 ) -> dict[str, Any]:
-    settings = load_settings(config_path)
+    """Score the joined predictions and write the four report files; `labels` is Labels.counts()."""
     problem = settings.problem_type
-    evaluation = _read_json(evaluation_path, "evaluation (evaluation.json)")
-    reference = evaluation.get("metrics") or {} if isinstance(evaluation, dict) else {}
-    classes: list[str] = []
-    if problem != REGRESSION:
-        preprocessor = _read_json(preprocessor_dir, "preprocessor (preprocessor.json)")
-        classes = [str(name) for name in preprocessor.get("classes") or []]
-        if len(classes) < 2:
-            raise JobInputError(f"preprocessor.json under {preprocessor_dir} lists no classes")
-    captured = read_captured(capture_dir, problem, classes, span)
-    labels = read_labels(labels_dir, settings.target)
-    joined = [(p, labels.by_id[p.inference_id]) for p in captured.predictions if p.inference_id in labels.by_id]
-    missing = len(captured.predictions) - len(joined)
+    joined = captured.joined()
+    predictions = captured.predictions
+    missing = predictions - len(joined)
     metrics, unknown = score_joined(problem, classes, joined) if joined else ({}, 0)
     scored = len(joined) - unknown
     judged = scored >= settings.min_labels
@@ -465,7 +348,6 @@ def quality(
             },
         },
     }
-    predictions = len(captured.predictions)
     summary = {
         "quality_judged": judged,
         "not_judged_reason": None
@@ -480,14 +362,14 @@ def quality(
         "missing_labels": missing,
         "missing_label_share": round(missing / predictions, 6) if predictions else None,
         "labels_of_unknown_classes": unknown,
-        "unjoinable_records": dict(captured.unjoinable),
-        "label_files": labels.files,
-        "label_files_skipped": labels.skipped_files,
-        "conflicting_labels": labels.conflicts,
+        "unjoinable_records": dict(sorted(captured.unjoinable.items())),
+        "label_files": labels["files"],
+        "label_files_skipped": labels["skipped_files"],
+        "conflicting_labels": labels["conflicts"],
         "metrics": metrics,
         "reference_metrics": {name: reference.get(name) for name in constraints},
         "violations": [v["metric_name"] for v in violations],
-        "variants": variant_outcomes(problem, classes, captured.predictions, joined, settings.min_labels),
+        "variants": variant_outcomes(problem, classes, captured.answered(), joined, settings.min_labels),
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     write_json(output_dir / "statistics.json", statistics)
@@ -506,6 +388,136 @@ def quality(
     return summary
 
 
+class Merged(NamedTuple):
+    captured: Joined
+    labels: dict[str, Any]  # Labels.counts(), alike in every partial
+    window: tuple[str | None, str | None]
+
+
+def merge_partials(partials_dir: Path, problem: str, classes: list[str]) -> Merged:
+    """Every instance's partial added up; refuses a missing host's partial and partials of another run or input."""
+    paths = sorted(partials_dir.glob("*.json")) if partials_dir.is_dir() else []
+    if not paths:
+        raise JobInputError(f"no partials (*.json) in {partials_dir}; run --stage partial on every instance first")
+    captured = Joined()
+    labels: dict[str, Any] | None = None
+    window: tuple[str | None, str | None] | None = None
+    hosts: set[str] = set()
+    expected: set[str] = set()
+    for path in paths:
+        try:
+            partial = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(partial, dict) or partial.get("format") != PARTIAL_FORMAT:
+                raise ValueError(f'no "format": "{PARTIAL_FORMAT}"')
+            if partial["problem_type"] != problem or partial["classes"] != classes:
+                raise JobInputError(
+                    f"{path.name} was written for a {partial['problem_type']} model with classes "
+                    f"{partial['classes']}, this merge's config and preprocessor say {problem} with {classes}"
+                )
+            seen = (partial["window"]["start"], partial["window"]["end"])
+            if labels is not None and (partial["labels"] != labels or seen != window):
+                raise JobInputError(
+                    f"{path.name} saw other labels or another window than {paths[0].name}: the labels input must "
+                    "be FullyReplicated and every instance must judge the same window"
+                )
+            labels, window = partial["labels"], seen
+            hosts.add(str(partial["host"]))
+            expected.update(str(host) for host in partial["hosts"])
+            captured.absorb(partial, path.name)
+        except JobInputError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise JobInputError(f"{path} is not a partial of quality.py --stage partial ({exc})") from exc
+    absent = sorted(expected - hosts)
+    if absent:
+        raise JobInputError(
+            f"no partial of {', '.join(absent)} in {partials_dir} (partials of {', '.join(sorted(hosts))}): "
+            "every instance of the partial stage must have written one, else its predictions are left out"
+        )
+    assert labels is not None and window is not None
+    log.info(
+        "merged %d partial(s): %d capture records, %d labelled rows", len(paths), captured.records, len(captured.rows)
+    )
+    return Merged(captured, labels, window)
+
+
+def this_host(path: Path) -> tuple[str, list[str]]:
+    """(this instance, every instance) from SageMaker's resourceconfig.json. A partial is named after its host, so
+    a guess (algo-1 on every instance) would let the instances overwrite each other's partials: none, no partial."""
+    try:
+        resource = json.loads(path.read_text(encoding="utf-8"))
+        host, hosts = str(resource["current_host"]), [str(name) for name in resource["hosts"]]
+    except FileNotFoundError as exc:
+        raise JobInputError(f"--stage partial: no {path} to say which host this is") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise JobInputError(f"--stage partial: {path} names no current_host and hosts ({exc})") from exc
+    if not host or "/" in host or host not in hosts:
+        raise JobInputError(f"--stage partial: {path} names current_host {host!r}, not one of its hosts {hosts}")
+    return host, hosts
+
+
+def quality(
+    capture_dir: Path,
+    labels_dir: Path,
+    evaluation_path: Path,
+    preprocessor_dir: Path,
+    config_path: Path,
+    output_dir: Path,
+    span: tuple[str | None, str | None] = (None, None),
+    seed: int = 0,
+    stage: str = "all",
+    partials_dir: Path | None = None,
+    hosts: tuple[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """The run: --stage all reads the whole window; partial joins this host's capture shard and writes it as
+    partials/<host>.json (`hosts`: this_host's answer); merge adds every partial up and reports as all does."""
+    settings = load_settings(config_path)
+    problem = settings.problem_type
+    reference: dict[str, Any] = {}
+    if stage != "partial":  # a partial only joins: the evaluation is the merge's reference
+        evaluation = _read_json(evaluation_path, "evaluation (evaluation.json)")
+        reference = evaluation.get("metrics") or {} if isinstance(evaluation, dict) else {}
+    classes = load_classes(problem, preprocessor_dir)
+    if stage == "merge":
+        assert partials_dir is not None
+        merged = merge_partials(partials_dir, problem, classes)
+        for given, seen in zip(span, merged.window, strict=True):
+            if given and (not seen or utc_time(given) != utc_time(seen)):
+                raise JobInputError(f"the partials judged the window {merged.window}, this merge was asked for {span}")
+        window = (span[0] or merged.window[0], span[1] or merged.window[1])
+        return report(settings, reference, classes, merged.captured, merged.labels, window, seed, output_dir)
+    labels = read_labels(labels_dir, settings.target)
+    captured = Joined()
+    captured.read(capture_dir, problem, classes, span, labels.by_id)
+    if stage != "partial":
+        return report(settings, reference, classes, captured, labels.counts(), span, seed, output_dir)
+    assert hosts is not None
+    host, every_host = hosts
+    partial = {
+        "format": PARTIAL_FORMAT,
+        "host": host,
+        "hosts": every_host,
+        "problem_type": problem,
+        "classes": classes,
+        "window": {"start": span[0], "end": span[1]},
+        "labels": labels.counts(),
+        **captured.state(),
+    }
+    path = output_dir / "partials" / f"{host}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:  # compact: one row per labelled prediction
+        json.dump(partial, handle, separators=(",", ":"), allow_nan=False)
+    log.info(
+        "partial of %s: %d capture records, %d predictions with an id, %d labelled rows, %d capture files",
+        host,
+        captured.records,
+        captured.predictions,
+        len(captured.rows),
+        len(captured.files),
+    )
+    return {"host": host, "captured_records": captured.records, "rows": len(captured.rows)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -518,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.output_dir),
             span=(args.window_start, args.window_end),
             seed=args.seed,
+            stage=args.stage,
+            partials_dir=Path(args.partials_dir) if args.partials_dir else None,
+            hosts=this_host(Path(args.resource_config)) if args.stage == "partial" else None,
         )
     except JobInputError as exc:
         return job_failed(f"model quality monitoring failed: {exc}", args.exit_message, log)
