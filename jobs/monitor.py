@@ -299,6 +299,9 @@ def current_host(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.stage == "partial" and not Path(args.resource_config).is_file():
+            # every instance runs the partial stage; guessing "algo-1" would let them overwrite each other's partial
+            raise JobInputError(f"--stage partial: no {args.resource_config} to say which host this is")
         monitor(
             Path(args.baseline_dir),
             Path(args.capture_dir),

@@ -7,6 +7,12 @@ are recognised by that name and location, never by tags: AWS's state-change even
 carry a job's tags (its published samples show `"Tags": {}`). Both write Model-Monitor-format
 `constraint_violations.json`; `publish_monitoring` turns it into CloudWatch metrics (namespace
 `Driftline/Monitoring`) that the drift alarm watches.
+
+With `monitoring.instance_count` N > 1 a run is two jobs: `<model>-<ts>-monitor-shards` on N instances (each a
+share of the window's capture objects, ShardedByS3Key) writes `<job folder>/partials/<host>.json`; its completion
+starts the merge, one instance named exactly like the single job (`<model>-<ts>-monitor`, same report folder), so
+publishing, alarms and reports do not change. The merge takes the window, the KS switch and the production run
+from DescribeProcessingJob of the partial job: AWS's state-change event does not promise the job's arguments.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from driftline.notifications import console_links, page
 from driftline.observability import logger
 from driftline.pipeline import run_context
 from driftline.quality import publish_quality, quality_model, start_quality
-from driftline.sagemaker_requests import monitor_request
+from driftline.sagemaker_requests import monitor_request, quality_request
 from driftline.settings import settings
 
 NAMESPACE = "Driftline/Monitoring"
@@ -33,6 +39,10 @@ MAX_CAPTURE_INPUTS = 6  # SageMaker allows 10 processing inputs; code, baseline,
 # "Baseline drift distance 0.41 (PSI) exceeds threshold 0.2" (Driftline) or
 # "Baseline drift distance: 0.7 exceeds threshold: 0.1" (SageMaker Model Monitor)
 _MONITOR_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-monitor$")
+SHARDS_STEP = "monitor-shards"  # the partial job of a sharded run: `<monitor job>-shards`, at most 63 characters
+# the partial job of a sharded drift monitor or quality run (quality.SHARDS_STEP)
+_SHARDS_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-(?P<kind>monitor|quality)-shards$")
+_REFERENCE_INPUT = {"monitor": "baseline", "quality": "evaluation"}  # the input that names the production run
 _DRIFT_TEXT = re.compile(r"distance:?\s*([-+0-9.eE]+).*?threshold:?\s*([-+0-9.eE]+)", re.IGNORECASE)
 
 
@@ -138,18 +148,31 @@ def start_monitoring(tick: MonitorTick, now: datetime | None = None) -> dict[str
         ContentType="application/json",
     )
     captures = capture_prefixes(ctx.artifact_bucket, tick.model, production["endpoint_name"], start, end)
+    instances = monitor_instances(ctx.artifact_bucket, captures, config.monitoring.instance_count)
+    started = naming.job_name(f"{tick.model}-{end:%Y%m%dT%H%M%S}", SHARDS_STEP) if instances > 1 else job
     request = monitor_request(
-        ctx, job, report_uri, captures, (_iso(start), _iso(end)), ks_test=config.monitoring.ks_test
+        ctx,
+        started,
+        report_uri,
+        captures,
+        (_iso(start), _iso(end)),
+        ks_test=config.monitoring.ks_test,
+        stage="partial" if instances > 1 else "all",
+        instance_count=instances,
     )
-    result: dict[str, Any] = {"model": tick.model, "action": "started", "job": job, "captures": len(captures)}
+    result: dict[str, Any] = {"model": tick.model, "action": "started", "job": started, "captures": len(captures)}
+    if instances > 1:
+        result |= {"instances": instances, "merge_job": job}
     try:
         aws.client("sagemaker").create_processing_job(**request)
     except Exception as exc:
         if "already" not in str(exc).lower() and aws.error_code(exc) != "ResourceInUse":
             raise
-        result = {"model": tick.model, "action": "duplicate", "job": job}
+        result = {"model": tick.model, "action": "duplicate", "job": started}
     else:
-        logger.info("drift monitor started", extra={"job": job, "window": [_iso(start), _iso(end)]})
+        logger.info(
+            "drift monitor started", extra={"job": started, "instances": instances, "window": [_iso(start), _iso(end)]}
+        )
     # Model quality runs on the same schedule, over the predictions one label delay older (driftline.quality).
     result["quality"] = start_quality(
         config,
@@ -157,8 +180,32 @@ def start_monitoring(tick: MonitorTick, now: datetime | None = None) -> dict[str
         end,
         interval_seconds(config.monitoring.schedule),
         lambda first, last: capture_prefixes(ctx.artifact_bucket, tick.model, production["endpoint_name"], first, last),
+        lambda found: monitor_instances(ctx.artifact_bucket, found, config.monitoring.instance_count),
     )
     return result
+
+
+def monitor_instances(bucket: str, captures: list[str], wanted: int) -> int:
+    """Instances for a run: monitoring.instance_count, or 1 when the window's capture inputs hold fewer objects.
+
+    ShardedByS3Key deals whole objects, and AWS warns that with more instances than objects "some nodes won't get
+    any data" (S3DataSource.S3DataDistributionType): those would be paid for nothing, so a small window runs as
+    today's single job. Counting stops at `wanted`."""
+    if wanted <= 1 or not captures:
+        return 1
+    s3 = aws.client("s3")
+    found = 0
+    for uri in captures:
+        bucket_name, _, prefix = uri.removeprefix("s3://").partition("/")
+        for listed in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket_name or bucket, Prefix=prefix):
+            found += sum(1 for item in listed.get("Contents", []) if not item["Key"].endswith("/"))
+            if found >= wanted:
+                return wanted
+    logger.info(
+        "fewer capture objects than monitoring.instance_count: the monitor runs on one instance",
+        extra={"objects": found, "instance_count": wanted},
+    )
+    return 1
 
 
 def _window_end(scheduled_time: str | None, now: datetime | None) -> datetime:
@@ -208,18 +255,36 @@ class ProcessingJobStateChange(BaseModel):
     ExitMessage: str | None = None
     MonitoringScheduleArn: str | None = None
     ProcessingOutputConfig: dict[str, Any] | None = None
+    ProcessingInputs: list[dict[str, Any]] | None = None
+    ProcessingResources: dict[str, Any] | None = None
 
 
 def publish_monitoring(change: ProcessingJobStateChange, *, remaining_ms: int | None = None) -> dict[str, Any]:
     job, status = change.ProcessingJobName, change.ProcessingJobStatus
     if status not in {"Completed", "Failed", "Stopped"}:
         return {"job": job, "action": "none"}
+    shards_of = _shards_model(change)
+    if shards_of is not None:
+        model, kind = shards_of
+        return idempotency.once(
+            "monitor" if kind == "monitor" else "quality",
+            {"job": job, "status": status},
+            lambda: _after_shards(change, model, kind),
+            remaining_ms=remaining_ms,
+            on_repeat=lambda first: first | {"action": "duplicate", "first_action": first.get("action")},
+        )
     quality_of = _quality_model(change)
     if quality_of is not None:
         return idempotency.once(
             "quality",
             {"job": job, "status": status},
-            lambda: publish_quality(quality_of, job, status, change.FailureReason or change.ExitMessage),
+            lambda: publish_quality(
+                quality_of,
+                job,
+                status,
+                change.FailureReason or change.ExitMessage,
+                stage="merge of the sharded quality job's partial joins (one instance)" if _is_merge(change) else None,
+            ),
             remaining_ms=remaining_ms,
             on_repeat=lambda first: first | {"action": "duplicate", "first_action": first.get("action")},
         )
@@ -239,19 +304,8 @@ def _publish(change: ProcessingJobStateChange, model: str) -> dict[str, Any]:
     job, status = change.ProcessingJobName, change.ProcessingJobStatus
     report_uri = _report_uri(change, model)
     if status != "Completed":
-        page(
-            f"{model}: drift monitor {status.lower()}",
-            {
-                "What happened": "The drift monitor did not finish; drift is not being checked for this window.",
-                "Model": model,
-                "Job": job,
-                "Why": change.FailureReason or change.ExitMessage,
-                "What to do": "read the job's logs; see docs/runbook.md, 'Drift monitor failed'",
-            }
-            | console_links(settings().region, job=job, job_kind="ProcessingJobs"),
-            kind="monitor-failed",
-            model=model,
-        )
+        stage = "merge of the sharded monitor's partial counts (one instance)" if _is_merge(change) else None
+        _page_failed(model, job, status, change.FailureReason or change.ExitMessage, stage)
         return {"job": job, "action": "paged", "status": status}
     report = read_report(report_uri)
     if report["judged"]:
@@ -278,6 +332,28 @@ def _publish(change: ProcessingJobStateChange, model: str) -> dict[str, Any]:
     }
 
 
+def _page_failed(model: str, job: str, status: str, why: str | None, stage: str | None) -> None:
+    page(
+        f"{model}: drift monitor {status.lower()}",
+        {
+            "What happened": "The drift monitor did not finish; drift is not being checked for this window.",
+            "Model": model,
+            "Job": job,
+            "Stage": stage,
+            "Why": why,
+            "What to do": "read the job's logs; see docs/runbook.md, 'Drift monitor failed'",
+        }
+        | console_links(settings().region, job=job, job_kind="ProcessingJobs"),
+        kind="monitor-failed",
+        model=model,
+    )
+
+
+def _is_merge(change: ProcessingJobStateChange) -> bool:
+    """A sharded run's merge job (it reads the partials input); the event carries the job's inputs."""
+    return any(item.get("InputName") == "partials" for item in change.ProcessingInputs or [])
+
+
 def _monitored_model(change: ProcessingJobStateChange) -> str | None:
     """The model a finished processing job monitored, or None if it is not a drift monitor of Driftline's."""
     if change.MonitoringScheduleArn:
@@ -291,6 +367,81 @@ def _monitored_model(change: ProcessingJobStateChange) -> str | None:
     if outputs and expected not in outputs:
         return None  # a job with a look-alike name that writes elsewhere is not ours
     return model if state.load_config(model) is not None else None
+
+
+def _shards_model(change: ProcessingJobStateChange) -> tuple[str, str] | None:
+    """(model, "monitor" | "quality") of a sharded run's partial job (name and output, as for the monitor)."""
+    match = _SHARDS_JOB.match(change.ProcessingJobName)
+    if not match:
+        return None
+    model = match.group("model")
+    outputs = _output_uris(change)
+    if outputs and _own_report_uri(model, merge_job_name(change.ProcessingJobName)) not in outputs:
+        return None
+    return (model, match.group("kind")) if state.load_config(model) is not None else None
+
+
+def merge_job_name(shards_job: str) -> str:
+    """`<model>-<ts>-monitor` for `<model>-<ts>-monitor-shards` (quality alike): the merge is named like a
+    single-job run, so publishing, alarms and reports read it as they read one."""
+    return shards_job.removesuffix("-shards")
+
+
+def _after_shards(change: ProcessingJobStateChange, model: str, kind: str) -> dict[str, Any]:
+    """The partial job ended: start the merge over every host's partial, or page why the window is not judged."""
+    job, status = change.ProcessingJobName, change.ProcessingJobStatus
+    merge = merge_job_name(job)
+    if status != "Completed":
+        instances = ((change.ProcessingResources or {}).get("ClusterConfig") or {}).get("InstanceCount")
+        stage = (
+            f"partial {'counts' if kind == 'monitor' else 'joins'} on {instances or 'several'} instances "
+            f"(sharded capture); the merge job {merge} was not started"
+        )
+        why = change.FailureReason or change.ExitMessage
+        if kind == "quality":
+            return publish_quality(model, job, status, why, stage=stage) | {"stage": "partial"}
+        _page_failed(model, job, status, why, stage)
+        return {"job": job, "action": "paged", "status": status, "stage": "partial"}
+    described = aws.client("sagemaker").describe_processing_job(ProcessingJobName=job)
+    plan = _merge_plan(described, _REFERENCE_INPUT[kind])
+    if plan is None:
+        logger.warning("a sharded monitor job without Driftline's arguments; no merge", extra={"job": job})
+        return {"job": job, "action": "ignored", "why": "not started by Driftline's start_monitoring"}
+    ctx = run_context(model, plan["run"])
+    report_uri = _own_report_uri(model, merge)
+    if kind == "monitor":
+        request = monitor_request(ctx, merge, report_uri, [], plan["window"], ks_test=plan["ks_test"], stage="merge")
+    else:
+        request = quality_request(ctx, merge, report_uri, [], plan["labels"], plan["window"], stage="merge")
+    try:
+        aws.client("sagemaker").create_processing_job(**request)
+    except Exception as exc:
+        if "already" not in str(exc).lower() and aws.error_code(exc) != "ResourceInUse":
+            raise
+        return {"job": job, "action": "duplicate", "merge_job": merge}
+    logger.info("sharded monitor merge started", extra={"job": merge, "partials_of": job, "window": plan["window"]})
+    return {"job": job, "action": "merge-started", "merge_job": merge}
+
+
+def _merge_plan(described: dict[str, Any], reference: str) -> dict[str, Any] | None:
+    """The production run (from the `reference` input's URI), window, KS switch and labels URI of a partial job,
+    from its DescribeProcessingJob; None when it does not look like one Driftline started."""
+    arguments = list((described.get("AppSpecification") or {}).get("ContainerArguments") or [])
+    inputs = {
+        item.get("InputName"): (item.get("S3Input") or {}).get("S3Uri", "")
+        for item in described.get("ProcessingInputs") or []
+    }
+    run = re.search(rf"/runs/(?P<run>[^/]+)/{reference}/?$", inputs.get(reference) or "")
+    if run is None or "--window-start" not in arguments[:-1] or "--window-end" not in arguments[:-1]:
+        return None
+    if reference == "evaluation" and not inputs.get("labels"):
+        return None
+    return {
+        "run": run.group("run"),
+        "window": (arguments[arguments.index("--window-start") + 1], arguments[arguments.index("--window-end") + 1]),
+        "ks_test": "--ks-test" in arguments,
+        "labels": inputs.get("labels") or "",
+    }
 
 
 def _quality_model(change: ProcessingJobStateChange) -> str | None:

@@ -6,6 +6,9 @@ checked here on upload (bad files are quarantined and paged like training upload
 monitor's schedule, `start_quality` starts jobs/quality.py over the predictions captured one label delay
 earlier; `publish_quality` turns its report into `Driftline/ModelQuality` metrics, which the model's
 `driftline-<model>-quality` alarm watches (`put_quality_alarm`); on_alarm retrains on it as it does on drift.
+With `monitoring.instance_count` N > 1 a run is two jobs, as for the drift monitor (driftline.monitoring):
+`<model>-<ts>-quality-shards` on N instances joins each instance's share of the capture with the labels, then
+one instance named like a single quality job (`<model>-<ts>-quality`) merges the partials into the report.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ NAMESPACE = "Driftline/ModelQuality"
 ID_COLUMN = "inference_id"
 MAX_ID_CHARS = 64  # InvokeEndpoint's InferenceId: 1-64 characters, printable, not starting with a space
 _QUALITY_JOB = re.compile(r"^(?P<model>[a-z][a-z0-9-]{1,30}[a-z0-9])-\d{8}T\d{6}-quality$")
+SHARDS_STEP = "quality-shards"  # the partial job of a sharded quality run: `<quality job>-shards`
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 MAX_DATUMS = 1000
 METRIC_NAMES = {"auc": "AUC", "accuracy": "Accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE"}
@@ -244,10 +248,16 @@ def quality_window(config: ModelConfig, end: datetime, schedule_seconds: int) ->
 
 
 def start_quality(
-    config: ModelConfig, production: dict[str, Any], end: datetime, schedule_seconds: int, captures: Any
+    config: ModelConfig,
+    production: dict[str, Any],
+    end: datetime,
+    schedule_seconds: int,
+    captures: Any,
+    instances: Any = lambda found: 1,
 ) -> dict[str, Any]:
     """Start jobs/quality.py for the window ending at `end` (minus the label delay); `captures(start, end)`
-    lists the window's data-capture prefixes. Skipped while no labels were ever dropped for the model."""
+    lists the window's data-capture prefixes, `instances(prefixes)` how many instances share them (more than 1:
+    the partial job, then the merge). Skipped while no labels were ever dropped for the model."""
     model = config.name
     if not config.monitoring.quality.enabled:
         return {"action": "skipped", "why": "monitoring.quality.enabled is false"}
@@ -258,29 +268,45 @@ def start_quality(
         return {"action": "skipped", "why": f"no labels under s3://{env.data_bucket}/{labels_prefix} yet"}
     start, judged_end = quality_window(config, end, schedule_seconds)
     job = naming.job_name(f"{model}-{end:%Y%m%dT%H%M%S}", "quality")
-    if not launch_quality_job(config, production["run_id"], job, (start, judged_end), captures(start, judged_end)):
-        return {"action": "duplicate", "job": job}
+    found = captures(start, judged_end)
+    count = instances(found)
+    started = naming.job_name(f"{model}-{end:%Y%m%dT%H%M%S}", SHARDS_STEP) if count > 1 else job
+    span = (start, judged_end)
+    if not launch_quality_job(config, production["run_id"], started, span, found, instances=count, report_job=job):
+        return {"action": "duplicate", "job": started}
     window = (_iso(start), _iso(judged_end))
-    logger.info("quality monitor started", extra={"job": job, "window": window})
-    return {"action": "started", "job": job, "window": list(window)}
+    logger.info("quality monitor started", extra={"job": started, "instances": count, "window": window})
+    sharded = {"instances": count, "merge_job": job} if count > 1 else {}
+    return {"action": "started", "job": started, "window": list(window)} | sharded
 
 
 def launch_quality_job(
-    config: ModelConfig, production_run: str, job: str, span: tuple[datetime, datetime], captures: list[str]
+    config: ModelConfig,
+    production_run: str,
+    job: str,
+    span: tuple[datetime, datetime],
+    captures: list[str],
+    *,
+    instances: int = 1,
+    report_job: str | None = None,
 ) -> bool:
     """Start jobs/quality.py as `job` over the captured predictions of `span` (False: it already exists).
-    Its report goes to `<model>/monitoring/<job>/`; the production run's evaluation is the reference."""
+    Its report goes to `<model>/monitoring/<report_job or job>/`; the production run's evaluation is the
+    reference. With `instances` > 1, `job` is the partial job of `report_job` (the merge, started on its completion)."""
     env = settings()
     ctx = run_context(config.name, production_run)
-    report_uri = f"s3://{ctx.artifact_bucket}/{config.name}/monitoring/{job}/"
+    folder = report_job or job
+    report_uri = f"s3://{ctx.artifact_bucket}/{config.name}/monitoring/{folder}/"
     aws.client("s3").put_object(
         Bucket=ctx.artifact_bucket,
-        Key=f"{config.name}/monitoring/{job}/config/config.json",
+        Key=f"{config.name}/monitoring/{folder}/config/config.json",
         Body=config.model_dump_json(indent=2).encode(),
         ContentType="application/json",
     )
     labels_uri = f"s3://{env.data_bucket}/{LABELS}{config.name}/"
-    request = quality_request(ctx, job, report_uri, captures, labels_uri, (_iso(span[0]), _iso(span[1])))
+    window = (_iso(span[0]), _iso(span[1]))
+    sharding = {"stage": "partial", "instance_count": instances} if instances > 1 else {}
+    request = quality_request(ctx, job, report_uri, captures, labels_uri, window, **sharding)
     try:
         aws.client("sagemaker").create_processing_job(**request)
     except Exception as exc:
@@ -300,8 +326,9 @@ def quality_model(job: str) -> str | None:
     return match.group("model") if match else None
 
 
-def publish_quality(model: str, job: str, status: str, why: str | None) -> dict[str, Any]:
-    """A finished quality job: metrics for the alarm, the report for the page; a failed one pages."""
+def publish_quality(model: str, job: str, status: str, why: str | None, *, stage: str | None = None) -> dict[str, Any]:
+    """A finished quality job: metrics for the alarm, the report for the page; a failed one pages (`stage`: which
+    job of a sharded run it was)."""
     if status != "Completed":
         page(
             f"{model}: model quality monitor {status.lower()}",
@@ -309,6 +336,7 @@ def publish_quality(model: str, job: str, status: str, why: str | None) -> dict[
                 "What happened": "The model quality job did not finish; quality is not being checked for this window.",
                 "Model": model,
                 "Job": job,
+                "Stage": stage,
                 "Why": why,
                 "What to do": "read the job's logs; see docs/runbook.md, "
                 "'Model quality monitor failed / labels rejected'",
