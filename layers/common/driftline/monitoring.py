@@ -265,11 +265,11 @@ def publish_monitoring(change: ProcessingJobStateChange, *, remaining_ms: int | 
         return {"job": job, "action": "none"}
     shards_of = _shards_model(change)
     if shards_of is not None:
-        model, kind = shards_of
+        sharded_model, kind = shards_of
         return idempotency.once(
             "monitor" if kind == "monitor" else "quality",
             {"job": job, "status": status},
-            lambda: _after_shards(change, model, kind),
+            lambda: _after_shards(change, sharded_model, kind),
             remaining_ms=remaining_ms,
             on_repeat=lambda first: first | {"action": "duplicate", "first_action": first.get("action")},
         )

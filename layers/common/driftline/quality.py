@@ -305,8 +305,8 @@ def launch_quality_job(
     )
     labels_uri = f"s3://{env.data_bucket}/{LABELS}{config.name}/"
     window = (_iso(span[0]), _iso(span[1]))
-    sharding = {"stage": "partial", "instance_count": instances} if instances > 1 else {}
-    request = quality_request(ctx, job, report_uri, captures, labels_uri, window, **sharding)
+    stage = "partial" if instances > 1 else "all"
+    request = quality_request(ctx, job, report_uri, captures, labels_uri, window, stage=stage, instance_count=instances)
     try:
         aws.client("sagemaker").create_processing_job(**request)
     except Exception as exc:
