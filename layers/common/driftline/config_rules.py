@@ -627,6 +627,11 @@ def _monitoring_problems(config: ModelConfig) -> list[str]:
             "monitoring.ks_test: the KS test is reported by Driftline's own monitor, which does not run when "
             f"monitoring.model_monitor_schedule ('{schedule_name}') is set; remove one of the two"
         )
+    if monitoring.instance_count > 1 and schedule_name:
+        found.append(
+            "monitoring.instance_count: Driftline's own monitor runs on these instances, and it does not run when "
+            f"monitoring.model_monitor_schedule ('{schedule_name}') is set; remove one of the two"
+        )
     if monitoring.enabled and not schedule_name and config.deployment.data_capture_percent == 0:
         found.append(
             "deployment.data_capture_percent: 0 captures no traffic, so the drift monitor would never "
