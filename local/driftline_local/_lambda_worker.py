@@ -28,7 +28,6 @@ import importlib
 import importlib.machinery
 import json
 import os
-import select
 import socket
 import sys
 import time
@@ -63,7 +62,6 @@ SHARED_IMPORTS = (
 # zygote parses them once (a few MiB of Python objects per service) and its children read them shared
 SHARED_BOTOCORE_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
 SHARED_SERVICE_MODELS = ("dynamodb", "s3", "stepfunctions", "sagemaker", "sns", "cloudwatch", "events", "sts")
-_SPAWN_MESSAGE_BYTES = 1 << 20
 
 
 class LambdaContext:
@@ -224,14 +222,24 @@ def _become_environment(spec: dict[str, Any], fds: list[int]) -> None:
     sys.argv = [__file__, spec["handler"], str(request_fd), str(response_fd)]
 
 
-def _reap_children() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+def _load_forking() -> Any:
+    """`driftline_local.forking` (the zygote's loop), loaded from its file beside this one: this interpreter
+    imports nothing from `driftline_local`, and its children's handlers find no such module imported."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_driftline_forking", os.path.join(os.path.dirname(os.path.abspath(__file__)), "forking.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_environment(spec: dict[str, Any], fds: list[int]) -> None:
+    """In a forked child: become the environment `spec` describes and serve its invocations."""
+    _become_environment(spec, fds)
+    main()
 
 
 def zygote(sock_fd: int) -> None:
@@ -244,43 +252,11 @@ def zygote(sock_fd: int) -> None:
     sock = socket.socket(fileno=sock_fd)
     _preload()
     _share_botocore_data()
+    forking = _load_forking()
     gc.collect()
     gc.freeze()  # the collector never writes to the preloaded objects' pages, so they stay shared
     _heap_trimmer()()
-    sock.send(json.dumps({"ready": True}).encode())
-    while True:
-        readable, _, _ = select.select([sock], [], [], 5.0)
-        _reap_children()
-        if not readable:
-            continue
-        data, fds, _, _ = socket.recv_fds(sock, _SPAWN_MESSAGE_BYTES, 3)
-        if not data:
-            return
-        spec = json.loads(data)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                sock.close()
-                _become_environment(spec, fds)
-                main()
-                code = 0
-            except BaseException:  # noqa: BLE001 - the child never returns into the zygote's loop
-                traceback.print_exc()
-            finally:
-                for stream in (sys.stdout, sys.stderr):
-                    with contextlib.suppress(OSError, ValueError):
-                        stream.flush()
-                os._exit(code)
-        for fd in fds:
-            os.close(fd)
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            sock.send(json.dumps({"pid": pid, "exited": True}).encode())
-            continue
-        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
-        os.close(pidfd)
+    forking.serve_forks(sock, _start_environment)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,17 @@
 A zygote is a long-lived interpreter that imported what every process of one kind imports (the Lambda
 runtime's libraries, an image's serving stack), then forks one child per request: the child is its own
 process with the environment, working directory, arguments and standard streams it is given, and shares
-the zygote's imported modules copy-on-write. The zygote's loop lives beside the script it runs
-(`_lambda_worker.zygote`, `sagemaker/_serving_stack.zygote`), stdlib only, since it runs in other
-interpreters; its protocol: the zygote is started with a SOCK_SEQPACKET socket's descriptor as its last
-argument and sends ``{"ready": true}`` once imported; a request is a JSON spec with descriptors attached
-(SCM_RIGHTS); the answer is ``{"pid": n}`` with a pidfd of the child, through which the host watches and
-signals it (the child is the zygote's, which reaps it). Closing the socket ends the zygote, not its children.
+the zygote's imported modules copy-on-write. Its protocol: the zygote is started with a SOCK_SEQPACKET
+socket's descriptor as its last argument and sends ``{"ready": true}`` once imported; a request is a JSON spec
+with descriptors attached (SCM_RIGHTS); the answer is ``{"pid": n}`` with a pidfd of the child, through which
+the host watches and signals it (the child is the zygote's, which reaps it). Closing the socket ends the
+zygote, not its children.
+
+This module holds both sides: the host's (`Zygote`, `ForkedProcess`) and the zygote's loop (`serve_forks`),
+which each zygote script (`_lambda_worker.zygote`, `sagemaker/_serving_stack.zygote`) loads from this file
+by its path after its own imports, since it runs in other interpreters (an image's Python 3.10 or 3.12, where
+`driftline_local` is not importable). So this module imports the standard library only, nothing those
+zygotes have not imported already, and registers nothing in `sys.modules` there.
 """
 
 from __future__ import annotations
@@ -20,11 +25,18 @@ import select
 import signal
 import socket
 import subprocess
+import sys
 import threading
-from pathlib import Path
-from typing import Any
+import traceback
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:  # annotations only: an image's zygote that loads this module need not import them
+    from collections.abc import Callable
+    from pathlib import Path
 
 START_TIMEOUT_SECONDS = 120.0  # a loaded 2-core machine importing xgboost and scikit-learn
+SPAWN_MESSAGE_BYTES = 1 << 20  # the largest spec a request carries (a function's environment)
+SPAWN_DESCRIPTORS = 3  # every kind of child is given three descriptors (its streams or pipes)
 
 
 class ForkedProcess:
@@ -118,3 +130,65 @@ class Zygote:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+# --- the zygote's side ---------------------------------------------------------------------------------------
+def serve_forks(sock: socket.socket, start_child: Callable[[dict[str, Any], list[int]], None]) -> None:
+    """The zygote's loop, once its imports are done: announce it is ready, then fork one child per request on
+    `sock`, which runs ``start_child(spec, descriptors)`` and exits; return when the host closes the socket."""
+    sock.send(json.dumps({"ready": True}).encode())
+    while True:
+        readable, _, _ = select.select([sock], [], [], 5.0)
+        _reap_children()
+        if not readable:
+            continue
+        data, fds, _, _ = socket.recv_fds(sock, SPAWN_MESSAGE_BYTES, SPAWN_DESCRIPTORS)
+        if not data:
+            return
+        spec = json.loads(data)
+        pid = os.fork()
+        if pid == 0:
+            _run_child(sock, start_child, spec, fds)
+        for fd in fds:
+            os.close(fd)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # it ended already: no pidfd to watch it by
+            sock.send(json.dumps({"pid": pid, "exited": True}).encode())
+            continue
+        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
+        os.close(pidfd)
+
+
+def _run_child(
+    sock: socket.socket, start_child: Callable[[dict[str, Any], list[int]], None], spec: dict[str, Any], fds: list[int]
+) -> NoReturn:
+    """In a freshly forked child: run it and exit as a fresh interpreter running it would (never return into
+    the zygote's loop): 0, a `SystemExit`'s code, or 1 with the traceback on stderr."""
+    code = 1
+    try:
+        sock.close()
+        start_child(spec, fds)
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - the child never returns into the zygote's loop
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return

@@ -22,22 +22,18 @@ Two ways to start (by `model_server.py`, with the image environment's interprete
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
 import importlib.util
-import json
 import os
 import runpy
-import select
 import socket
 import sys
-import traceback
+from typing import Any
 
 # What the serving stack imports before the user's module; each only where the image's environment has it
 # (the XGBoost image has both; an image without xgboost serves with a different stack, not modelled here).
 SERVING_STACK_IMPORTS = ("numpy", "xgboost")
-_SPAWN_MESSAGE_BYTES = 1 << 20
 
 
 def import_serving_stack() -> list[str]:
@@ -57,7 +53,7 @@ def run_worker(argv: list[str]) -> None:
     runpy.run_path(worker, run_name="__main__")
 
 
-def _become_variant(spec: dict[str, object], fds: list[int]) -> None:
+def _become_variant(spec: dict[str, Any], fds: list[int]) -> None:
     """In a freshly forked child: its own session, streams, directory and environment."""
     os.setsid()
     for target, fd in enumerate(fds):  # stdin (requests), stdout (answers), stderr (the endpoint's log)
@@ -65,60 +61,33 @@ def _become_variant(spec: dict[str, object], fds: list[int]) -> None:
         os.close(fd)
     os.chdir(str(spec["cwd"]))
     os.environ.clear()
-    os.environ.update(dict(spec["env"]))  # type: ignore[call-overload]
+    os.environ.update(spec["env"])
 
 
-def _reap_children() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+def _load_forking() -> Any:
+    """`driftline_local.forking` (the zygote's loop), loaded from its file: this interpreter is the image's."""
+    spec = importlib.util.spec_from_file_location(
+        "_driftline_forking", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "forking.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _start_variant(spec: dict[str, Any], fds: list[int]) -> None:
+    """In a forked child: become the variant's server process and run the worker."""
+    _become_variant(spec, fds)
+    run_worker(list(spec["argv"]))
 
 
 def zygote(sock_fd: int) -> None:
     sock = socket.socket(fileno=sock_fd)
     import_serving_stack()
+    forking = _load_forking()
     gc.collect()
     gc.freeze()  # the collector never writes to the imported stack's pages, so they stay shared
-    sock.send(json.dumps({"ready": True}).encode())
-    while True:
-        readable, _, _ = select.select([sock], [], [], 5.0)
-        _reap_children()
-        if not readable:
-            continue
-        data, fds, _, _ = socket.recv_fds(sock, _SPAWN_MESSAGE_BYTES, 3)
-        if not data:
-            return
-        spec = json.loads(data)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                sock.close()
-                _become_variant(spec, fds)
-                run_worker(list(spec["argv"]))
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except BaseException:  # noqa: BLE001 - the child never returns into the zygote's loop
-                traceback.print_exc()
-            finally:
-                for stream in (sys.stdout, sys.stderr):
-                    with contextlib.suppress(OSError, ValueError):
-                        stream.flush()
-                os._exit(code)
-        for fd in fds:
-            os.close(fd)
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            sock.send(json.dumps({"pid": pid}).encode())
-            continue
-        socket.send_fds(sock, [json.dumps({"pid": pid}).encode()], [pidfd])
-        os.close(pidfd)
+    forking.serve_forks(sock, _start_variant)
 
 
 if __name__ == "__main__":
