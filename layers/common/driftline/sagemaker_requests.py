@@ -451,17 +451,7 @@ def monitor_request(
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/baseline/preprocessor"),
         _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
     ]
-    inputs += [
-        _input(
-            f"capture-{i}",
-            prefix,
-            f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"),
-            distribution="ShardedByS3Key" if sharded else "FullyReplicated",
-        )
-        for i, prefix in enumerate(capture_prefixes if stage != "merge" else [])
-    ]
-    if stage == "merge":
-        inputs.append(_input("partials", f"{report_uri}partials/", PARTIALS_DIR))
+    inputs += _capture_inputs(capture_prefixes, report_uri, stage)
     request = _processing_job(
         ctx,
         "monitor",
@@ -493,6 +483,23 @@ def monitor_request(
 
 # A sharded monitor's merge job (one instance) reads every host's partials/<host>.json here.
 PARTIALS_DIR = f"{INPUT_DIR}/partials"
+
+
+def _capture_inputs(capture_prefixes: list[str], report_uri: str, stage: str) -> list[dict[str, Any]]:
+    """The monitor's and the quality job's traffic inputs: one per capture prefix (each hour kept in its local
+    path), ShardedByS3Key on a partial job; a merge job reads every host's partials instead."""
+    if stage == "merge":
+        return [_input("partials", f"{report_uri}partials/", PARTIALS_DIR)]
+    sharded = stage == "partial"
+    return [
+        _input(
+            f"capture-{i}",
+            prefix,
+            f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"),
+            distribution="ShardedByS3Key" if sharded else "FullyReplicated",
+        )
+        for i, prefix in enumerate(capture_prefixes)
+    ]
 
 
 def _stage_arguments(stage: str) -> list[str]:
@@ -535,17 +542,7 @@ def quality_request(
     ]
     if len(capture_prefixes) > MAX_QUALITY_CAPTURE_INPUTS:  # a long window: the endpoint's whole capture
         capture_prefixes = sorted({_CAPTURE_HOUR.sub("", prefix) for prefix in capture_prefixes})
-    inputs += [
-        _input(
-            f"capture-{i}",
-            prefix,
-            f"{INPUT_DIR}/endpoint/{i}/{_capture_hour(prefix)}".rstrip("/"),
-            distribution="ShardedByS3Key" if sharded else "FullyReplicated",
-        )
-        for i, prefix in enumerate(capture_prefixes if stage != "merge" else [])
-    ]
-    if stage == "merge":
-        inputs.append(_input("partials", f"{report_uri}partials/", PARTIALS_DIR))
+    inputs += _capture_inputs(capture_prefixes, report_uri, stage)
     request = _processing_job(
         ctx,
         "quality",
