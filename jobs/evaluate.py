@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from _common import (
     finite_or_none,
     job_failed,
     load_model_dir,
+    log_stage,
     setup_logging,
     write_json,
 )
@@ -201,6 +203,7 @@ def test_chunks(test_path: Path, chunk_rows: int) -> Iterator[tuple[np.ndarray, 
 def evaluate(
     model_path: Path, test_path: Path, production: Path | None, workdir: Path, chunk_rows: int = DEFAULT_CHUNK_ROWS
 ) -> dict[str, Any]:
+    started, cpu_started = time.monotonic(), time.process_time()
     candidate = open_model(model_path, workdir / "candidate")
     other = open_model(production, workdir / "production") if production is not None else None
     labels_seen: list[np.ndarray] = []
@@ -235,6 +238,7 @@ def evaluate(
         if result[name] is not None:
             figures = " ".join(f"{k}={v:.6f}" for k, v in result[name].items() if v is not None)
             log.info("%s %s", name, figures)
+    log_stage(log, "evaluate", "evaluate", int(labels.size), started, cpu_started)
     return result
 
 

@@ -55,8 +55,10 @@ from _common import (
     JobInputError,
     encoded_names,
     job_failed,
+    log_stage,
     log_throughput,
     setup_logging,
+    steady_allocator,
     to_numbers,
     write_json,
 )
@@ -325,7 +327,16 @@ class Partial:
             self._offer(keys[train], training)
 
     def _offer(self, keys: np.ndarray, rows: pd.DataFrame) -> None:
-        """Bottom-k sampling by row key: the baseline_rows training rows with the smallest keys."""
+        """Bottom-k sampling by row key: the baseline_rows training rows with the smallest keys. Once the sample
+        is full, only rows below its largest key can enter it (an equal key sorts after the sample's own row), so
+        only those are kept until the next cut: past the first baseline_rows training rows, the rows held and
+        the cuts' work shrink as the data grows instead of being a chunk's worth every chunk."""
+        if self._sample_keys.size >= self.baseline_rows:
+            below = keys < self._sample_keys[-1]  # _cut leaves the keys in ascending order
+            if not below.all():
+                keys, rows = keys[below], rows[below].reset_index(drop=True)
+        if not keys.size:
+            return
         self._pending.append((keys, rows))
         self._pending_rows += len(keys)
         if self._pending_rows > self.baseline_rows:
@@ -342,6 +353,11 @@ class Partial:
         # categorical columns: each distinct string stored once, so the sample costs codes, not strings
         self._sample = rows.iloc[order].reset_index(drop=True).astype("category")
         self._pending, self._pending_rows = [], 0
+
+    @property
+    def held_rows(self) -> int:
+        """Training rows held in memory for the sample: the sample itself and the rows offered since the last cut."""
+        return len(self._sample) + self._pending_rows
 
     @property
     def sample(self) -> tuple[np.ndarray, pd.DataFrame]:
@@ -805,12 +821,13 @@ def preprocess(
     train_files: int = 1,
 ) -> dict[str, Any] | None:
     host, every_host = hosts
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     files = input_files(data_dir)
     columns = header_columns(files, data_dir)
     if stage == "statistics":
         partial = scan(files, data_dir, columns, config, seed, chunk_rows, baseline_rows=baseline_rows)
         partial.save(output_dir / "statistics", host)
+        log_stage(log, "preprocess", "statistics", partial.rows, started, cpu_started)
         log.info("statistics of %d rows written for %s", partial.rows, host)
         log_throughput(log, "preprocess", "rows", partial.rows, time.monotonic() - started, rows=partial.rows)
         return None
@@ -822,8 +839,10 @@ def preprocess(
                 raise JobInputError(f"no statistics of {name} in {statistics_dir}; run --stage statistics first")
             partials.append(Partial.load(statistics_dir, name))
         partial = merge(partials)
+        log_stage(log, "preprocess", "merge", partial.rows, started, cpu_started)
     else:
         partial = scan(files, data_dir, columns, config, seed, chunk_rows, baseline_rows=baseline_rows)
+        log_stage(log, "preprocess", "statistics", partial.rows, started, cpu_started)
     preprocessor, baseline, index = finish(partial, config, seed)
     if train_files > 1 and preprocessor["rows"]["train"] < train_files:
         raise JobInputError(
@@ -833,6 +852,7 @@ def preprocess(
     first_host = host == every_host[0]
     if first_host:
         write_preprocessor(output_dir, preprocessor, baseline)
+    encode_started, encode_cpu_started = time.monotonic(), time.process_time()
     written = write_shards(
         files,
         data_dir,
@@ -849,6 +869,7 @@ def preprocess(
     )
     log.info("%s wrote %s", host, written)
     rows = sum(written.values())
+    log_stage(log, "preprocess", "encode", rows, encode_started, encode_cpu_started)
     log_throughput(log, "preprocess", "rows", rows, time.monotonic() - started, rows=rows, **written)
     log_summary(preprocessor)
     return preprocessor
@@ -856,6 +877,7 @@ def preprocess(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    steady_allocator()  # flat memory past the first chunks (see _common.steady_allocator)
     try:
         if args.stage != "all" and not Path(args.resource_config).is_file():
             # Sharded stages run on several instances; guessing "algo-1" would let them overwrite each other.

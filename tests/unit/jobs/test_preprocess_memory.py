@@ -1,0 +1,125 @@
+"""preprocess.py's memory: the peak it reports is its own, whoever starts it (bench/scale.py reads it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from driftline_local.sample_data import generate_bank_marketing, write_csv
+
+BALLAST_MIB = 600
+STAGE_PEAK = re.compile(r"preprocess_stage stage=(\w+) rows=(\d+) .* peak_memory_mib=([\d.]+)")
+
+
+def test_the_peak_memory_a_job_logs_is_its_own_not_the_process_that_started_it(tmp_path: Path, harness) -> None:
+    # Given a parent holding far more memory than the job needs (a bench that generated 10M rows, a test runner)
+    ballast = b"\x01" * (BALLAST_MIB << 20)
+    config = harness.base_config("scale", "binary_classification", "y", drop_columns=["duration"])
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    write_csv(generate_bank_marketing(2000, seed=3), tmp_path / "data" / "bank.csv")
+    job = harness.Job(
+        "preprocess.py",
+        ["--config", str(tmp_path / "config.json"), "--data-dir", str(tmp_path / "data")]
+        + ["--output-dir", str(tmp_path / "out"), "--seed", "7"],
+        log=tmp_path / "job.log",
+    )
+
+    # When it runs preprocess.py
+    process = harness.start(job)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    del ballast
+
+    # Then each pass logs the job's own peak, far below the parent's memory, although the kernel's ru_maxrss of
+    # the same process counts the parent's (what bench/scale.py used to report as the job's peak memory)
+    output = (tmp_path / "job.log").read_text()
+    assert process.returncode == 0, output
+    peaks = {stage: float(peak) for stage, _, peak in STAGE_PEAK.findall(output)}
+    assert set(peaks) == {"statistics", "encode"}
+    assert 0 < max(peaks.values()) < BALLAST_MIB / 2
+    assert usage.ru_maxrss / 1024 >= BALLAST_MIB
+
+
+def test_once_the_baseline_sample_is_full_rows_that_cannot_enter_it_are_not_held(harness) -> None:
+    preprocess = harness.load_job_module("preprocess")
+    rng = np.random.default_rng(11)
+    top = np.iinfo(np.uint64).max
+
+    def chunk(number: int, low: int = 0, rows: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
+        keys = rng.integers(low, top, size=rows, dtype=np.uint64, endpoint=True)
+        frame = pd.DataFrame({"x": [f"v{number}-{i}" for i in range(rows)], "y": ["yes", "no"] * (rows // 2)})
+        return frame, keys
+
+    def offer(frame: pd.DataFrame, keys: np.ndarray) -> None:
+        partial.add(frame, keys, np.zeros(len(keys), dtype=np.int8), "y", "binary_classification")
+
+    # Given a first pass whose 1,000-row baseline sample has filled from 30 chunks of training rows
+    partial = preprocess.Partial(["x", "y"], ["x"], baseline_rows=1000)
+    offered = []
+    for number in range(30):
+        frame, keys = chunk(number)
+        offer(frame, keys)
+        offered.append(keys)
+    largest = np.sort(np.concatenate(offered))[999]
+    partial.sample  # noqa: B018 - reading the sample settles it (the rows offered since the last cut join it)
+    held = partial.held_rows
+
+    # When a chunk comes whose rows all have larger keys than every sampled row
+    offer(*chunk(30, low=int(largest) + 1))
+
+    # Then none of its rows is held for the sample (before, every chunk's training rows waited for the next cut)
+    assert partial.held_rows == held
+    # and the sample is still exactly the 1,000 training rows with the smallest keys
+    sample_keys, sample = partial.sample
+    assert np.array_equal(np.sort(sample_keys), np.sort(np.concatenate(offered))[:1000])
+    assert len(sample) == 1000
+
+
+HEAP_CHECK = """
+import ctypes, sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import _common
+
+if sys.argv[2] == "steady":
+    assert _common.steady_allocator()
+
+
+class MallInfo2(ctypes.Structure):
+    names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+    _fields_ = [(name, ctypes.c_size_t) for name in names.split()]
+
+
+mallinfo2 = ctypes.CDLL(None).mallinfo2
+mallinfo2.restype = MallInfo2
+before = mallinfo2().arena
+kept = []
+for number in range(300):  # a chunk loop: temporary arrays of varying sizes, a little kept from each chunk
+    temporary = np.ones((1 + number % 8) << 20, dtype=np.uint8)
+    kept.append(np.ones(2000 + number, dtype=np.uint8))
+    del temporary
+print((mallinfo2().arena - before) >> 20)
+"""
+
+
+def test_a_chunk_loop_keeps_no_heap_for_its_freed_arrays_once_the_allocator_is_steady(tmp_path: Path, harness) -> None:
+    # Given a job's chunk loop (arrays of a few MiB freed each chunk, small allocations kept between them)
+    python = harness.start.__globals__["python_for_image"](harness.SCRIPT_IMAGES["preprocess.py"])
+    jobs = str(Path(harness.start.__globals__["JOBS"]))
+
+    def heap_mib(mode: str) -> int:
+        done = subprocess.run([python, "-c", HEAP_CHECK, jobs, mode], capture_output=True, text=True, check=True)
+        return int(done.stdout.strip())
+
+    # When it runs with glibc's default (dynamic) thresholds, and with steady_allocator()
+    default, steady = heap_mib("default"), heap_mib("steady")
+
+    # Then the default heap grows with the freed arrays (the mmap threshold rises to the largest one freed, so
+    # later ones come from the heap and the kept allocations pin it); the steady heap stays where it was
+    assert steady <= 1
+    assert default >= 4
