@@ -248,31 +248,49 @@ class EndpointHost:
         then InService on its current variants with FailureReason, or Failed) or the endpoint went away."""
         started: dict[str, VariantWorker] = {}
         try:
-            config = backend.endpoint_configs[config_name]
-            for variant in config.production_variants:
-                model = backend._models.get(variant["ModelName"])
-                if model is None:
-                    raise DeployFailed(f'Could not find model "{variant["ModelName"]}".')
-                sandbox = (
-                    self.ctx.workdir / "endpoints" / live.name / f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
-                )
-                worker = VariantWorker(self.ctx, sandbox, variant, model)
-                started[worker.name] = worker
-                worker.start()
+            self._start_variants(backend, live, backend.endpoint_configs[config_name].production_variants, started)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, DeployFailed) else f"InternalServerError: {exc}"
-            LOG.warning("endpoint %s: %s", live.name, reason)
-            self._retire(started, None)
-            if live.deleted or generation != live.generation:
-                return None
-            live.fake.failure_reason = reason[:1024]
-            live.fake.pending_deployment_summary = None
-            self._set_status(live, "InService" if is_update and live.variants else "Failed")
+            self._deploy_failed(live, exc, is_update, generation, [started])
             return None
         if live.deleted or generation != live.generation:
             self._retire(started, None)
             return None
         return started
+
+    def _start_variants(
+        self, backend: Any, live: LiveEndpoint, variants: list[dict[str, Any]], started: dict[str, VariantWorker]
+    ) -> None:
+        """Start a worker for each of `variants`, adding each to `started` before it starts (so that a failure
+        can retire those already started); raises DeployFailed for a model that does not exist."""
+        for variant in variants:
+            model = backend._models.get(variant["ModelName"])
+            if model is None:
+                raise DeployFailed(f'Could not find model "{variant["ModelName"]}".')
+            sandbox = self.ctx.workdir / "endpoints" / live.name / f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
+            worker = VariantWorker(self.ctx, sandbox, variant, model)
+            started[worker.name] = worker
+            worker.start()
+
+    def _deploy_failed(
+        self,
+        live: LiveEndpoint,
+        exc: Exception,
+        is_update: bool,
+        generation: int,
+        fleets: list[dict[str, VariantWorker]],
+        what: str = "",
+    ) -> None:
+        """A deployment's workers could not all start (`exc`): retire `fleets`; unless the endpoint went away or
+        moved on, it is InService on its current variants with FailureReason (an update), or Failed."""
+        reason = str(exc) if isinstance(exc, DeployFailed) else f"InternalServerError: {exc}"
+        LOG.warning("endpoint %s: %s%s", live.name, what, reason)
+        for fleet in fleets:
+            self._retire(fleet, None)
+        if live.deleted or generation != live.generation:
+            return
+        live.fake.failure_reason = reason[:1024]
+        live.fake.pending_deployment_summary = None
+        self._set_status(live, "InService" if is_update and live.variants else "Failed")
 
     def _capture(self, live: LiveEndpoint, config: Any, retain: set[str]) -> tuple[dict[str, Any], DataCapture | None]:
         """The data capture config a new fleet runs with, and its capture (None when capture is off)."""

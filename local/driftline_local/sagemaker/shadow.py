@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,7 +27,7 @@ from driftline_local.context import LocalCloudContext
 
 from ._aws import LOG
 from .endpoint_host import FAULT_STATUS, EndpointHost
-from .model_server import DeployFailed, VariantWorker
+from .model_server import VariantWorker
 from .routing import LiveEndpoint
 
 MIRROR_THREADS = 2
@@ -74,28 +73,13 @@ class ShadowEndpointHost(EndpointHost):
             return None
         shadows: dict[str, VariantWorker] = {}
         try:
-            for variant in shadow_variants(backend.endpoint_configs[config_name]):
-                model = backend._models.get(variant["ModelName"])
-                if model is None:
-                    raise DeployFailed(f'Could not find model "{variant["ModelName"]}".')
-                sandbox = (
-                    self.ctx.workdir / "endpoints" / live.name / f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
-                )
-                worker = VariantWorker(self.ctx, sandbox, variant, model)
-                shadows[worker.name] = worker
-                self._shadow_instances[id(worker)] = int(variant.get("InitialInstanceCount") or 1)
-                worker.start()
+            variants = shadow_variants(backend.endpoint_configs[config_name])
+            self._start_variants(backend, live, variants, shadows)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, DeployFailed) else f"InternalServerError: {exc}"
-            LOG.warning("endpoint %s: shadow variant: %s", live.name, reason)
-            self._retire(shadows, None)
-            self._retire(started, None)
-            if live.deleted or generation != live.generation:
-                return None
-            live.fake.failure_reason = reason[:1024]
-            live.fake.pending_deployment_summary = None
-            self._set_status(live, "InService" if is_update and live.variants else "Failed")
+            self._deploy_failed(live, exc, is_update, generation, [shadows, started], "shadow variant: ")
             return None
+        for variant in variants:
+            self._shadow_instances[id(shadows[variant["VariantName"]])] = int(variant.get("InitialInstanceCount") or 1)
         self._pending_shadows[id(started)] = shadows
         return started
 
