@@ -4,7 +4,6 @@ While the model is paused (`driftline pause`) a valid file stays in incoming/ an
 """
 
 from driftline import aws, datasets  # noqa: F401 - datasets: every upload's CSV check, loaded at init
-from driftline.events import S3ObjectCreated
 from driftline.observability import logger, metrics
 from driftline.uploads import UploadedObject, handle_upload
 
@@ -16,15 +15,5 @@ aws.client("dynamodb")
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    created = S3ObjectCreated.model_validate(event)
-    detail = created.detail
-    upload = UploadedObject(
-        bucket=detail.bucket.name,
-        key=detail.object.key,
-        size=detail.object.size,
-        sequencer=detail.object.sequencer,
-        version_id=detail.object.version_id,
-        event_id=created.id,
-        event_time=created.time,
-    )
+    upload = UploadedObject.from_event(event)
     return handle_upload(upload, remaining_ms=context.get_remaining_time_in_millis()).model_dump()  # type: ignore[attr-defined]

@@ -50,28 +50,28 @@ from driftline.datasets import (
     _shown,
     check_numeric,
 )
+from driftline.drops import DropFolder, VersionGone, checked_config, handle_once, read_version
+from driftline.drops import shown as _shown_text
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.notifications import page
 from driftline.observability import logger, metrics
 from driftline.sagemaker_requests import _has_instance_storage
 from driftline.settings import settings
-from driftline.uploads import (
-    MIN_VALIDATION_SECONDS,
-    RESERVE_SECONDS,
-    VALIDATION_SECONDS,
-    Rejection,
-    UploadedObject,
-    move_to_quarantine,
-)
-from driftline.uploads import _shown as _shown_text
+from driftline.uploads import Rejection, UploadedObject, quarantined
 
 BATCH = "batch/"
+BATCH_FOLDER = DropFolder(
+    prefix=BATCH,
+    scope="batch",
+    location="batch files must be dropped in batch/<model>/<file>.csv",
+    unknown_model="upload models/{model}/model.yaml first",
+    empty="drop a CSV with a header row and at least one row",
+)
 PREDICTIONS = "predictions/"
 CONTENT_TYPE = "text/csv"
 INPUT_FILTER = "$[1:]"  # every column but the first (the id) goes to the model
 STAGE_PART_BYTES = 8 * 1024 * 1024  # multipart parts of the staged copy (S3: at least 5 MiB but the last)
 TERMINAL = {"Completed", "Failed", "Stopped"}
-_GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 TAG_PUNCTUATION = set("_.:/=+-@")  # what a tag value may hold besides letters, numbers and spaces
 
 
@@ -105,40 +105,19 @@ class BatchReport:
         return [ident, *(row[index[name]] for name in self.features)]
 
 
-class _VersionGone(Exception):
-    """The object version the event names no longer exists."""
-
-
 # --- the drop --------------------------------------------------------------------------------------
 
 
 def handle_batch_upload(upload: UploadedObject, *, remaining_ms: int | None = None) -> BatchOutcome:
-    if not upload.key.startswith(BATCH):
-        return BatchOutcome(outcome="ignored", key=upload.key, reason="not under batch/")
-    if upload.key.endswith("/") and upload.size == 0:
-        return BatchOutcome(outcome="ignored", key=upload.key, reason="a folder marker, not a file")
-    budget = VALIDATION_SECONDS
-    if remaining_ms is not None:
-        budget = max(MIN_VALIDATION_SECONDS, min(budget, remaining_ms / 1000 - RESERVE_SECONDS))
-    result = idempotency.once(
-        "batch",
-        upload.identity(),
-        lambda: _process(upload, budget).model_dump(),
-        remaining_ms=remaining_ms,
-        on_repeat=_repeated,
+    return handle_once(
+        upload, BATCH_FOLDER, lambda budget: _process(upload, budget), BatchOutcome, remaining_ms=remaining_ms
     )
-    return BatchOutcome.model_validate(result)
-
-
-def _repeated(first: dict[str, Any]) -> dict[str, Any]:
-    logger.info("duplicate batch event ignored", extra={"key": first.get("key")})
-    return first | {"outcome": "duplicate", "first_outcome": first.get("outcome")}
 
 
 def _process(upload: UploadedObject, budget: float) -> BatchOutcome:
-    model = model_of(upload.key)
+    model = BATCH_FOLDER.model_of(upload.key)
     try:
-        config = _checked_config(upload, model)
+        config = checked_config(upload, BATCH_FOLDER, model)
     except (InvalidDataset, UnknownModel) as problem:
         return quarantine(upload, model, problem)
     if not config.batch.enabled:
@@ -151,7 +130,7 @@ def _process(upload: UploadedObject, budget: float) -> BatchOutcome:
         report = _read(upload, lambda chunks: check_batch_csv(chunks, config, features, budget_seconds=budget))
     except InvalidDataset as problem:
         return quarantine(upload, config.name, problem)
-    except _VersionGone:
+    except VersionGone:
         return _gone(upload, config.name)
     job = job_name(config.name, upload)
     name = relative_name(upload.key)
@@ -188,11 +167,6 @@ def _process(upload: UploadedObject, budget: float) -> BatchOutcome:
     )
 
 
-def model_of(key: str) -> str | None:
-    parts = key[len(BATCH) :].split("/")
-    return parts[0] if len(parts) >= 2 and parts[0] else None
-
-
 def relative_name(key: str) -> str:
     """The file's path below `batch/<model>/`: what its `.out` is named after."""
     return key[len(BATCH) :].split("/", 1)[1]
@@ -210,26 +184,6 @@ def job_name(model: str, upload: UploadedObject) -> str:
     return naming.sanitise(f"{model}-batch-{hashlib.sha256(identity.encode()).hexdigest()[:12]}")
 
 
-def _checked_config(upload: UploadedObject, model: str | None) -> ModelConfig:
-    if model is None:
-        raise InvalidDataset("batch files must be dropped in batch/<model>/<file>.csv", rule="location")
-    if not upload.key.lower().endswith(".csv"):
-        raise InvalidDataset("only .csv files are accepted under batch/; rename or convert the file", rule="file-type")
-    config = state.load_config(model)
-    if config is None:
-        shown = _shown_text(model, 40)
-        raise UnknownModel(f"model '{shown}' has no valid config; upload models/{shown}/model.yaml first")
-    if upload.size > config.limits.max_upload_bytes:
-        raise InvalidDataset(
-            f"the file is {upload.size} bytes, above the limit of {config.limits.max_upload_bytes} "
-            "(limits.max_upload_bytes); split it into smaller files",
-            rule="size",
-        )
-    if upload.size == 0:
-        raise InvalidDataset("the file is empty; drop a CSV with a header row and at least one row", rule="empty")
-    return config
-
-
 def production_features(config: ModelConfig, run: str) -> list[Feature]:
     """The features the production model was trained on, in its order (its preprocessor.json)."""
     key = f"{config.name}/runs/{run}/preprocessor/preprocessor.json"
@@ -242,17 +196,8 @@ def production_features(config: ModelConfig, run: str) -> list[Feature]:
 
 
 def _read(upload: UploadedObject, consume: Any) -> Any:
-    version = {"VersionId": upload.version_id} if upload.version_id else {}
-    try:
-        body = aws.client("s3").get_object(Bucket=upload.bucket, Key=upload.key, **version)["Body"]
-    except Exception as exc:
-        if aws.error_code(exc) in _GONE:
-            raise _VersionGone from exc
-        raise
-    try:
-        return consume(body.iter_chunks(CHUNK_BYTES))
-    finally:
-        body.close()
+    """`consume(chunks)` over the exact version the event names (drops.VersionGone when it is gone)."""
+    return read_version(upload, lambda body: consume(body.iter_chunks(CHUNK_BYTES)))
 
 
 # --- the check (pure) ------------------------------------------------------------------------------
@@ -504,10 +449,7 @@ BATCH_FILE_REJECTED = Rejection(
 
 def quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> BatchOutcome:
     """As a rejected upload: copied to quarantine/ with a .reason.json, paged, removed."""
-    target, rule = move_to_quarantine(upload, model, problem, BATCH_FILE_REJECTED)
-    return BatchOutcome(
-        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
-    )
+    return quarantined(upload, model, problem, BATCH_FILE_REJECTED, BatchOutcome)
 
 
 def _gone(upload: UploadedObject, model: str | None) -> BatchOutcome:

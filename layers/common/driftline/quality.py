@@ -23,15 +23,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from driftline import aws, idempotency, naming, state
+from driftline import aws, naming, state
 from driftline.config import ModelConfig, ProblemType
+from driftline.drops import DropFolder, VersionGone, checked_config, handle_once, read_version
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.notifications import console_links, page
 from driftline.observability import logger, metrics
 from driftline.pipeline import run_context
 from driftline.sagemaker_requests import quality_request
 from driftline.settings import settings
-from driftline.uploads import Rejection, UploadedObject, _shown, move_to_quarantine
+from driftline.uploads import Rejection, UploadedObject, quarantined
 
 LABELS = "labels/"
 NAMESPACE = "Driftline/ModelQuality"
@@ -42,6 +43,13 @@ SHARDS_STEP = "quality-shards"  # the partial job of a sharded quality run: `<qu
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 MAX_DATUMS = 1000
 METRIC_NAMES = {"auc": "AUC", "accuracy": "Accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE"}
+LABELS_FOLDER = DropFolder(
+    prefix=LABELS,
+    scope="labels",
+    location="label files must be uploaded to labels/<model>/<file>.csv",
+    unknown_model="labels need a model that exists",
+    empty=f"expected a header {ID_COLUMN},{{target}} and rows",
+)
 
 
 class LabelsOutcome(BaseModel):
@@ -60,29 +68,17 @@ class LabelsOutcome(BaseModel):
 
 def handle_labels(upload: UploadedObject, *, remaining_ms: int | None = None) -> LabelsOutcome:
     """Check a labels file once per S3 event: keep it (the quality job reads it) or quarantine it and page."""
-    if not upload.key.startswith(LABELS):
-        return LabelsOutcome(outcome="ignored", key=upload.key, reason="not under labels/")
-    if upload.key.endswith("/") and upload.size == 0:
-        return LabelsOutcome(outcome="ignored", key=upload.key, reason="a folder marker, not a file")
-    result = idempotency.once(
-        "labels",
-        upload.identity(),
-        lambda: _process(upload).model_dump(),
-        remaining_ms=remaining_ms,
-        on_repeat=lambda first: first | {"outcome": "duplicate", "first_outcome": first.get("outcome")},
-    )
-    return LabelsOutcome.model_validate(result)
+    return handle_once(upload, LABELS_FOLDER, lambda budget: _process(upload), LabelsOutcome, remaining_ms=remaining_ms)
 
 
 def _process(upload: UploadedObject) -> LabelsOutcome:
-    parts = upload.key[len(LABELS) :].split("/")
-    model = parts[0] if len(parts) >= 2 and parts[0] else None
+    model = LABELS_FOLDER.model_of(upload.key)
     try:
-        config = _config_for(upload, model)
-        rows = _check_file(upload, config)
+        config = checked_config(upload, LABELS_FOLDER, model)
+        rows = read_version(upload, lambda body: _check_body(body, config))
     except (InvalidDataset, UnknownModel) as problem:
         return _quarantine(upload, model, problem)
-    except _VersionGone:
+    except VersionGone:
         return LabelsOutcome(outcome="gone", key=upload.key, model=model, reason="deleted before it was checked")
     logger.info("labels accepted", extra={"key": upload.key, "rows": rows})
     metrics.add_dimension(name="Model", value=config.name)
@@ -90,41 +86,8 @@ def _process(upload: UploadedObject) -> LabelsOutcome:
     return LabelsOutcome(outcome="accepted", key=upload.key, model=config.name, rows=rows)
 
 
-class _VersionGone(Exception):
-    """The object version the event names no longer exists."""
-
-
-def _config_for(upload: UploadedObject, model: str | None) -> ModelConfig:
-    if model is None:
-        raise InvalidDataset("label files must be uploaded to labels/<model>/<file>.csv", rule="location")
-    if not upload.key.lower().endswith(".csv"):
-        raise InvalidDataset("only .csv files are accepted under labels/; rename or convert the file", rule="file-type")
-    config = state.load_config(model)
-    if config is None:
-        raise UnknownModel(f"model '{_shown(model, 40)}' has no valid config; labels need a model that exists")
-    if upload.size > config.limits.max_upload_bytes:
-        raise InvalidDataset(
-            f"the file is {upload.size} bytes, above the limit of {config.limits.max_upload_bytes} "
-            "(limits.max_upload_bytes); split it into smaller files",
-            rule="size",
-        )
-    if upload.size == 0:
-        raise InvalidDataset(f"the file is empty; expected a header {ID_COLUMN},{config.target} and rows", rule="empty")
-    return config
-
-
-def _check_file(upload: UploadedObject, config: ModelConfig) -> int:
-    version = {"VersionId": upload.version_id} if upload.version_id else {}
-    try:
-        body = aws.client("s3").get_object(Bucket=upload.bucket, Key=upload.key, **version)["Body"]
-    except Exception as exc:
-        if aws.error_code(exc) in _GONE:
-            raise _VersionGone from exc
-        raise
-    try:
-        return check_labels_csv(_text_lines(body.iter_lines(keepends=True)), config, _known_classes(config))
-    finally:
-        body.close()
+def _check_body(body: Any, config: ModelConfig) -> int:
+    return check_labels_csv(_text_lines(body.iter_lines(keepends=True)), config, _known_classes(config))
 
 
 def _text_lines(chunks: Any) -> Any:
@@ -230,10 +193,7 @@ LABELS_REJECTED = Rejection(
 
 def _quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> LabelsOutcome:
     """As a rejected upload: copied to quarantine/ with a .reason.json, paged, removed."""
-    target, rule = move_to_quarantine(upload, model, problem, LABELS_REJECTED)
-    return LabelsOutcome(
-        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
-    )
+    return quarantined(upload, model, problem, LABELS_REJECTED, LabelsOutcome)
 
 
 # --- the scheduled quality job ----------------------------------------------------------------------

@@ -12,14 +12,17 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from boto3.s3.transfer import TransferConfig
 from pydantic import BaseModel
 
-from driftline import aws, idempotency, naming, state
+from driftline import aws, naming, state
 from driftline.config import MODEL_NAME_PATTERN, ModelConfig, ProblemType
+from driftline.drops import DropFolder, VersionGone, checked_config, handle_once, read_version
+from driftline.drops import shown as _shown
 from driftline.errors import InvalidDataset, UnknownModel
+from driftline.events import S3ObjectCreated
 from driftline.notifications import page
 from driftline.observability import logger, metrics
 from driftline.settings import settings
@@ -29,19 +32,19 @@ if TYPE_CHECKING:
 
 INCOMING = "incoming/"
 QUARANTINE = "quarantine/"
-# The check of a file stops after this long (a quarantine with a reason, never a Lambda timeout), and
-# leaves RESERVE_SECONDS of the invocation for the quarantine copy, the page and the state writes.
-VALIDATION_SECONDS = 30.0
-RESERVE_SECONDS = 20.0
-MIN_VALIDATION_SECONDS = 1.0
+INCOMING_FOLDER = DropFolder(
+    prefix=INCOMING,
+    scope="upload",
+    location="files must be uploaded to incoming/<model>/<file>.csv",
+    unknown_model="upload models/{model}/model.yaml first, then the data again",
+    empty="upload a CSV with a header row and at least one example",
+)
 # A single CopyObject is limited to 5 GB; above this size the quarantine copy is a multipart copy
 # (UploadPartCopy, parts copied in parallel), which has no such limit and is faster for big files.
 MULTIPART_COPY_BYTES = 256 * 1024 * 1024
 COPY_CONCURRENCY = 10
 MAX_NAME_BYTES = 200  # of the file name kept in a quarantine key (S3 keys: 1024 bytes at most)
 _UNSAFE_KEY_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 
 
 class UploadedObject(BaseModel):
@@ -52,6 +55,21 @@ class UploadedObject(BaseModel):
     event_time: datetime
     sequencer: str = ""
     version_id: str | None = None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> UploadedObject:
+        """The object an S3 `Object Created` EventBridge event names: every drop handler's input."""
+        created = S3ObjectCreated.model_validate(event)
+        detail = created.detail
+        return cls(
+            bucket=detail.bucket.name,
+            key=detail.object.key,
+            size=detail.object.size,
+            sequencer=detail.object.sequencer,
+            version_id=detail.object.version_id,
+            event_id=created.id,
+            event_time=created.time,
+        )
 
     def identity(self) -> dict[str, Any]:
         """The fields that identify the upload (S3 repeats an event with the same sequencer), never its time."""
@@ -77,40 +95,19 @@ class UploadOutcome(BaseModel):
     first_outcome: str | None = None
 
 
-class _VersionGone(Exception):
-    """The object version the event names no longer exists."""
-
-
 def handle_upload(upload: UploadedObject, *, remaining_ms: int | None = None) -> UploadOutcome:
-    if not upload.key.startswith(INCOMING):
-        return UploadOutcome(outcome="ignored", key=upload.key, reason="not under incoming/")
-    if upload.key.endswith("/") and upload.size == 0:
-        return UploadOutcome(outcome="ignored", key=upload.key, reason="a folder marker, not a file")
-    budget = VALIDATION_SECONDS
-    if remaining_ms is not None:
-        budget = max(MIN_VALIDATION_SECONDS, min(budget, remaining_ms / 1000 - RESERVE_SECONDS))
-    result = idempotency.once(
-        "upload",
-        upload.identity(),
-        lambda: _process(upload, budget).model_dump(),
-        remaining_ms=remaining_ms,
-        on_repeat=_repeated,
+    return handle_once(
+        upload, INCOMING_FOLDER, lambda budget: _process(upload, budget), UploadOutcome, remaining_ms=remaining_ms
     )
-    return UploadOutcome.model_validate(result)
-
-
-def _repeated(first: dict[str, Any]) -> dict[str, Any]:
-    logger.info("duplicate upload event ignored", extra={"key": first.get("key")})
-    return first | {"outcome": "duplicate", "first_outcome": first.get("outcome")}
 
 
 def _process(upload: UploadedObject, budget: float) -> UploadOutcome:
-    model = _model_of(upload.key)
+    model = INCOMING_FOLDER.model_of(upload.key)
     try:
         config = _validated_config(upload, model, budget)
     except (InvalidDataset, UnknownModel) as problem:
         return quarantine(upload, model, problem)
-    except _VersionGone:
+    except VersionGone:
         return _gone(upload, model)
     kept = _keep_if_paused(upload, config.name)
     if kept is not None:
@@ -156,35 +153,11 @@ def _keep_if_paused(upload: UploadedObject, model: str) -> UploadOutcome | None:
     return UploadOutcome(outcome="kept", key=upload.key, model=model, reason=f"no run started: {why}")
 
 
-def _model_of(key: str) -> str | None:
-    parts = key[len(INCOMING) :].split("/")
-    return parts[0] if len(parts) >= 2 and parts[0] else None
-
-
 def _validated_config(upload: UploadedObject, model: str | None, budget: float) -> ModelConfig:
-    if model is None:
-        raise InvalidDataset("files must be uploaded to incoming/<model>/<file>.csv", rule="location")
-    if not upload.key.lower().endswith(".csv"):
-        raise InvalidDataset(
-            "only .csv files are accepted under incoming/; rename or convert the file", rule="file-type"
-        )
-    config = state.load_config(model)
-    if config is None:
-        shown = _shown(model, 40)
-        raise UnknownModel(
-            f"model '{shown}' has no valid config; upload models/{shown}/model.yaml first, then the data again"
-        )
-    if upload.size > config.limits.max_upload_bytes:
-        raise InvalidDataset(
-            f"the file is {upload.size} bytes, above the limit of {config.limits.max_upload_bytes} "
-            "(limits.max_upload_bytes); split it into smaller files",
-            rule="size",
-        )
-    if upload.size == 0:
-        raise InvalidDataset("the file is empty; upload a CSV with a header row and at least one example", rule="empty")
+    config = checked_config(upload, INCOMING_FOLDER, model)
     from driftline.datasets import check_columns  # only an upload's check reads CSV (on_data_uploaded loads it at init)
 
-    known, version = state.known_labels(model)
+    known, version = state.known_labels(config.name)
     report = _read_and_check(upload, config, known, budget)
     if config.problem_type is not ProblemType.REGRESSION:
         _record_labels(config, report, known, version)
@@ -200,17 +173,10 @@ def _validated_config(upload: UploadedObject, model: str | None, budget: float) 
 def _read_and_check(upload: UploadedObject, config: ModelConfig, known: frozenset[str], budget: float) -> DatasetReport:
     from driftline.datasets import CHUNK_BYTES, validate_csv
 
-    version = {"VersionId": upload.version_id} if upload.version_id else {}
-    try:
-        body = aws.client("s3").get_object(Bucket=upload.bucket, Key=upload.key, **version)["Body"]
-    except Exception as exc:
-        if aws.error_code(exc) in _GONE:
-            raise _VersionGone from exc
-        raise
-    try:
-        return validate_csv(body.iter_chunks(CHUNK_BYTES), config, known_labels=known, budget_seconds=budget)
-    finally:
-        body.close()
+    return read_version(
+        upload,
+        lambda body: validate_csv(body.iter_chunks(CHUNK_BYTES), config, known_labels=known, budget_seconds=budget),
+    )
 
 
 def _record_labels(config: ModelConfig, report: DatasetReport, known: frozenset[str], version: int) -> None:
@@ -324,9 +290,26 @@ UPLOAD_REJECTED = Rejection(
 
 
 def quarantine(upload: UploadedObject, model: str | None, problem: Exception) -> UploadOutcome:
-    target, rule = move_to_quarantine(upload, model, problem, UPLOAD_REJECTED)
-    return UploadOutcome(
-        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
+    return quarantined(upload, model, problem, UPLOAD_REJECTED, UploadOutcome)
+
+
+Outcome = TypeVar("Outcome", bound=BaseModel)
+
+
+def quarantined(
+    upload: UploadedObject, model: str | None, problem: Exception, rejection: Rejection, outcome: type[Outcome]
+) -> Outcome:
+    """`move_to_quarantine`, told as the kind's outcome: `quarantined`, why, the rule and where the copy is."""
+    target, rule = move_to_quarantine(upload, model, problem, rejection)
+    return outcome.model_validate(
+        {
+            "outcome": "quarantined",
+            "key": upload.key,
+            "model": model,
+            "reason": str(problem),
+            "rule": rule,
+            "quarantine_key": target,
+        }
     )
 
 
@@ -419,9 +402,3 @@ def _gone(upload: UploadedObject, model: str | None) -> UploadOutcome:
         quarantine_key=target,
         reason="quarantined by an earlier attempt of this event",
     )
-
-
-def _shown(text: str, limit: int) -> str:
-    """User-chosen text (a key, a model folder) as pages show it: no control characters, bounded."""
-    safe = _CONTROL.sub("?", text)
-    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
