@@ -196,19 +196,12 @@ def _page(request: RollbackRequest, plan: dict[str, Any]) -> str:
             "model and endpoint configs, marked its model package Rejected"
         ),
         "What to do": "read the alarm's metric or the error below; see docs/runbook.md, 'Candidate rolled back'",
-        "Report": f"{run_report.report_uri(request.model, request.run_id)} "
-        f"(fetch: {run_report.fetch_command(request.run_id)})",
-    } | console_links(settings().region, execution_arn=request.execution_arn)
+        **_report(request),
+    }
     variant = plan.get("candidate_variant") or request.run_id
     logger.warning("rollout rolled back", extra={"model": request.model, "run_id": request.run_id})
-    return page(
-        f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})",
-        facts,
-        kind="rollback",
-        model=request.model,
-        incident=f"rollback/{request.run_id}",
-        run_id=request.run_id,
-    )
+    subject = f"{request.model}: candidate {variant} rolled back ({request.failed_step or 'rollout failed'})"
+    return _page_candidate(request, subject, facts, kind="rollback")
 
 
 def _page_shadow(request: RollbackRequest, plan: dict[str, Any]) -> str:
@@ -237,18 +230,11 @@ def _page_shadow(request: RollbackRequest, plan: dict[str, Any]) -> str:
             "model and endpoint configs, marked its model package Rejected"
         ),
         "What to do": "see docs/runbook.md, 'Candidate failed its shadow test'",
-        "Report": f"{run_report.report_uri(request.model, request.run_id)} "
-        f"(fetch: {run_report.fetch_command(request.run_id)})",
-    } | console_links(settings().region, execution_arn=request.execution_arn)
+        **_report(request),
+    }
     logger.warning("candidate failed its shadow test", extra={"model": request.model, "run_id": request.run_id})
-    return page(
-        f"{request.model}: candidate {variant} failed its shadow test (no traffic shifted)",
-        facts,
-        kind="rollback",
-        model=request.model,
-        incident=f"rollback/{request.run_id}",
-        run_id=request.run_id,
-    )
+    subject = f"{request.model}: candidate {variant} failed its shadow test (no traffic shifted)"
+    return _page_candidate(request, subject, facts, kind="rollback")
 
 
 def _page_ab(request: RollbackRequest, plan: dict[str, Any]) -> str:
@@ -274,12 +260,24 @@ def _page_ab(request: RollbackRequest, plan: dict[str, Any]) -> str:
             "model and endpoint configs, marked its model package Rejected"
         ),
         "What to do": "see docs/runbook.md, 'A/B test kept production'",
-    } | console_links(settings().region, execution_arn=request.execution_arn)
+    }
     logger.info("A/B test kept production", extra={"model": request.model, "run_id": request.run_id})
+    subject = f"{request.model}: A/B test kept production over candidate {variant}"
+    return _page_candidate(request, subject, facts, kind="ab-decision")
+
+
+def _report(request: RollbackRequest) -> dict[str, str]:
+    """The run report's fact: where it is and how to fetch it."""
+    uri = run_report.report_uri(request.model, request.run_id)
+    return {"Report": f"{uri} (fetch: {run_report.fetch_command(request.run_id)})"}
+
+
+def _page_candidate(request: RollbackRequest, subject: str, facts: dict[str, Any], *, kind: str) -> str:
+    """A page about the candidate a rollout withdrew: one incident per run, with the execution's console links."""
     return page(
-        f"{request.model}: A/B test kept production over candidate {variant}",
-        facts,
-        kind="ab-decision",
+        subject,
+        facts | console_links(settings().region, execution_arn=request.execution_arn),
+        kind=kind,
         model=request.model,
         incident=f"rollback/{request.run_id}",
         run_id=request.run_id,
