@@ -28,6 +28,7 @@ import importlib
 import importlib.machinery
 import json
 import os
+import runpy
 import socket
 import sys
 import time
@@ -222,20 +223,6 @@ def _become_environment(spec: dict[str, Any], fds: list[int]) -> None:
     sys.argv = [__file__, spec["handler"], str(request_fd), str(response_fd)]
 
 
-def _load_forking() -> Any:
-    """`driftline_local.forking` (the zygote's loop), loaded from its file beside this one: this interpreter
-    imports nothing from `driftline_local`, and its children's handlers find no such module imported."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_driftline_forking", os.path.join(os.path.dirname(os.path.abspath(__file__)), "forking.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _start_environment(spec: dict[str, Any], fds: list[int]) -> None:
     """In a forked child: become the environment `spec` describes and serve its invocations."""
     _become_environment(spec, fds)
@@ -250,13 +237,15 @@ def zygote(sock_fd: int) -> None:
     The zygote ends when the runtime closes the socket; its children live on until their request pipe closes.
     """
     sock = socket.socket(fileno=sock_fd)
+    # the fork loop, from `driftline_local/forking.py` beside this file (this interpreter imports no driftline_local);
+    # compiled before the preloading, which reuses the heap that compiling it freed
+    serve_forks = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "forking.py"))["serve_forks"]
     _preload()
     _share_botocore_data()
-    forking = _load_forking()
     gc.collect()
     gc.freeze()  # the collector never writes to the preloaded objects' pages, so they stay shared
     _heap_trimmer()()
-    forking.serve_forks(sock, _start_environment)
+    serve_forks(sock, _start_environment)
 
 
 if __name__ == "__main__":

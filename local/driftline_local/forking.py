@@ -10,10 +10,10 @@ the host watches and signals it (the child is the zygote's, which reaps it). Clo
 zygote, not its children.
 
 This module holds both sides: the host's (`Zygote`, `ForkedProcess`) and the zygote's loop (`serve_forks`),
-which each zygote script (`_lambda_worker.zygote`, `sagemaker/_serving_stack.zygote`) loads from this file
-by its path after its own imports, since it runs in other interpreters (an image's Python 3.10 or 3.12, where
-`driftline_local` is not importable). So this module imports the standard library only, nothing those
-zygotes have not imported already, and registers nothing in `sys.modules` there.
+which each zygote script (`_lambda_worker.zygote`, `sagemaker/_serving_stack.zygote`) runs from this file by
+its path (`runpy.run_path`, which leaves nothing in `sys.modules`), since it runs in other interpreters (an
+image's Python 3.10 or 3.12) that import nothing from `driftline_local`. So this module imports the standard
+library only, and nothing at run time that those zygotes do not import anyway.
 """
 
 from __future__ import annotations

@@ -64,17 +64,6 @@ def _become_variant(spec: dict[str, Any], fds: list[int]) -> None:
     os.environ.update(spec["env"])
 
 
-def _load_forking() -> Any:
-    """`driftline_local.forking` (the zygote's loop), loaded from its file: this interpreter is the image's."""
-    spec = importlib.util.spec_from_file_location(
-        "_driftline_forking", os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "forking.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _start_variant(spec: dict[str, Any], fds: list[int]) -> None:
     """In a forked child: become the variant's server process and run the worker."""
     _become_variant(spec, fds)
@@ -83,11 +72,14 @@ def _start_variant(spec: dict[str, Any], fds: list[int]) -> None:
 
 def zygote(sock_fd: int) -> None:
     sock = socket.socket(fileno=sock_fd)
+    # the fork loop, from `driftline_local/forking.py` (this is the image's interpreter: no driftline_local);
+    # compiled before the stack's imports, which reuse the heap that compiling it freed
+    here = os.path.dirname(os.path.abspath(__file__))
+    serve_forks = runpy.run_path(os.path.join(os.path.dirname(here), "forking.py"))["serve_forks"]
     import_serving_stack()
-    forking = _load_forking()
     gc.collect()
     gc.freeze()  # the collector never writes to the imported stack's pages, so they stay shared
-    forking.serve_forks(sock, _start_variant)
+    serve_forks(sock, _start_variant)
 
 
 if __name__ == "__main__":
