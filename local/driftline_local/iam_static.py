@@ -27,7 +27,7 @@ import ast
 import copy
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -492,12 +492,22 @@ def handler_calls(function_dir: str) -> list[Call]:
     factories = _factories()
     start = f"functions.{function_dir}.app"
     app = modules[start]
-    seen: set[tuple[str, str]] = set()
-    todo: list[tuple[str, str]] = []
-    calls: list[Call] = []
     init_finder = _CallFinder(app, factories)
-    calls += init_finder.calls(ast.Module(body=[n for n in app.tree.body], type_ignores=[]))
-    todo += sorted(init_finder.references(app.tree))
+    calls = init_finder.calls(ast.Module(body=[n for n in app.tree.body], type_ignores=[]))
+    todo = sorted(init_finder.references(app.tree))
+    return calls + _reachable_calls(modules, todo, lambda target, _node: _CallFinder(modules[target[0]], factories))
+
+
+def _reachable_calls(
+    modules: dict[str, _Module],
+    todo: list[tuple[str, str]],
+    finder_for: Callable[[tuple[str, str], ast.AST], _CallFinder | None],
+) -> list[Call]:
+    """The AWS calls of every function reachable from `todo` ((module, function) pairs, taken from its end):
+    a library function's from LIBRARY_CALLS, any other's through `finder_for(target, node)` (None: the
+    function is not read, nor what it references)."""
+    seen: set[tuple[str, str]] = set()
+    calls: list[Call] = []
     while todo:
         target = todo.pop()
         if target in seen:
@@ -507,9 +517,10 @@ def handler_calls(function_dir: str) -> list[Call]:
             where = f"{target[0]}.{target[1]} (library)"
             calls += [Call(service, method, where) for service, method in LIBRARY_CALLS[target]]
             continue
-        module = modules[target[0]]
-        node = module.functions[target[1]]
-        finder = _CallFinder(module, factories)
+        node = modules[target[0]].functions[target[1]]
+        finder = finder_for(target, node)
+        if finder is None:
+            continue
         calls += finder.calls(node)
         todo += sorted(finder.references(node) - seen)
     return calls
@@ -800,24 +811,18 @@ def operator_calls() -> tuple[list[Call], list[Unresolved]]:
         calls += finder.calls(ast.Module(body=body, type_ignores=[]))
         unresolved += finder.unresolved
         todo += [(module.name, name) for name in module.functions]
-    seen: set[tuple[str, str]] = set()
-    while todo:
-        target = todo.pop()
-        if target in seen:
-            continue
-        seen.add(target)
-        if target in LIBRARY_CALLS:
-            where = f"{target[0]}.{target[1]} (library)"
-            calls += [Call(service, method, where) for service, method in LIBRARY_CALLS[target]]
-            continue
+    finders: list[_OperatorCallFinder] = []
+
+    def finder_for(target: tuple[str, str], node: ast.AST) -> _OperatorCallFinder | None:
         module = modules[target[0]]
-        node = module.functions[target[1]]
         if isinstance(node, ast.ClassDef) and _is_operator(module):
-            continue  # its methods are walked one by one
-        finder = _OperatorCallFinder(module, factories, parameters.get(target, {}))
-        calls += finder.calls(node)
+            return None  # its methods are walked one by one
+        finders.append(_OperatorCallFinder(module, factories, parameters.get(target, {})))
+        return finders[-1]
+
+    calls += _reachable_calls(modules, todo, finder_for)
+    for finder in finders:
         unresolved += finder.unresolved
-        todo += sorted(finder.references(node) - seen)
     return calls, list(dict.fromkeys(unresolved))
 
 
