@@ -1180,14 +1180,27 @@ def install(ctx: LocalCloudContext) -> JobRunner:
         SageMakerResponse.create_processing_job, "__wrapped__", SageMakerResponse.create_processing_job
     )
 
+    def refuse_taken_name(jobs: dict[str, Any], name: str, message: str) -> None:
+        """AWS's ValidationException for a job name already taken: `message`, then the existing job's ARN."""
+        existing = jobs.get(name)
+        if existing is not None:
+            raise ValidationError(message=f"{message} ({existing.arn})")
+
+    def stop_job(kind: str, name: str, status: str) -> Any:
+        """Stop the `kind` job `name` if its `status` is InProgress; AWS's ValidationException otherwise."""
+        if status != "InProgress":
+            raise ValidationError(message=f"The request was rejected because the {kind} job is in status {status}.")
+        job_runner.stop(kind, name)
+        return EmptyResult()
+
     def create_training_job(self: Any) -> Any:
         name = self._get_param("TrainingJobName")
-        existing = self.sagemaker_backend.training_jobs.get(name)
-        if existing is not None:
-            raise ValidationError(
-                message="Training job names must be unique within an AWS account and region, and a training job "
-                f"with this name already exists ({existing.arn})"
-            )
+        refuse_taken_name(
+            self.sagemaker_backend.training_jobs,
+            name,
+            "Training job names must be unique within an AWS account and region, and a training job with this "
+            "name already exists",
+        )
         requested = self._get_param("AlgorithmSpecification") or {}
         metric_definitions = [dict(d) for d in requested.get("MetricDefinitions") or []]
         result = original_create_training(self)
@@ -1198,12 +1211,11 @@ def install(ctx: LocalCloudContext) -> JobRunner:
 
     def create_processing_job(self: Any) -> Any:
         name = self._get_param("ProcessingJobName")
-        existing = self.sagemaker_backend.processing_jobs.get(name)
-        if existing is not None:
-            raise ValidationError(
-                message="Job name must be unique within an AWS account and region, and a job with this name "
-                f"already exists ({existing.arn})"
-            )
+        refuse_taken_name(
+            self.sagemaker_backend.processing_jobs,
+            name,
+            "Job name must be unique within an AWS account and region, and a job with this name already exists",
+        )
         result = original_create_processing(self)
         job_runner.submit_processing(
             self.sagemaker_backend.processing_jobs[name],
@@ -1215,24 +1227,12 @@ def install(ctx: LocalCloudContext) -> JobRunner:
     def stop_training_job(self: Any) -> Any:
         name = self._get_param("TrainingJobName")
         describe = self.sagemaker_backend.describe_training_job(name)  # ValidationException if unknown
-        if describe["TrainingJobStatus"] != "InProgress":
-            raise ValidationError(
-                message="The request was rejected because the training job is in status "
-                f"{describe['TrainingJobStatus']}."
-            )
-        job_runner.stop("training", name)
-        return EmptyResult()
+        return stop_job("training", name, describe["TrainingJobStatus"])
 
     def stop_processing_job(self: Any) -> Any:
         name = self._get_param("ProcessingJobName")
         describe = self.sagemaker_backend.describe_processing_job(name)
-        if describe["ProcessingJobStatus"] != "InProgress":
-            raise ValidationError(
-                message="The request was rejected because the processing job is in status "
-                f"{describe['ProcessingJobStatus']}."
-            )
-        job_runner.stop("processing", name)
-        return EmptyResult()
+        return stop_job("processing", name, describe["ProcessingJobStatus"])
 
     create_training_job.__wrapped__ = original_create_training  # type: ignore[attr-defined]
     create_processing_job.__wrapped__ = original_create_processing  # type: ignore[attr-defined]
