@@ -50,7 +50,7 @@ from driftline.datasets import (
     _shown,
     check_numeric,
 )
-from driftline.drops import DropFolder, VersionGone, checked_config, handle_once, read_version
+from driftline.drops import DropFolder, DropOutcome, VersionGone, checked_config, handle_once, read_version
 from driftline.drops import shown as _shown_text
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.notifications import page
@@ -75,17 +75,11 @@ TERMINAL = {"Completed", "Failed", "Stopped"}
 TAG_PUNCTUATION = set("_.:/=+-@")  # what a tag value may hold besides letters, numbers and spaces
 
 
-class BatchOutcome(BaseModel):
+class BatchOutcome(DropOutcome):
     outcome: Literal["started", "quarantined", "kept", "ignored", "duplicate", "gone"]
-    key: str
-    model: str | None = None
     job_name: str | None = None
     output_key: str | None = None
     rows: int | None = None
-    reason: str | None = None
-    rule: str | None = None
-    quarantine_key: str | None = None
-    first_outcome: str | None = None
 
 
 @dataclass

@@ -31,7 +31,6 @@ MIN_VALIDATION_SECONDS = 1.0
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-Outcome = TypeVar("Outcome", bound=BaseModel)
 T = TypeVar("T")
 
 
@@ -44,6 +43,21 @@ class Dropped(Protocol):
     version_id: str | None
 
     def identity(self) -> dict[str, Any]: ...
+
+
+class DropOutcome(BaseModel):
+    """What became of a dropped file; each kind narrows `outcome` and may add fields."""
+
+    outcome: str
+    key: str
+    model: str | None = None
+    reason: str | None = None
+    rule: str | None = None
+    quarantine_key: str | None = None
+    first_outcome: str | None = None  # on a duplicate: the first delivery's outcome
+
+
+Outcome = TypeVar("Outcome", bound=DropOutcome)
 
 
 @dataclass(frozen=True)
@@ -69,18 +83,16 @@ class VersionGone(Exception):
 def handle_once(
     upload: Dropped,
     folder: DropFolder,
-    process: Callable[[float], BaseModel],
+    process: Callable[[float], DropOutcome],
     outcome: type[Outcome],
     *,
     remaining_ms: int | None = None,
 ) -> Outcome:
     """`process(budget)` once per S3 event (driftline.idempotency); `budget` is the seconds its check may take."""
     if not upload.key.startswith(folder.prefix):
-        return outcome.model_validate({"outcome": "ignored", "key": upload.key, "reason": f"not under {folder.prefix}"})
+        return outcome(outcome="ignored", key=upload.key, reason=f"not under {folder.prefix}")
     if upload.key.endswith("/") and upload.size == 0:
-        return outcome.model_validate(
-            {"outcome": "ignored", "key": upload.key, "reason": "a folder marker, not a file"}
-        )
+        return outcome(outcome="ignored", key=upload.key, reason="a folder marker, not a file")
     budget = VALIDATION_SECONDS
     if remaining_ms is not None:
         budget = max(MIN_VALIDATION_SECONDS, min(budget, remaining_ms / 1000 - RESERVE_SECONDS))

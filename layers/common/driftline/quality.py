@@ -21,11 +21,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
 from driftline import aws, naming, state
 from driftline.config import ModelConfig, ProblemType
-from driftline.drops import DropFolder, VersionGone, checked_config, handle_once, read_version
+from driftline.drops import DropFolder, DropOutcome, VersionGone, checked_config, handle_once, read_version
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.notifications import console_links, page
 from driftline.observability import logger, metrics
@@ -52,15 +50,9 @@ LABELS_FOLDER = DropFolder(
 )
 
 
-class LabelsOutcome(BaseModel):
+class LabelsOutcome(DropOutcome):
     outcome: Literal["accepted", "quarantined", "duplicate", "ignored", "gone"]
-    key: str
-    model: str | None = None
     rows: int | None = None
-    reason: str | None = None
-    rule: str | None = None
-    quarantine_key: str | None = None
-    first_outcome: str | None = None
 
 
 # --- labels upload ----------------------------------------------------------------------------------

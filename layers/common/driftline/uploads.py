@@ -12,14 +12,14 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.s3.transfer import TransferConfig
 from pydantic import BaseModel
 
 from driftline import aws, naming, state
 from driftline.config import MODEL_NAME_PATTERN, ModelConfig, ProblemType
-from driftline.drops import DropFolder, VersionGone, checked_config, handle_once, read_version
+from driftline.drops import DropFolder, DropOutcome, Outcome, VersionGone, checked_config, handle_once, read_version
 from driftline.drops import shown as _shown
 from driftline.errors import InvalidDataset, UnknownModel
 from driftline.events import S3ObjectCreated
@@ -84,15 +84,9 @@ class UploadedObject(BaseModel):
         return fields
 
 
-class UploadOutcome(BaseModel):
+class UploadOutcome(DropOutcome):
     outcome: Literal["started", "joined", "quarantined", "duplicate", "ignored", "kept", "gone"]
-    key: str
-    model: str | None = None
     run_id: str | None = None
-    reason: str | None = None
-    rule: str | None = None
-    quarantine_key: str | None = None
-    first_outcome: str | None = None
 
 
 def handle_upload(upload: UploadedObject, *, remaining_ms: int | None = None) -> UploadOutcome:
@@ -293,23 +287,13 @@ def quarantine(upload: UploadedObject, model: str | None, problem: Exception) ->
     return quarantined(upload, model, problem, UPLOAD_REJECTED, UploadOutcome)
 
 
-Outcome = TypeVar("Outcome", bound=BaseModel)
-
-
 def quarantined(
     upload: UploadedObject, model: str | None, problem: Exception, rejection: Rejection, outcome: type[Outcome]
 ) -> Outcome:
     """`move_to_quarantine`, told as the kind's outcome: `quarantined`, why, the rule and where the copy is."""
     target, rule = move_to_quarantine(upload, model, problem, rejection)
-    return outcome.model_validate(
-        {
-            "outcome": "quarantined",
-            "key": upload.key,
-            "model": model,
-            "reason": str(problem),
-            "rule": rule,
-            "quarantine_key": target,
-        }
+    return outcome(
+        outcome="quarantined", key=upload.key, model=model, reason=str(problem), rule=rule, quarantine_key=target
     )
 
 
