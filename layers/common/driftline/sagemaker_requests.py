@@ -445,40 +445,15 @@ def monitor_request(
     `<report_uri>partials/<host>.json`; `stage="merge"` (one instance, no capture input) adds up every partial
     and writes the reports (docs/decisions.md, "Sharded drift monitoring is two jobs").
     """
-    sharded = stage == "partial"
     inputs = [
         _input("baseline", ctx.artifacts("baseline/"), f"{INPUT_DIR}/baseline/training"),
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/baseline/preprocessor"),
         _input("config", f"{report_uri}config/", f"{INPUT_DIR}/config"),
     ]
     inputs += _capture_inputs(capture_prefixes, report_uri, stage)
-    request = _processing_job(
-        ctx,
-        "monitor",
-        "monitor.py",
-        inputs=inputs,
-        outputs=[_output("report", report_uri.rstrip("/"))],
-        arguments=[
-            "--baseline-dir",
-            f"{INPUT_DIR}/baseline",
-            "--capture-dir",
-            f"{INPUT_DIR}/endpoint",
-            "--config",
-            f"{INPUT_DIR}/config/config.json",
-            "--output-dir",
-            f"{OUTPUT_DIR}/report",
-            "--window-start",
-            window[0],
-            "--window-end",
-            window[1],
-            *(["--ks-test"] if ks_test else []),
-            *_stage_arguments(stage),
-        ],
-        instance_count=instance_count if sharded else 1,
-    )
-    request["ProcessingJobName"] = job_name
-    request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "true"}]
-    return request
+    arguments = ["--baseline-dir", f"{INPUT_DIR}/baseline", "--capture-dir", f"{INPUT_DIR}/endpoint"]
+    options = ["--ks-test"] if ks_test else []
+    return _window_job(ctx, "monitor", job_name, report_uri, window, stage, instance_count, inputs, arguments, options)
 
 
 # A sharded monitor's merge job (one instance) reads every host's partials/<host>.json here.
@@ -500,6 +475,51 @@ def _capture_inputs(capture_prefixes: list[str], report_uri: str, stage: str) ->
         )
         for i, prefix in enumerate(capture_prefixes)
     ]
+
+
+# The value of the `driftline:monitor` tag of each job over a window of captured traffic.
+_MONITOR_TAG = {"monitor": "true", "quality": "quality"}
+
+
+def _window_job(
+    ctx: RunContext,
+    step: str,
+    job_name: str,
+    report_uri: str,
+    window: tuple[str, str],
+    stage: str,
+    instance_count: int,
+    inputs: list[dict[str, Any]],
+    arguments: list[str],
+    options: list[str] | None = None,
+) -> dict[str, Any]:
+    """jobs/<step>.py over one window of captured traffic (the drift monitor, the quality job): `arguments`, then
+    the model's config, the report folder and the window, then `options` and the sharding stage's arguments;
+    on `instance_count` instances for a partial job, else one; named `job_name`, tagged `driftline:monitor`."""
+    request = _processing_job(
+        ctx,
+        step,
+        f"{step}.py",
+        inputs=inputs,
+        outputs=[_output("report", report_uri.rstrip("/"))],
+        arguments=[
+            *arguments,
+            "--config",
+            f"{INPUT_DIR}/config/config.json",
+            "--output-dir",
+            f"{OUTPUT_DIR}/report",
+            "--window-start",
+            window[0],
+            "--window-end",
+            window[1],
+            *(options or []),
+            *_stage_arguments(stage),
+        ],
+        instance_count=instance_count if stage == "partial" else 1,
+    )
+    request["ProcessingJobName"] = job_name
+    request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": _MONITOR_TAG[step]}]
+    return request
 
 
 def _stage_arguments(stage: str) -> list[str]:
@@ -533,7 +553,6 @@ def quality_request(
     inputs ShardedByS3Key (labels, evaluation, preprocessor, config FullyReplicated); `stage="merge"` on one
     instance reads the partials and the labels, with no capture input.
     """
-    sharded = stage == "partial"
     inputs = [
         _input("evaluation", ctx.artifacts("evaluation/"), f"{INPUT_DIR}/evaluation"),
         _input("preprocessor", ctx.artifacts("preprocessor/"), f"{INPUT_DIR}/preprocessor"),
@@ -543,36 +562,17 @@ def quality_request(
     if len(capture_prefixes) > MAX_QUALITY_CAPTURE_INPUTS:  # a long window: the endpoint's whole capture
         capture_prefixes = sorted({_CAPTURE_HOUR.sub("", prefix) for prefix in capture_prefixes})
     inputs += _capture_inputs(capture_prefixes, report_uri, stage)
-    request = _processing_job(
-        ctx,
-        "quality",
-        "quality.py",
-        inputs=inputs,
-        outputs=[_output("report", report_uri.rstrip("/"))],
-        arguments=[
-            "--capture-dir",
-            f"{INPUT_DIR}/endpoint",
-            "--labels-dir",
-            f"{INPUT_DIR}/labels",
-            "--evaluation",
-            f"{INPUT_DIR}/evaluation/evaluation.json",
-            "--preprocessor-dir",
-            f"{INPUT_DIR}/preprocessor",
-            "--config",
-            f"{INPUT_DIR}/config/config.json",
-            "--output-dir",
-            f"{OUTPUT_DIR}/report",
-            "--window-start",
-            window[0],
-            "--window-end",
-            window[1],
-            *_stage_arguments(stage),
-        ],
-        instance_count=instance_count if sharded else 1,
-    )
-    request["ProcessingJobName"] = job_name
-    request["Tags"] = ctx.tags() + [{"Key": "driftline:monitor", "Value": "quality"}]
-    return request
+    arguments = [
+        "--capture-dir",
+        f"{INPUT_DIR}/endpoint",
+        "--labels-dir",
+        f"{INPUT_DIR}/labels",
+        "--evaluation",
+        f"{INPUT_DIR}/evaluation/evaluation.json",
+        "--preprocessor-dir",
+        f"{INPUT_DIR}/preprocessor",
+    ]
+    return _window_job(ctx, "quality", job_name, report_uri, window, stage, instance_count, inputs, arguments)
 
 
 MAX_QUALITY_CAPTURE_INPUTS = 5  # SageMaker allows 10 processing inputs; code and four others take 5
