@@ -345,7 +345,7 @@ def report(figures: Figures, size: int, result: dict[str, Run]) -> None:
         print(
             f"      evaluate {stage.rows:,} test rows: {stage.wall:.1f} s "
             f"({result['evaluate'].wall:.1f} s with start-up), peak {stage.peak:.0f} MiB "
-            f"(model trained on {TRAIN_ROWS:,} rows in {result['train'].wall:.1f} s)",
+            f"(model trained on the first {TRAIN_ROWS:,} train rows or fewer in {result['train'].wall:.1f} s)",
             flush=True,
         )
         add_stage(

@@ -39,7 +39,7 @@ from _common import (
 
 log = setup_logging()
 
-DEFAULT_CHUNK_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 20_000  # test rows scored at a time: about 25 MB of parsed and encoded rows (bench/scale.py)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
