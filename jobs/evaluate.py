@@ -195,7 +195,8 @@ def test_chunks(test_path: Path, chunk_rows: int) -> Iterator[tuple[np.ndarray, 
         try:
             for chunk in pd.read_csv(file, header=None, dtype=float, chunksize=chunk_rows):
                 data = chunk.to_numpy(dtype=float)
-                yield data[:, 0], data[:, 1:]
+                # a copy: a view of the labels column would keep the whole chunk alive as long as the labels
+                yield data[:, 0].copy(), data[:, 1:]
         except pd.errors.EmptyDataError:
             continue
 

@@ -73,6 +73,7 @@ DEFAULT_SEED = 42
 DEFAULT_CHUNK_ROWS = 20_000  # rows read at a time: the peak memory grows with it (bench/scale.py)
 DEFAULT_BASELINE_ROWS = 50_000
 SHARD_ROWS = 1_000_000  # rows per output shard file
+PENDING_PARTS = 16  # rows offered to the baseline sample are cut into it after this many chunks at the latest
 WRITE_ROWS = 1_000  # rows turned into CSV text at a time (its strings are the encode pass's largest transient)
 READ_CELLS = 400_000  # a read chunk holds at most this many cells: wide files are read in fewer rows
 ENCODED_CELLS = 500_000  # an encoded block holds at most this many numbers (4 MB)
@@ -339,7 +340,7 @@ class Partial:
             return
         self._pending.append((keys, rows))
         self._pending_rows += len(keys)
-        if self._pending_rows > self.baseline_rows:
+        if self._pending_rows > self.baseline_rows or len(self._pending) >= PENDING_PARTS:
             self._cut()
 
     def _cut(self) -> None:
@@ -358,6 +359,11 @@ class Partial:
     def held_rows(self) -> int:
         """Training rows held in memory for the sample: the sample itself and the rows offered since the last cut."""
         return len(self._sample) + self._pending_rows
+
+    @property
+    def held_parts(self) -> int:
+        """Frames of offered rows held until the next cut (at most PENDING_PARTS)."""
+        return len(self._pending)
 
     @property
     def sample(self) -> tuple[np.ndarray, pd.DataFrame]:

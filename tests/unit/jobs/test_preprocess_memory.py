@@ -123,3 +123,24 @@ def test_a_chunk_loop_keeps_no_heap_for_its_freed_arrays_once_the_allocator_is_s
     # later ones come from the heap and the kept allocations pin it); the steady heap stays where it was
     assert steady <= 1
     assert default >= 4
+
+
+def test_rows_offered_to_a_full_sample_in_many_small_chunks_are_cut_in_before_their_frames_pile_up(harness) -> None:
+    preprocess = harness.load_job_module("preprocess")
+    # Given a first pass whose 1,000-row baseline sample is full
+    partial = preprocess.Partial(["x", "y"], ["x"], baseline_rows=1000)
+    top = np.iinfo(np.uint64).max
+    keys = np.random.default_rng(5).integers(2**40, top, size=2000, dtype=np.uint64)
+    partial.add(pd.DataFrame({"x": ["a"] * 2000, "y": ["yes", "no"] * 1000}), keys, np.zeros(2000, np.int8), "y", "b")
+    parts = []
+
+    # When 200 chunks each bring one row that enters the sample (as at 10M rows, where few rows per chunk do)
+    for number in range(200):
+        row = pd.DataFrame({"x": [f"new-{number}"], "y": ["yes"]})
+        partial.add(row, np.array([number], dtype=np.uint64), np.zeros(1, np.int8), "y", "b")
+        parts.append(partial.held_parts)
+
+    # Then the frames held between cuts stay few (each costs a DataFrame's overhead), and every new row is sampled
+    assert max(parts) <= preprocess.PENDING_PARTS
+    _, sample = partial.sample
+    assert {f"new-{number}" for number in range(200)} <= set(sample["x"])
