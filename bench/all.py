@@ -60,7 +60,8 @@ BENCHES = (
     Bench(
         "scale",
         ("--sizes", "10000,100000,1000000"),
-        "streaming preprocessing from 10k to 1M rows, one instance and two (10M: `bench/scale.py --sizes ...`)",
+        "preprocessing (statistics/encode) and evaluation from 10k to 1M rows, one instance and two "
+        "(10M: `bench/scale.py --sizes 1000000,10000000`)",
     ),
 )
 
