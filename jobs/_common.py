@@ -390,3 +390,43 @@ def finite_or_none(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+# --- several instances (ShardedByS3Key): which host this is, and the stage arguments ---------------------------
+
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"  # SageMaker writes it on every instance of a job
+
+
+def sharded_host(path: Path, stage: str) -> tuple[str, list[str]]:
+    """(this instance, every instance) from SageMaker's resourceconfig.json, for a stage that runs on every instance.
+
+    Its outputs are named after the host, so a guess (algo-1 on every instance) would let the instances overwrite
+    each other's: without a readable file naming this host among its hosts, the stage refuses."""
+    try:
+        resource = json.loads(path.read_text(encoding="utf-8"))
+        host, hosts = str(resource["current_host"]), [str(name) for name in resource["hosts"]]
+    except FileNotFoundError as exc:
+        raise JobInputError(f"--stage {stage}: no {path} to say which host this is") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise JobInputError(f"--stage {stage}: {path} names no current_host and hosts ({exc})") from exc
+    if not host or "/" in host or host not in hosts:
+        raise JobInputError(f"--stage {stage}: {path} names current_host {host!r}, not one of its hosts {hosts}")
+    return host, hosts
+
+
+def add_partial_merge_arguments(parser: Any, partial_writes: str) -> None:
+    """--stage all|partial|merge, --partials-dir and --resource-config, as the monitors take them."""
+    parser.add_argument(
+        "--stage",
+        choices=("all", "partial", "merge"),
+        default="all",
+        help=f"all: one instance; partial: {partial_writes} to <output-dir>/partials/<host>.json; merge: the "
+        "reports from every partial in --partials-dir (monitoring.instance_count > 1)",
+    )
+    parser.add_argument("--partials-dir", help="--stage merge: every instance's partials/ output")
+    parser.add_argument("--resource-config", default=RESOURCE_CONFIG, help="hosts (SageMaker)")
+
+
+def check_partial_merge_arguments(parser: Any, args: Any) -> None:
+    if args.stage == "merge" and not args.partials_dir:
+        parser.error("--stage merge needs --partials-dir")

@@ -76,11 +76,14 @@ import pandas as pd
 from _common import (
     PREPROCESSOR_FILE,
     JobInputError,
+    add_partial_merge_arguments,
+    check_partial_merge_arguments,
     clean_column,
     find_file,
     job_failed,
     load_preprocessor,
     setup_logging,
+    sharded_host,
     to_numbers,
     write_json,
 )
@@ -136,18 +139,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-start", type=utc_time, help="ISO time: capture files taken before it are skipped")
     parser.add_argument("--window-end", type=utc_time, help="ISO time: capture files taken at or after it are skipped")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
-    parser.add_argument(
-        "--stage",
-        choices=("all", "partial", "merge"),
-        default="all",
-        help="all: one instance; partial: this instance's capture shard to partials/<host>.json; merge: the reports "
-        "from every partial in --partials-dir (monitoring.instance_count > 1)",
-    )
-    parser.add_argument("--partials-dir", help="--stage merge: every instance's partials/ output")
-    parser.add_argument("--resource-config", default="/opt/ml/config/resourceconfig.json", help="hosts (SageMaker)")
+    add_partial_merge_arguments(parser, "this instance's capture shard")
     args = parser.parse_args(argv)
-    if args.stage == "merge" and not args.partials_dir:
-        parser.error("--stage merge needs --partials-dir")
+    check_partial_merge_arguments(parser, args)
     if args.block_bytes < 1 or args.sample < 1:
         parser.error("--block-bytes and --sample must be positive")
     return args
@@ -288,20 +282,10 @@ def monitor(
     return summary
 
 
-def current_host(path: Path) -> str:
-    """This instance's name in SageMaker's resourceconfig.json; algo-1 without one."""
-    try:
-        return str(json.loads(path.read_text(encoding="utf-8"))["current_host"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return "algo-1"
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        if args.stage == "partial" and not Path(args.resource_config).is_file():
-            # every instance runs the partial stage; guessing "algo-1" would let them overwrite each other's partial
-            raise JobInputError(f"--stage partial: no {args.resource_config} to say which host this is")
+        host = sharded_host(Path(args.resource_config), "partial")[0] if args.stage == "partial" else "algo-1"
         monitor(
             Path(args.baseline_dir),
             Path(args.capture_dir),
@@ -314,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             ks_test=args.ks_test,
             stage=args.stage,
             partials_dir=Path(args.partials_dir) if args.partials_dir else None,
-            host=current_host(Path(args.resource_config)),
+            host=host,
         )
     except JobInputError as exc:
         return job_failed(f"monitoring failed: {exc}", args.exit_message, log)

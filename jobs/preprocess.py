@@ -52,12 +52,14 @@ from _common import (
     PREPROCESSOR_FORMAT_VERSION,
     PROBLEM_TYPES,
     REGRESSION,
+    RESOURCE_CONFIG,
     JobInputError,
     encoded_names,
     job_failed,
     log_stage,
     log_throughput,
     setup_logging,
+    sharded_host,
     steady_allocator,
     to_numbers,
     write_json,
@@ -92,7 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help=f"default: the config's seed, else {DEFAULT_SEED}")
     parser.add_argument("--stage", choices=STAGES, default="all", help="all: one instance; see the docstring")
     parser.add_argument("--statistics-dir", help="--stage encode: every instance's statistics/ output")
-    parser.add_argument("--resource-config", default="/opt/ml/config/resourceconfig.json", help="hosts (SageMaker)")
+    parser.add_argument("--resource-config", default=RESOURCE_CONFIG, help="hosts (SageMaker)")
     parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS, help="CSV rows read at a time")
     parser.add_argument("--baseline-rows", type=int, default=DEFAULT_BASELINE_ROWS, help="training rows sampled")
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
@@ -123,15 +125,6 @@ def load_config(path: Path) -> dict[str, Any]:
     if not config.get("target"):
         raise JobInputError(f"{path}: target (the label column) is missing")
     return config
-
-
-def host_identity(path: Path) -> tuple[str, list[str]]:
-    """(this host, every host) from SageMaker's resourceconfig.json; one host when there is none."""
-    try:
-        resource = json.loads(path.read_text(encoding="utf-8"))
-        return str(resource["current_host"]), [str(h) for h in resource["hosts"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "algo-1", ["algo-1"]
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -885,9 +878,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     steady_allocator()  # flat memory past the first chunks (see _common.steady_allocator)
     try:
-        if args.stage != "all" and not Path(args.resource_config).is_file():
-            # Sharded stages run on several instances; guessing "algo-1" would let them overwrite each other.
-            raise JobInputError(f"--stage {args.stage}: no {args.resource_config} to say which host this is")
+        # sharded stages run on several instances: they refuse to guess which one this is (_common.sharded_host)
+        hosts = sharded_host(Path(args.resource_config), args.stage) if args.stage != "all" else ("algo-1", ["algo-1"])
         config = load_config(Path(args.config))
         seed = args.seed if args.seed is not None else int(config.get("seed", DEFAULT_SEED))
         preprocess(
@@ -897,7 +889,7 @@ def main(argv: list[str] | None = None) -> int:
             seed,
             stage=args.stage,
             statistics_dir=Path(args.statistics_dir) if args.statistics_dir else None,
-            hosts=host_identity(Path(args.resource_config)),
+            hosts=hosts,
             chunk_rows=args.chunk_rows,
             baseline_rows=args.baseline_rows,
             train_files=args.train_files,

@@ -51,7 +51,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from _common import BINARY, MULTICLASS, REGRESSION, JobInputError, job_failed, setup_logging, write_json
+from _common import (
+    BINARY,
+    MULTICLASS,
+    REGRESSION,
+    JobInputError,
+    add_partial_merge_arguments,
+    check_partial_merge_arguments,
+    job_failed,
+    setup_logging,
+    sharded_host,
+    write_json,
+)
 from evaluate import classification_metrics, f1, regression_metrics
 from monitor_capture import utc_time
 from quality_join import ID_COLUMN, Joined, Labels, Prediction, capture_variant, output_predictions, read_labels
@@ -95,19 +106,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window-end", help="ISO time: predictions captured before then are judged")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--exit-message", help="where to explain a failure (SageMaker: /opt/ml/output/message)")
-    parser.add_argument(
-        "--stage",
-        choices=("all", "partial", "merge"),
-        default="all",
-        help="all: one instance; partial: this instance's capture shard joined with the labels to "
-        "<output-dir>/partials/<host>.json; merge: the reports from every partial in --partials-dir "
-        "(monitoring.instance_count > 1)",
-    )
-    parser.add_argument("--partials-dir", help="--stage merge: every instance's partials/ output")
-    parser.add_argument("--resource-config", default="/opt/ml/config/resourceconfig.json", help="hosts (SageMaker)")
+    add_partial_merge_arguments(parser, "this instance's capture shard joined with the labels")
     args = parser.parse_args(argv)
-    if args.stage == "merge" and not args.partials_dir:
-        parser.error("--stage merge needs --partials-dir")
+    check_partial_merge_arguments(parser, args)
     return args
 
 
@@ -441,21 +442,6 @@ def merge_partials(partials_dir: Path, problem: str, classes: list[str]) -> Merg
     return Merged(captured, labels, window)
 
 
-def this_host(path: Path) -> tuple[str, list[str]]:
-    """(this instance, every instance) from SageMaker's resourceconfig.json. A partial is named after its host, so
-    a guess (algo-1 on every instance) would let the instances overwrite each other's partials: none, no partial."""
-    try:
-        resource = json.loads(path.read_text(encoding="utf-8"))
-        host, hosts = str(resource["current_host"]), [str(name) for name in resource["hosts"]]
-    except FileNotFoundError as exc:
-        raise JobInputError(f"--stage partial: no {path} to say which host this is") from exc
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise JobInputError(f"--stage partial: {path} names no current_host and hosts ({exc})") from exc
-    if not host or "/" in host or host not in hosts:
-        raise JobInputError(f"--stage partial: {path} names current_host {host!r}, not one of its hosts {hosts}")
-    return host, hosts
-
-
 def quality(
     capture_dir: Path,
     labels_dir: Path,
@@ -470,7 +456,8 @@ def quality(
     hosts: tuple[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The run: --stage all reads the whole window; partial joins this host's capture shard and writes it as
-    partials/<host>.json (`hosts`: this_host's answer); merge adds every partial up and reports as all does."""
+    partials/<host>.json (`hosts`: _common.sharded_host's answer); merge adds every partial up and reports as
+    all does."""
     settings = load_settings(config_path)
     problem = settings.problem_type
     reference: dict[str, Any] = {}
@@ -532,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             stage=args.stage,
             partials_dir=Path(args.partials_dir) if args.partials_dir else None,
-            hosts=this_host(Path(args.resource_config)) if args.stage == "partial" else None,
+            hosts=sharded_host(Path(args.resource_config), "partial") if args.stage == "partial" else None,
         )
     except JobInputError as exc:
         return job_failed(f"model quality monitoring failed: {exc}", args.exit_message, log)
