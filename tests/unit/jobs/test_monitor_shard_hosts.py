@@ -66,6 +66,21 @@ def test_a_partial_stage_without_sagemakers_resource_config_fails_and_says_why(t
     assert not (tmp_path / "out" / "partials").exists()
 
 
+def test_a_partial_stage_whose_resource_config_does_not_name_this_host_among_its_hosts_fails(tmp_path, harness):
+    monitor = harness.load_job_module("monitor")
+    broken = tmp_path / "resourceconfig.json"
+    broken.write_text(json.dumps({"current_host": "algo-3", "hosts": ["algo-1", "algo-2"]}))
+    write_capture(tmp_path / "capture", seed=2)
+
+    arguments = ["--stage", "partial", "--resource-config", str(broken), "--capture-dir", str(tmp_path / "capture")]
+    arguments += ["--output-dir", str(tmp_path / "out"), "--exit-message", str(tmp_path / "message")]
+
+    # it used to call itself algo-1 and write algo-1's partial over the real algo-1's
+    assert monitor.main([*_common(tmp_path), *arguments]) != 0
+    assert "not one of its hosts" in (tmp_path / "message").read_text()
+    assert not (tmp_path / "out" / "partials").exists()
+
+
 def test_a_host_with_an_empty_shard_adds_nothing_to_the_merge(tmp_path, harness):
     monitor = harness.load_job_module("monitor")
     common = _common(tmp_path)
