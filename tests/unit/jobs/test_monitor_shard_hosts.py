@@ -75,7 +75,7 @@ def test_a_partial_stage_whose_resource_config_does_not_name_this_host_among_its
     arguments = ["--stage", "partial", "--resource-config", str(broken), "--capture-dir", str(tmp_path / "capture")]
     arguments += ["--output-dir", str(tmp_path / "out"), "--exit-message", str(tmp_path / "message")]
 
-    # it used to call itself algo-1 and write algo-1's partial over the real algo-1's
+    # it used to trust any current_host (and call itself algo-1 when the file could not be read)
     assert monitor.main([*_common(tmp_path), *arguments]) != 0
     assert "not one of its hosts" in (tmp_path / "message").read_text()
     assert not (tmp_path / "out" / "partials").exists()
