@@ -49,6 +49,7 @@ from driftline.datasets import (
     _malformed,
     _shown,
     check_numeric,
+    column_problems,
 )
 from driftline.drops import DropFolder, DropOutcome, VersionGone, checked_config, handle_once, read_version
 from driftline.drops import shown as _shown_text
@@ -264,15 +265,8 @@ def _check_batch_columns(report: BatchReport, config: ModelConfig, features: lis
             line=1,
             column=index[config.target] + 1,
         )
-    missing = [f.name for f in features if f.name not in index]
     allowed = {f.name for f in features} | {config.batch.id_column} | set(config.drop_columns)
-    unexpected = [i + 1 for i, name in enumerate(report.header) if name not in allowed]
-    problems = []
-    if missing:
-        problems.append(f"missing feature column(s) {', '.join(_shown(n) for n in missing)}")
-    if unexpected:
-        shown = ", ".join(str(p) for p in unexpected[:10]) + (" …" if len(unexpected) > 10 else "")
-        problems.append(f"unexpected column(s) at position(s) {shown}")
+    problems, unexpected = column_problems(report.header, [f.name for f in features], allowed)
     if problems:
         raise InvalidDataset(
             f"the columns do not match the production model of '{config.name}': {'; '.join(problems)}. "

@@ -396,6 +396,21 @@ def _check_header(row: list[str]) -> list[str]:
     return header
 
 
+def column_problems(header: list[str], features: list[str], allowed: set[str]) -> tuple[list[str], list[int]]:
+    """What is wrong with a header that must hold `features` and nothing outside `allowed`: the problems in
+    words (missing features, unexpected columns by position), and the 1-based positions of unexpected columns."""
+    present = set(header)
+    missing = [name for name in features if name not in present]
+    unexpected = [i + 1 for i, name in enumerate(header) if name not in allowed]
+    problems = []
+    if missing:
+        problems.append(f"missing feature column(s) {', '.join(_shown(n) for n in missing)}")
+    if unexpected:
+        shown = ", ".join(str(p) for p in unexpected[:10]) + (" …" if len(unexpected) > 10 else "")
+        problems.append(f"unexpected column(s) at position(s) {shown}")
+    return problems, unexpected
+
+
 def _check_columns(header: list[str], config: ModelConfig) -> int:
     """The target's index; raises if the columns contradict the model's schema."""
     index = {name: i for i, name in enumerate(header)}
@@ -406,16 +421,8 @@ def _check_columns(header: list[str], config: ModelConfig) -> int:
             line=1,
         )
     if config.features is not None:
-        expected = {f.name for f in config.features}
-        missing = [name for name in (f.name for f in config.features) if name not in index]
-        allowed = expected | {config.target} | set(config.drop_columns)
-        unexpected = [i + 1 for i, name in enumerate(header) if name not in allowed]
-        problems = []
-        if missing:
-            problems.append(f"missing feature column(s) {', '.join(_shown(n) for n in missing)}")
-        if unexpected:
-            shown = ", ".join(str(p) for p in unexpected[:10]) + (" …" if len(unexpected) > 10 else "")
-            problems.append(f"unexpected column(s) at position(s) {shown}")
+        allowed = {f.name for f in config.features} | {config.target} | set(config.drop_columns)
+        problems, unexpected = column_problems(header, [f.name for f in config.features], allowed)
         if problems:
             raise InvalidDataset(
                 f"the columns contradict model '{config.name}': {'; '.join(problems)}. "
