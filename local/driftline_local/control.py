@@ -108,21 +108,46 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
     return status, {"error": {"code": code, "message": message}}
 
 
+def moto_dispatcher() -> Any:
+    """moto's WSGI dispatcher (`DomainDispatcherApplication`), remembering which backend serves each host.
+
+    moto 5.2.5 answers `get_backend_for_host` by listing its package directory and stat-ing every entry
+    (`backends.list_of_moto_modules`, about 160 `isdir` calls), twice per request and under the dispatcher's
+    lock: a fifth of the server's CPU per request in a warm pipeline run. Both inputs (the package's modules,
+    the URL patterns) are fixed for the life of the process, so the answer for a host is too."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    class Dispatcher(DomainDispatcherApplication):
+        def __init__(self) -> None:
+            super().__init__(create_backend_app)
+            self._backend_for_host: dict[str | None, Any] = {}
+
+        def get_backend_for_host(self, host: str | None) -> Any:
+            try:
+                return self._backend_for_host[host]
+            except KeyError:
+                backend = self._backend_for_host[host] = super().get_backend_for_host(host)
+                return backend
+
+    return Dispatcher()
+
+
 def moto_server(ctx: LocalCloudContext, ip_address: str = "127.0.0.1", port: int = 4566) -> Any:
     """moto's ThreadedMotoServer with its WSGI app wrapped by `ControlApp` (not started).
 
-    The app is built exactly as `ThreadedMotoServer._server_entry` builds it, then wrapped; moto is
+    The app is built as `ThreadedMotoServer._server_entry` builds it (with `moto_dispatcher`'s host
+    cache), then wrapped; moto is
     imported here, not at module import, so the CLI's client side stays quick to start.
     """
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
     actions = ctx.control_actions
 
     class MotoServerWithControl(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = ControlApp(DomainDispatcherApplication(create_backend_app), actions)
+            app = ControlApp(moto_dispatcher(), actions)
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever()
