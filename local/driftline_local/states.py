@@ -15,7 +15,9 @@
 - Every task creates a new boto3 client (`boto_client_for`): 35-75 ms each, and the first SageMaker one
   loads botocore's SageMaker model (0.3-1.7 s) in the middle of a run. Clients are cached per (region,
   service, role), and when the cloud starts the service models are loaded and each service gets one call
-  (moto sets a service up on its first request, 0.3-0.9 s); see `_install_client_cache`.
+  (moto sets a service up on its first request, 0.3-0.9 s); see `_install_client_cache`. A machine's
+  clients (one per service its tasks call, acting as its role) are made when the machine is created,
+  not by its first execution's tasks; see `_install_machine_clients_ahead`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import re
 import sys
 import threading
 import uuid
@@ -68,6 +71,7 @@ def install(ctx: LocalCloudContext) -> None:
 
     start_execution._driftline_local = True  # type: ignore[attr-defined]
     StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    _install_machine_clients_ahead(ctx)
     _install_sfn_parameter_casing()
     _install_sync_poll()
     _install_program_cache()
@@ -108,6 +112,58 @@ def _install_client_cache(ctx: LocalCloudContext) -> None:
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions") and getattr(module, "boto_client_for", None) is current:
             module.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+# `arn:aws:states:::lambda:invoke`, `...:::sagemaker:createModel`, `...:::aws-sdk:sagemaker:describeEndpoint`
+_TASK_SERVICE = re.compile(r"arn:aws[a-z-]*:states:::(?:aws-sdk:)?([a-z0-9-]+):")
+_BOTO_SERVICE = {"states": "stepfunctions", "sfn": "stepfunctions"}
+
+
+def task_services(definition: str) -> list[str]:
+    """The boto3 services a state machine's optimized and SDK integrations call, from its definition."""
+    return sorted({_BOTO_SERVICE.get(name, name) for name in _TASK_SERVICE.findall(definition)})
+
+
+def _install_machine_clients_ahead(ctx: LocalCloudContext) -> None:
+    """When a state machine is created, make the clients its tasks will use (its role, each service it calls)
+    in the background: otherwise its first execution's tasks each make one (plus the role's session) between
+    two states, which AWS's own service never makes a run wait for."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.create_state_machine
+    if getattr(original, "_driftline_local", False):
+        return
+
+    @functools.wraps(original)
+    def create_state_machine(self: Any, name: str, definition: str, roleArn: str, *args: Any, **kwargs: Any) -> Any:
+        machine = original(self, name, definition, roleArn, *args, **kwargs)
+        region = str(getattr(self, "region_name", "") or ctx.region)
+        threading.Thread(
+            target=_make_clients, args=(region, roleArn, task_services(definition)), name="sfn-clients", daemon=True
+        ).start()
+        return machine
+
+    create_state_machine._driftline_local = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.create_state_machine = create_state_machine  # type: ignore[method-assign]
+
+
+_make_clients_lock = threading.Lock()  # boto3's default session is not safe to make clients from in parallel
+
+
+def _make_clients(region: str, role_arn: str, services: list[str]) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    with _make_clients_lock:
+        _make_clients_locked(boto_client, StateCredentials, region, role_arn, services)
+
+
+def _make_clients_locked(boto_client: Any, credentials: Any, region: str, role_arn: str, services: list[str]) -> None:
+    for service in services:
+        try:  # through the installed wrapper: cached under the key the tasks look up
+            boto_client.boto_client_for(region, service, credentials(role_arn=role_arn))
+        except Exception:  # an unknown service or a role that cannot be assumed: the task finds out itself
+            log.debug("client %s for %s not made ahead", service, role_arn, exc_info=True)
 
 
 def _load_service_models(ctx: LocalCloudContext) -> None:
