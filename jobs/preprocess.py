@@ -162,11 +162,19 @@ def header_columns(files: list[Path], data_dir: Path) -> list[str]:
 
 
 def clean_strings(values: pd.Series) -> np.ndarray:
-    """Text cells as stripped strings, None when missing (what _common.clean_value does to text), vectorised."""
-    stripped = values.str.strip()
-    missing = stripped.isna().to_numpy() | stripped.str.lower().isin(MISSING_TOKENS).to_numpy()
-    cleaned = stripped.to_numpy(dtype=object)
-    cleaned[missing] = None
+    """Text cells as stripped strings, None when missing (what _common.clean_value does to text).
+
+    One pass over the cells, not pandas' `.str` methods: pandas caches the `.str` accessor on the Series and the
+    accessor refers back to it, a reference cycle that only the cyclic garbage collector frees. Each such Series
+    kept its whole read chunk (a 2-D object block and its strings) alive until a collection of the oldest
+    generation, which comes rarer as the job runs: the job's memory grew with the rows read (docs/decisions.md,
+    "Preprocessing memory past 1M rows: the cause"). Plain references are freed as soon as a chunk is done."""
+    tokens = MISSING_TOKENS
+    cleaned = np.empty(len(values), dtype=object)
+    cleaned[:] = [
+        None if not isinstance(cell, str) or (text := cell.strip()).lower() in tokens else text
+        for cell in values.to_numpy(dtype=object)
+    ]
     return cleaned
 
 
