@@ -83,6 +83,10 @@ class LocalCloud:
         # moto.sagemaker's package and its models import each other: imported for the first time by the server's
         # request threads and an extension's install at once, one of them gets the half-initialised module
         # ("cannot import name 'sagemaker_backends'", seen on a clean clone). Import it here, before any thread.
+        from driftline_local import botocore_share, moto_data
+
+        botocore_share.install()  # one parsed copy of each botocore model, however many sessions load it
+        moto_data.install()  # before anything imports moto.ec2: its offerings are read when EC2 asks, not here
         import moto.sagemaker.responses  # noqa: F401
         from moto.core.config import default_user_config
 

@@ -20,3 +20,47 @@ def test_an_uploaded_object_body_is_kept_on_disk_not_in_the_server(stack, aws, c
     buffer = _stored_key(cloud, bucket, "scratch/large.bin")._value_buffer
     assert buffer._rolled  # moto's SpooledTemporaryFile moved the body to a file
     assert aws("s3").get_object(Bucket=bucket, Key="scratch/large.bin")["Body"].read() == body
+
+
+def test_ec2_instance_type_offerings_are_read_when_ec2_asks_not_when_the_cloud_starts(cloud, aws):
+    import gzip
+    import json
+
+    import moto
+    from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
+
+    assert all(dict.__len__(regions) == 0 for regions in INSTANCE_TYPE_OFFERINGS.values())  # none parsed yet
+
+    answer = aws("ec2").describe_instance_type_offerings(LocationType="availability-zone")
+
+    path = os.path.join(
+        os.path.dirname(moto.__file__), "ec2/resources/instance_type_offerings/availability-zone/us-east-1.json.gz"
+    )
+    with open(path, "rb") as f:
+        bundled = json.loads(gzip.decompress(f.read()))
+    offered = {(o["InstanceType"], o["Location"]) for o in answer["InstanceTypeOfferings"]}
+    assert answer["InstanceTypeOfferings"][0]["LocationType"] == "availability-zone"
+    assert offered == {(o["InstanceType"], o["Location"]) for o in bundled}  # what moto answered before
+    assert dict.__len__(INSTANCE_TYPE_OFFERINGS["availability-zone"]) == 1  # only the region asked about
+
+
+def test_sessions_in_the_cloud_share_one_parsed_model_and_each_keeps_its_own_extras(cloud):
+    import boto3
+    import botocore.session
+    from moto.core.loaders import create_loader as moto_loader
+
+    plain = botocore.session.Session().get_component("data_loader")
+    through_boto3 = boto3.Session(region_name=cloud.ctx.region)._session.get_component("data_loader")
+
+    model = plain.load_service_model("sagemaker", "service-2")
+
+    assert through_boto3.load_service_model("sagemaker", "service-2") is model  # one copy in the cloud's process
+    s3_plain = plain.load_service_model("s3", "service-2")
+    s3_moto = moto_loader().load_service_model("s3", "service-2")
+    assert s3_moto is not s3_plain  # moto's extras are merged into moto's copy only
+    assert (
+        boto3.Session(region_name=cloud.ctx.region)
+        .client("sagemaker", endpoint_url=cloud.endpoint_url, aws_access_key_id="a", aws_secret_access_key="b")
+        .meta.endpoint_url
+        == cloud.endpoint_url
+    )
