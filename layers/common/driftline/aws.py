@@ -32,7 +32,9 @@ def prepare(*services: str) -> None:
             client(service)
 
 
+@cache
 def table(name: str) -> Any:
+    """The table's resource, made once per process (boto3 builds each `Table(...)` anew: about 0.5 ms a call)."""
     return _dynamodb().Table(name)
 
 

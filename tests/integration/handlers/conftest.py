@@ -128,7 +128,7 @@ def _reset_cached_clients() -> None:
         module = sys.modules.get(module_name)
         if module is None:
             continue
-        for attr in ("settings", "client", "_dynamodb"):
+        for attr in ("settings", "client", "_dynamodb", "table"):
             cached = getattr(module, attr, None)
             if hasattr(cached, "cache_clear"):
                 cached.cache_clear()
