@@ -58,10 +58,21 @@ SHARED_IMPORTS = (
     "aws_lambda_powertools.utilities.parser",
     "aws_lambda_powertools.utilities.idempotency",
     "aws_lambda_powertools.utilities.typing",
+    # what boto3 imports on first use of DynamoDB conditions or S3 (every Driftline handler's layer does)
+    "boto3.dynamodb.conditions",
+    "boto3.dynamodb.transform",
+    "boto3.s3.inject",
+    "boto3.s3.transfer",
+    "encodings.idna",
 )
 # botocore data every client loads, and the service models of the services this runtime's functions call: the
 # zygote parses them once (a few MiB of Python objects per service) and its children read them shared
 SHARED_BOTOCORE_DATA = ("endpoints", "partitions", "sdk-default-configuration", "_retry")
+# the zygote's throwaway calls (`_warm_up`): one JSON and one REST-XML protocol, as the handlers' first calls are
+WARM_UP_CALLS = (
+    ("dynamodb", "get_item", {"TableName": "warm-up", "Key": {"id": {"S": "warm-up"}}}),
+    ("s3", "head_object", {"Bucket": "warm-up", "Key": "warm-up"}),
+)
 SHARED_SERVICE_MODELS = ("dynamodb", "s3", "stepfunctions", "sagemaker", "sns", "cloudwatch", "events", "sts")
 
 
@@ -189,6 +200,76 @@ def _share_botocore_data() -> None:
                     loader.load_service_model(service, type_name)
 
 
+def _answer_locally(request: Any, **_: Any) -> Any:
+    """botocore's `before-send` hook for the zygote's throwaway calls: an empty 200 answer, nothing sent."""
+    from botocore.awsrequest import AWSResponse
+
+    class _Body:
+        def stream(self, **_: Any) -> Any:
+            yield b"{}" if "json" in (request.headers.get("Content-Type") or b"").decode() else b"<r/>"
+
+    return AWSResponse(request.url, 200, {}, _Body())
+
+
+def _warm_up() -> None:
+    """Run once, here, on throwaway objects, the library code every environment runs first: building and using a
+    pydantic model, creating a botocore client. The first runs of that code write to the zygote's pages (Python
+    3.11 specializes a function's bytecode in place as it runs; libraries fill their caches), so each child that
+    ran it first copied those pages: measured 2.5-3 MiB of each environment's private memory after its handler's
+    import. Nothing made here is kept: no session, client or model reaches a child (boto3's default session stays
+    unset), and pydantic's plugin list is left unread, so each child reads PYDANTIC_DISABLE_PLUGINS itself."""
+    saved = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"  # pydantic neither scans nor caches plugins in the zygote
+    try:
+        import datetime
+        from typing import Literal
+
+        import boto3.session
+        import pydantic
+
+        class _Part(pydantic.BaseModel):
+            model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+            at: datetime.datetime
+            kind: Literal["a", "b"] = "a"
+
+        class _WarmUp(pydantic.BaseModel):
+            model_config = pydantic.ConfigDict(populate_by_name=True)
+            count: int = pydantic.Field(default=0, alias="Count")
+            name: str | None = None
+            parts: list[_Part] = pydantic.Field(default_factory=list)
+            values: dict[str, float] = pydantic.Field(default_factory=dict)
+
+            @pydantic.field_validator("count")
+            @classmethod
+            def _same(cls, value: int) -> int:
+                return value
+
+            @pydantic.model_validator(mode="after")
+            def _whole(self) -> Any:
+                return self
+
+        parsed = _WarmUp.model_validate({"Count": 1, "parts": [{"at": "2026-01-01T00:00:00Z"}], "values": {"x": 1}})
+        parsed.model_dump(mode="json")
+        parsed.model_dump_json()
+        session = boto3.session.Session(
+            aws_access_key_id="zygote", aws_secret_access_key="zygote", region_name="us-east-1"
+        )
+        for service in SHARED_SERVICE_MODELS:
+            session.client(service, endpoint_url="http://127.0.0.1:9")  # created, never called, dropped
+        for service, operation, params in WARM_UP_CALLS:  # serialized, signed and parsed; never sent
+            client = session.client(service, endpoint_url="http://127.0.0.1:9")
+            client.meta.events.register("before-send", _answer_locally)
+            with contextlib.suppress(Exception):
+                getattr(client, operation)(**params)
+    except Exception:  # noqa: BLE001 - an interpreter without them: nothing to warm
+        return
+    finally:
+        if saved is None:
+            os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
+        else:
+            os.environ["PYDANTIC_DISABLE_PLUGINS"] = saved
+
+
 def _forget_shadowed(search_path: list[str]) -> None:
     """Drop each preloaded package that the function's own path entries provide, so it imports from there."""
     own = [p for p in search_path if p]
@@ -242,6 +323,7 @@ def zygote(sock_fd: int) -> None:
     serve_forks = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "forking.py"))["serve_forks"]
     _preload()
     _share_botocore_data()
+    _warm_up()
     gc.collect()
     gc.freeze()  # the collector never writes to the preloaded objects' pages, so they stay shared
     _heap_trimmer()()

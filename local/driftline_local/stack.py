@@ -30,6 +30,8 @@ import hashlib
 import io
 import json
 import logging
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,18 +149,20 @@ def parameter_values(template: dict[str, Any], overrides: dict[str, str]) -> dic
 
 
 def transform(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> dict[str, Any]:
-    """SAM → CloudFormation with aws-sam-translator, without calling AWS."""
-    from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
-    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
-    policies = get_bundled_managed_policy_map("aws") or {}
-    return dict(
-        translator.translate(
-            copy.deepcopy(sam), parameter_values=dict(parameters), get_managed_policy_map=lambda: policies
-        )
+    """SAM → CloudFormation with aws-sam-translator, without calling AWS, in a short-lived child process
+    (`sam_transform`: the translator's imports would otherwise stay in the local cloud's process). The
+    translator's refusals (InvalidDocumentException) reach the caller as a RuntimeError with its message."""
+    request = json.dumps({"sam": sam, "parameters": parameters, "region": region})
+    done = subprocess.run(
+        [sys.executable, "-m", "driftline_local.sam_transform"],
+        input=request,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"SAM transform failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+    return dict(json.loads(done.stdout))
 
 
 # --- moto gaps ----------------------------------------------------------------------------------

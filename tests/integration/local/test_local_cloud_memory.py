@@ -64,3 +64,39 @@ def test_sessions_in_the_cloud_share_one_parsed_model_and_each_keeps_its_own_ext
         .meta.endpoint_url
         == cloud.endpoint_url
     )
+
+
+_DEPLOY_AND_LIST_TRANSLATOR = """
+import json, sys, tempfile
+from pathlib import Path
+from driftline_local.cloud import LocalCloud
+
+with LocalCloud(port=0, workdir=tempfile.mkdtemp(), lambda_initialize_ahead=False) as cloud:
+    stack = cloud.deploy(Path(sys.argv[1]), "translatorcheck", {"OnCallEmail": "pager@example.com"})
+    print(json.dumps({
+        "outputs": sorted(stack.outputs),
+        "translator_modules": sorted(m for m in sys.modules if m.startswith("samtranslator.translator")),
+    }))
+"""
+
+
+def test_deploying_a_sam_template_leaves_the_translator_out_of_the_clouds_process():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # Given a fresh local cloud in its own process, When a SAM template is deployed
+    template = Path(__file__).parent / "sam_app" / "template.yaml"
+    done = subprocess.run(
+        [sys.executable, "-c", _DEPLOY_AND_LIST_TRANSLATOR, str(template)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+
+    # Then the stack is deployed from the translated template, and the translator ran in a child process
+    assert "DataBucketName" in result["outputs"]
+    assert result["translator_modules"] == []
