@@ -261,6 +261,7 @@ def _warm_up() -> None:
 
         import boto3.session
         import pydantic
+        from botocore.config import Config
 
         class _Part(pydantic.BaseModel):
             model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
@@ -289,13 +290,19 @@ def _warm_up() -> None:
         session = boto3.session.Session(
             aws_access_key_id="zygote", aws_secret_access_key="zygote", region_name="us-east-1"
         )
+        adaptive = Config(retries={"max_attempts": 1, "mode": "adaptive"})  # the retry mode handlers configure
         for service in SHARED_SERVICE_MODELS:
-            session.client(service, endpoint_url="http://127.0.0.1:9")  # created, never called, dropped
+            session.client(service, endpoint_url="http://127.0.0.1:9", config=adaptive)  # never called, dropped
         for service, operation, params in WARM_UP_CALLS:  # serialized, signed and parsed; never sent
-            client = session.client(service, endpoint_url="http://127.0.0.1:9")
+            client = session.client(service, endpoint_url="http://127.0.0.1:9", config=adaptive)
             client.meta.events.register("before-send", _answer_locally)
             with contextlib.suppress(Exception):
                 getattr(client, operation)(**params)
+        # a DynamoDB table resource, as handlers keep one for their state table (boto3's resource model and classes)
+        table = session.resource("dynamodb", endpoint_url="http://127.0.0.1:9", config=adaptive).Table("warm-up")
+        table.meta.client.meta.events.register("before-send", _answer_locally)
+        with contextlib.suppress(Exception):
+            table.get_item(Key={"id": "warm-up"})
     except Exception:  # noqa: BLE001 - an interpreter without them: nothing to warm
         return
     finally:
