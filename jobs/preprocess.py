@@ -277,6 +277,7 @@ class Partial:
         self.split_rows = [0, 0, 0]
         self.categories: dict[str, dict[str, int]] = {c: {} for c in sample_columns}  # training rows only
         self._sample_keys = np.zeros(0, dtype=np.uint64)
+        self._largest_key = np.uint64(0)  # the sample's, once it is full: rows with larger keys cannot enter it
         self._sample = pd.DataFrame(columns=[*sample_columns, FILE_COLUMN, ROW_COLUMN], dtype=object)
         self._pending: list[tuple[np.ndarray, pd.DataFrame]] = []
         self._pending_rows = 0
@@ -334,7 +335,7 @@ class Partial:
         only those are kept until the next cut: past the first baseline_rows training rows, the rows held and
         the cuts' work shrink as the data grows instead of being a chunk's worth every chunk."""
         if self._sample_keys.size >= self.baseline_rows:
-            below = keys < self._sample_keys[-1]  # _cut leaves the keys in ascending order
+            below = keys < self._largest_key
             if not below.all():
                 keys, rows = keys[below], rows[below].reset_index(drop=True)
         if not keys.size:
@@ -345,15 +346,26 @@ class Partial:
             self._cut()
 
     def _cut(self) -> None:
+        """The sample becomes the baseline_rows rows with the smallest keys among it and the rows offered since (an
+        equal key: the earlier offered), in the order they were offered. Only those rows are copied out of each
+        part, so a cut's transient memory is about the sample's size, not that of every row held (copying every
+        held row into one frame to take the sample from it set the job's peak, in its first chunks)."""
         if not self._pending:
             return
-        keys = np.concatenate([self._sample_keys, *(k for k, _ in self._pending)])
-        frames = [f for f in [self._sample, *(f for _, f in self._pending)] if len(f)]
-        rows = pd.concat([f.astype(object) for f in frames], ignore_index=True) if frames else self._sample
-        order = np.argsort(keys, kind="stable")[: self.baseline_rows]
-        self._sample_keys = keys[order]
+        parts = [(self._sample_keys, self._sample), *self._pending]
+        keys = np.concatenate([k for k, _ in parts])
+        kept = np.sort(np.argsort(keys, kind="stable")[: self.baseline_rows])  # positions, in offered order
+        starts = np.cumsum([0] + [k.size for k, _ in parts])
+        first = np.searchsorted(kept, starts)  # part i's kept rows: kept[first[i] : first[i + 1]]
+        frames = [
+            frame.iloc[kept[first[i] : first[i + 1]] - starts[i]].astype(object)
+            for i, (_, frame) in enumerate(parts)
+            if first[i + 1] > first[i]
+        ]
+        self._sample_keys = keys[kept]
+        self._largest_key = self._sample_keys.max()
         # categorical columns: each distinct string stored once, so the sample costs codes, not strings
-        self._sample = rows.iloc[order].reset_index(drop=True).astype("category")
+        self._sample = pd.concat(frames, ignore_index=True).astype("category")
         self._pending, self._pending_rows = [], 0
 
     @property

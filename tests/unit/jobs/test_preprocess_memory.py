@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,41 @@ def test_a_chunk_leaves_nothing_for_the_cyclic_garbage_collector_once_it_is_done
     # freed when the next one comes, not when a full collection comes, which grows rarer as the job runs (before:
     # every column's Series cached its `.str` accessor, which refers back to it, and kept its chunk alive)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_cutting_the_baseline_sample_copies_the_rows_it_keeps_not_the_rows_it_drops(harness) -> None:
+    preprocess = harness.load_job_module("preprocess")
+    columns = [f"c{number}" for number in range(20)]
+    top = np.iinfo(np.uint64).max
+
+    def chunk(number: int, rows: int) -> pd.DataFrame:
+        return pd.DataFrame({c: [f"{c}-{number}-{i}" for i in range(rows)] for c in columns} | {"y": ["yes"] * rows})
+
+    def cut_memory(offered: int) -> int:
+        # Given a full 5,000-row sample and PENDING_PARTS - 1 chunks of `offered` rows that may enter it, held
+        partial = preprocess.Partial([*columns, "y"], columns, baseline_rows=5000, counted=[])
+        keys = np.arange(top - 5000, top, dtype=np.uint64)
+        partial.add(chunk(0, 5000), keys, np.zeros(5000, np.int8), "y", "b")
+        partial.sample  # noqa: B018 - settles the sample
+        for number in range(1, preprocess.PENDING_PARTS):
+            keys = np.arange(number * 1000, number * 1000 + offered, dtype=np.uint64)
+            partial.add(chunk(number, offered), keys, np.zeros(offered, np.int8), "y", "b")
+        assert partial.held_rows == 5000 + offered * (preprocess.PENDING_PARTS - 1)
+        # When the next chunk's row makes the sample cut (the frames held reach PENDING_PARTS)
+        tracemalloc.start()
+        try:
+            partial.add(chunk(99, 1), np.zeros(1, dtype=np.uint64), np.zeros(1, np.int8), "y", "b")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert partial.held_parts == 0 and partial.held_rows == 5000
+        return peak
+
+    few, many = 10, 300
+    extra_rows = (many - few) * (preprocess.PENDING_PARTS - 1)
+
+    # Then the cut's transient memory grows with the rows held by their keys alone (8 bytes each, and their
+    # order), not by copies of the rows it drops: it keeps 5,000 rows either way (before, every held row was
+    # copied into one frame to take the sample from it, about 180 bytes a row here with 21 columns; in the first
+    # chunks of a job, where 50,000 rows are dropped at each cut, that set the job's peak memory)
+    assert (cut_memory(many) - cut_memory(few)) / extra_rows < 64
