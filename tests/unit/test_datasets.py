@@ -186,3 +186,19 @@ def test_a_hostile_header_name_is_rejected_by_position():
         _checked(b"age," + b"A" * 500 + b",y\n1,2,no\n")
 
     assert "AAAA" not in str(raised.value)
+
+
+@pytest.mark.parametrize("spelling", ["inf", "-Infinity", "INF"])
+def test_an_infinite_value_in_a_numeric_feature_is_rejected_like_text(spelling):
+    config = CONFIG.model_copy(update={"features": [Feature(name="age", type="numeric")]})
+
+    with pytest.raises(InvalidDataset, match="numeric feature 'age'") as raised:
+        _checked(f"age,y\n41,no\n{spelling},no\n".encode(), config)
+
+    assert raised.value.line == 3
+
+
+def test_numbers_in_any_float_spelling_are_numeric():
+    config = CONFIG.model_copy(update={"features": [Feature(name="age", type="numeric")]})
+
+    _checked(b"age,y\n1e3,no\n-3,yes\n+.5,no\n 7 ,yes\n", config)

@@ -477,6 +477,10 @@ def _canonical(label: str) -> str:
 
 
 def _is_number(value: str) -> bool:
+    # float() takes a leading letter only in inf/nan spellings, never finite: a category skips the exception,
+    # which was most of the upload check's CPU on categorical columns
+    if value[:1].isalpha():
+        return False
     try:
         return math.isfinite(float(value))
     except ValueError:
