@@ -580,7 +580,13 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
             run.total,
             "s",
             note=f"jobs {run.parts['SageMaker jobs']:.1f} s, quiet window "
-            f"{run.parts['quiet window (config)']:.1f} s, {run.cold_starts} cold starts",
+            f"{run.parts['quiet window (config)']:.1f} s, {run.cold_starts} cold starts"
+            + (
+                ""
+                if run.start == "cold" or not run.cold_starts
+                else " (an environment beyond the first for a function that got concurrent events, as Lambda "
+                "starts one per concurrent invocation; no function's first invocation waited for an init)"
+            ),
         )
         # the aim is for the cloud as it runs by default (environments released after their idle lifetime);
         # a warm run keeps every function's environment on purpose. It is judged on the summed PSS, what the
