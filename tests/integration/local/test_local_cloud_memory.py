@@ -100,3 +100,38 @@ def test_deploying_a_sam_template_leaves_the_translator_out_of_the_clouds_proces
     # Then the stack is deployed from the translated template, and the translator ran in a child process
     assert "DataBucketName" in result["outputs"]
     assert result["translator_modules"] == []
+
+
+_FREE_AFTER_A_LARGER_BLOCK = """
+import sys
+from driftline_local.cloud import return_large_blocks
+
+def rss_kib():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+if sys.argv[1] == "fixed":
+    return_large_blocks()
+first = b"x" * (16 << 20)  # a large body, freed: glibc would raise its threshold to its size
+del first
+before = rss_kib()
+body = b"y" * (4 << 20)  # the next request's body
+del body
+print(rss_kib() - before)
+"""
+
+
+def test_the_clouds_process_gives_back_a_freed_large_body_after_a_larger_one():
+    import subprocess
+    import sys
+
+    def retained_kib(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", _FREE_AFTER_A_LARGER_BLOCK, mode], capture_output=True, text=True, check=True
+        )
+        return int(done.stdout.strip())
+
+    # Given glibc's default, a 4 MiB body freed after a 16 MiB one stays in the heap
+    assert retained_kib("default") >= 3 * 1024
+    # When the cloud's process fixes the threshold, Then it is given back
+    assert retained_kib("fixed") < 512
