@@ -161,7 +161,8 @@ def transform(sam: dict[str, Any], parameters: dict[str, Any], region: str) -> d
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"SAM transform failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+        reason = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"SAM transform failed: {reason}")
     return dict(json.loads(done.stdout))
 
 
