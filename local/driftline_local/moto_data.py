@@ -95,7 +95,7 @@ def install() -> None:
     import moto.utilities.utils as moto_utils
 
     files = _offering_files()
-    module = sys.modules.get(OFFERINGS_MODULE)
+    module: Any = sys.modules.get(OFFERINGS_MODULE)
     if module is None:
         load_resource = moto_utils.load_resource
 
@@ -106,7 +106,9 @@ def install() -> None:
 
         moto_utils.load_resource = load_outside_offerings  # the module binds it by name at import
         try:
-            import moto.ec2.models.instance_types as module  # noqa: PLC0415
+            import moto.ec2.models.instance_types
+
+            module = moto.ec2.models.instance_types
         finally:
             moto_utils.load_resource = load_resource
     offerings: dict[str, Any] = module.INSTANCE_TYPE_OFFERINGS  # the same dict instances.py and spot_requests.py hold
