@@ -112,6 +112,7 @@ class MemorySampler:
     first_parts: dict[str, float] = field(default_factory=dict)  # when the run began
     peak_pss_mib: float = 0.0  # proportional set size: a page shared by n processes counts 1/n in each
     peak_pss_parts: dict[str, float] = field(default_factory=dict)
+    peak_pss_processes: dict[str, int] = field(default_factory=dict)  # how many of each kind at that peak
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _cpu_ticks: dict[int, int] = field(default_factory=dict)  # pid -> utime + stime last seen (clock ticks)
@@ -127,7 +128,7 @@ class MemorySampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            parts, pss_parts = self.sample()
+            parts, pss_parts, processes = self.sample()
             pss = sum(pss_parts.values())
             self.samples += 1
             self.first_parts = self.first_parts or parts
@@ -135,11 +136,11 @@ class MemorySampler:
             if total > self.peak_mib:
                 self.peak_mib, self.peak_parts = total, parts
             if pss > self.peak_pss_mib:
-                self.peak_pss_mib, self.peak_pss_parts = pss, pss_parts
+                self.peak_pss_mib, self.peak_pss_parts, self.peak_pss_processes = pss, pss_parts, processes
             self._stop.wait(self.interval)
 
-    def sample(self) -> tuple[dict[str, float], dict[str, float]]:
-        """RSS and PSS in MiB per kind of process."""
+    def sample(self) -> tuple[dict[str, float], dict[str, float], dict[str, int]]:
+        """RSS and PSS in MiB per kind of process, and how many processes of each kind."""
         parents: dict[int, int] = {}
         ticks: dict[int, int] = {}
         for entry in os.listdir("/proc"):
@@ -164,11 +165,13 @@ class MemorySampler:
                     self._cpu_ticks[pid] = max(self._cpu_ticks.get(pid, 0), ticks[pid])
         parts: dict[str, float] = {}
         pss: dict[str, float] = {}
+        processes: dict[str, int] = {}
         for pid in tree:
             kind = "server" if pid == self.root else _kind(pid)
+            processes[kind] = processes.get(kind, 0) + 1
             parts[kind] = parts.get(kind, 0.0) + _status_mib(pid, "/proc/{}/status", "VmRSS:")
             pss[kind] = pss.get(kind, 0.0) + _status_mib(pid, "/proc/{}/smaps_rollup", "Pss:")
-        return parts, pss
+        return parts, pss, processes
 
     def cpu_mark(self) -> tuple[float, float, float, float]:
         """(CPU seconds the whole machine was busy, of the cloud's tree as last seen, of this process; wall time)."""
@@ -259,6 +262,7 @@ class Run:
     cold_starts: int
     invocations: int
     jobs: dict[str, float]
+    memory_pss_processes: dict[str, int] = field(default_factory=dict)  # at the PSS peak
 
     @property
     def outside(self) -> float:
@@ -339,6 +343,7 @@ def run_once(size: str, rows: int, start: str, drift_rps: float | None) -> tuple
         timeline.cold_starts,
         timeline.invocations,
         timeline.jobs,
+        memory.peak_pss_processes,
     )
     report([run], None, Figures("loop"))  # the details, before any check
     if start == "cold" and len(timeline.first_cold) < timeline.functions:
@@ -529,6 +534,12 @@ def drift_to_retraining(clients: Any, stack: Any, per_second: float, timeout: fl
 
 
 # --- report -----------------------------------------------------------------------------------------
+def _per_process(mib: float, processes: int) -> str:
+    """How many processes of a kind held a part of the peak (the Lambda part depends mostly on how many
+    environments are still inside their idle lifetime then)."""
+    return f" in {processes} processes, {mib / processes:.1f} each" if processes > 1 else ""
+
+
 def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures) -> None:
     for run in runs:
         label = f"{run.start}, {run.size} rows"
@@ -541,7 +552,10 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
         print(f"  outside the jobs, quiet window excluded          {run.outside:6.2f} s  ({run.share:.1%})")
         parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.memory_parts.items()))
         print(f"  local cloud peak resident memory                 {run.memory_mib:6.0f} MiB ({parts})")
-        pss_parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.memory_pss_parts.items()))
+        pss_parts = ", ".join(
+            f"{k} {v:.0f}" + _per_process(v, run.memory_pss_processes.get(k, 0))
+            for k, v in sorted(run.memory_pss_parts.items())
+        )
         print(f"  local cloud peak proportional set size           {run.memory_pss_mib:6.0f} MiB ({pss_parts})")
         load = (
             f"other work {run.others_cpus:.1f} CPUs of {os.cpu_count()}, load average {run.load[0]:.1f} -> "
