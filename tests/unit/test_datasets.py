@@ -202,3 +202,31 @@ def test_numbers_in_any_float_spelling_are_numeric():
     config = CONFIG.model_copy(update={"features": [Feature(name="age", type="numeric")]})
 
     _checked(b"age,y\n1e3,no\n-3,yes\n+.5,no\n 7 ,yes\n", config)
+
+
+def test_the_first_text_in_a_numeric_feature_is_named_by_its_line_past_the_first_blocks_of_rows():
+    config = CONFIG.model_copy(update={"features": [Feature(name="age", type="numeric")]})
+    rows = [f"{20 + n % 50},{'yes' if n % 3 else 'no'}" for n in range(3000)]
+    rows[2500:] = ["forty,no"] * 500  # from line 2502 (the header is line 1): a sixth of the values are text
+
+    with pytest.raises(InvalidDataset, match="numeric feature 'age'") as raised:
+        _checked(("age,y\n" + "\n".join(rows) + "\n").encode(), config, chunk=4096)
+
+    assert (raised.value.line, raised.value.column) == (2502, 1)
+
+
+def test_each_columns_counts_are_those_of_its_cells_one_by_one():
+    cells = ["41", " 7 ", "NA", "", "admin.", "1e3", "inf", "?", "x1", "-2.5"]
+    rows = [[cells[(n * 7 + k) % len(cells)] for k in range(3)] + ["yes" if n % 3 else "no"] for n in range(2500)]
+    data = ("a,b,c,y\n" + "".join(",".join(row) + "\n" for row in rows)).encode()
+
+    report = _checked(data, chunk=65536)
+
+    for i in range(3):
+        present = [
+            row[i].strip() for row in rows if row[i].strip().lower() not in {"", "na", "nan", "null", "none", "?"}
+        ]
+        text = [n for n, row in enumerate(rows) if row[i] in {"admin.", "inf", "x1"}]
+        stats = report.columns[i]
+        assert (stats.present, stats.non_numeric) == (len(present), len(text))
+        assert stats.first_non_numeric_line == text[0] + 2
