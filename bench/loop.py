@@ -263,6 +263,7 @@ class Run:
     invocations: int
     jobs: dict[str, float]
     memory_pss_processes: dict[str, int] = field(default_factory=dict)  # at the PSS peak
+    function_seconds: dict[str, float] = field(default_factory=dict)  # each function's invocations, summed
 
     @property
     def outside(self) -> float:
@@ -344,6 +345,7 @@ def run_once(size: str, rows: int, start: str, drift_rps: float | None) -> tuple
         timeline.invocations,
         timeline.jobs,
         memory.peak_pss_processes,
+        timeline.function_seconds,
     )
     report([run], None, Figures("loop"))  # the details, before any check
     if start == "cold" and len(timeline.first_cold) < timeline.functions:
@@ -381,6 +383,7 @@ class Timeline:
         self.intervals: list[tuple[float, float, str]] = []
         self.jobs: dict[str, float] = {}
         self.cold_starts = self.invocations = self.functions = 0
+        self.function_seconds: dict[str, float] = {}  # START -> END per function, summed (they may overlap)
         self.first_cold: list[str] = []  # functions whose first invocation in the run waited for an init phase
         sfn = clients("stepfunctions")
         arns = [pipeline_arn] + [
@@ -446,6 +449,7 @@ class Timeline:
                     self.invocations += 1
                     starts.append((name, start))
                     self.intervals.append((start, at, "Lambda invocations"))
+                    self.function_seconds[name] = self.function_seconds.get(name, 0.0) + at - start
                     cold = "Init Duration: " in message
                     if first is None or start < first[0]:
                         first = (start, cold)
@@ -549,6 +553,9 @@ def report(runs: list[Run], drift: tuple[float, float] | None, figures: Figures)
         )
         for name, seconds in run.parts.items():
             print(f"  {name:48} {seconds:6.2f} s")
+            if name == "Lambda invocations":  # each function's START -> END, summed (overlaps counted in each)
+                for function, spent in sorted(run.function_seconds.items(), key=lambda item: -item[1]):
+                    print(f"      {function:44} {spent:6.3f} s")
         print(f"  outside the jobs, quiet window excluded          {run.outside:6.2f} s  ({run.share:.1%})")
         parts = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.memory_parts.items()))
         print(f"  local cloud peak resident memory                 {run.memory_mib:6.0f} MiB ({parts})")
