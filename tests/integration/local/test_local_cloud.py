@@ -161,8 +161,6 @@ def test_execution_environments_hold_the_runtime_libraries_once_shared_copy_on_w
 
 
 def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_copy(tmp_path):
-    from driftline_local.lambda_runtime import _start_zygote
-
     # Given a function whose code bundles its own pydantic (the runtime's zygote has its own imported)
     code = tmp_path / "code"
     (code / "pydantic").mkdir(parents=True)
@@ -172,38 +170,13 @@ def test_a_function_that_bundles_its_own_copy_of_a_runtime_library_imports_its_c
         "def handler(event, context):\n"
         "    return {'bundled': getattr(pydantic, 'BUNDLED', False), 'greeting': os.environ['GREETING']}\n"
     )
-    home = tmp_path / "home"
-    home.mkdir()
-    zygote = _start_zygote(home)
-    request_read, request_write = os.pipe()
-    response_read, response_write = os.pipe()
-    output_read, output_write = os.pipe()
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(code),
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_LAMBDA_FUNCTION_NAME": "bundles-pydantic",
-        "GREETING": "hi",
-    }
-    try:
-        zygote.spawn(
-            {"cwd": str(code), "env": env, "handler": "app.handler"}, [output_write, request_read, response_write]
-        )
-        for fd in (output_write, request_read, response_write):
-            os.close(fd)
-        with os.fdopen(request_write, "w") as requests, os.fdopen(response_read) as responses:
-            assert json.loads(responses.readline()) == {"ready": True}
-            request = {"event": {}, "aws_request_id": "r1", "invoked_function_arn": "arn", "timeout_seconds": 3}
-            requests.write(json.dumps(request) + "\n")
-            requests.flush()
-            answer = json.loads(responses.readline())
-    finally:
-        os.close(output_read)
-        zygote.close()
+
+    answer = _invoke_once_in_a_forked_environment(
+        tmp_path, code, {"AWS_LAMBDA_FUNCTION_NAME": "bundles-pydantic", "GREETING": "hi"}, {}, timeout_seconds=3
+    )
 
     # Then its handler imported the bundled copy, with the function's own environment
-    assert json.loads(answer["payload"]) == {"bundled": True, "greeting": "hi"}
+    assert answer == {"bundled": True, "greeting": "hi"}
 
 
 def test_a_function_setting_what_a_shared_library_reads_at_import_starts_a_fresh_interpreter():
@@ -262,11 +235,26 @@ def handler(event, context):
 
 def _first_invocation_in_a_forked_environment(tmp_path, handler_source, event):
     """Fork one environment from a fresh Lambda zygote with `handler_source` as app.py; its first answer."""
-    from driftline_local.lambda_runtime import _start_zygote
-
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text(handler_source)
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "first-work",
+        "AWS_REGION": "eu-west-3",
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_ACCESS_KEY_ID": "AKIAFIRSTWORK",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",  # nothing listens: a call fails fast
+        "AWS_MAX_ATTEMPTS": "1",
+        "PYDANTIC_DISABLE_PLUGINS": "__all__",
+    }
+    return _invoke_once_in_a_forked_environment(tmp_path, code, env, event, timeout_seconds=30)
+
+
+def _invoke_once_in_a_forked_environment(tmp_path, code, function_env, event, timeout_seconds):
+    """Fork one environment running `code`'s app.handler from a fresh Lambda zygote; its first answer's payload."""
+    from driftline_local.lambda_runtime import _start_zygote
+
     home = tmp_path / "home"
     home.mkdir()
     zygote = _start_zygote(home)
@@ -278,14 +266,7 @@ def _first_invocation_in_a_forked_environment(tmp_path, handler_source, event):
         "PYTHONPATH": str(code),
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_LAMBDA_FUNCTION_NAME": "first-work",
-        "AWS_REGION": "eu-west-3",
-        "AWS_DEFAULT_REGION": "eu-west-3",
-        "AWS_ACCESS_KEY_ID": "AKIAFIRSTWORK",
-        "AWS_SECRET_ACCESS_KEY": "secret",
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",  # nothing listens: a call fails fast
-        "AWS_MAX_ATTEMPTS": "1",
-        "PYDANTIC_DISABLE_PLUGINS": "__all__",
+        **function_env,
     }
     try:
         zygote.spawn(
@@ -295,7 +276,12 @@ def _first_invocation_in_a_forked_environment(tmp_path, handler_source, event):
             os.close(fd)
         with os.fdopen(request_write, "w") as requests, os.fdopen(response_read) as responses:
             assert json.loads(responses.readline()) == {"ready": True}
-            request = {"event": event, "aws_request_id": "r1", "invoked_function_arn": "arn", "timeout_seconds": 30}
+            request = {
+                "event": event,
+                "aws_request_id": "r1",
+                "invoked_function_arn": "arn",
+                "timeout_seconds": timeout_seconds,
+            }
             requests.write(json.dumps(request) + "\n")
             requests.flush()
             return json.loads(json.loads(responses.readline())["payload"])
