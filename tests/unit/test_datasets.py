@@ -230,3 +230,25 @@ def test_each_columns_counts_are_those_of_its_cells_one_by_one():
         stats = report.columns[i]
         assert (stats.present, stats.non_numeric) == (len(present), len(text))
         assert stats.first_non_numeric_line == text[0] + 2
+
+
+def test_rows_waiting_for_their_numeric_count_hold_about_one_longest_line_not_the_file():
+    import tracemalloc
+
+    columns = 200
+    header = ",".join(f"c{i}" for i in range(columns)) + ",y\n"
+    row = ",".join(["1" + "0" * 499] * columns)  # a 100 kB row
+
+    def chunks():  # 60 rows, 6 MB, made as they are read
+        yield header.encode()
+        for n in range(60):
+            yield f"{row},{'yes' if n % 2 else 'no'}\n".encode()
+
+    tracemalloc.start()
+    try:
+        validate_csv(chunks(), CONFIG, known_labels=frozenset())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 * 1024 * 1024  # held all 60 rows (over 6 MB) before the block was bounded by characters

@@ -1,9 +1,10 @@
 """Checks on an uploaded CSV, made on the whole file as a stream (pure: no AWS here).
 
 The file arrives as chunks of bytes (an S3 body's `iter_chunks`); it is decoded incrementally, cut
-into physical lines and parsed by `csv.reader`, so memory is bounded by one line and time is linear
-in the file's size (no sniffing heuristics: `csv.Sniffer` is quadratic on unbalanced quotes). A time
-budget ends the check with a reason instead of a Lambda timeout.
+into physical lines and parsed by `csv.reader`, so memory is bounded by one line plus the rows awaiting
+their numeric count (at most 65,536 cells and one longest line's characters), and time is linear in the
+file's size (no sniffing heuristics: `csv.Sniffer` is quadratic on unbalanced quotes). A time budget ends
+the check with a reason instead of a Lambda timeout.
 
 What is checked is what would make the preprocessing job fail or train on the wrong thing: encoding,
 the header, every row's field count, numeric features, and the labels against the problem type and
@@ -39,7 +40,8 @@ MAX_CLASSES = 1000
 NUMERIC_SHARE = 0.95  # as jobs/preprocess.py: a feature is numeric when >= 95 % of present values parse
 MISSING = frozenset({"", "na", "nan", "null", "none", "?"})  # jobs/_common.py MISSING_TOKENS
 _CHECK_CLOCK_EVERY_ROWS = 512
-_TALLY_ROWS = 1024  # rows whose numeric-tracked cells are counted together
+_TALLY_CELLS = 65536  # cells (rows x columns) whose numeric-tracked ones are counted together, at most
+_TALLY_CHARS = MAX_LINE_CHARS  # and at most one longest line's characters beyond the first row: memory stays bounded
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9 _.\-]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -97,7 +99,7 @@ def validate_csv(
         numeric = {f.name for f in config.features if f.type == "numeric"}
         tracked = [i for i, name in enumerate(header) if name in numeric]
     report.columns = {i: ColumnStats() for i in tracked}
-    tally = _NumericTally(report.columns)
+    tally = _NumericTally(report.columns, max_rows=max(1, min(1024, _TALLY_CELLS // len(header))))
     classification = config.problem_type is not ProblemType.REGRESSION
     canonical = {_canonical(label): label for label in known_labels}
     width, present_targets, record_end = len(header), 0, reader.line_num
@@ -116,7 +118,7 @@ def validate_csv(
                     rule="field-count",
                     line=line,
                 )
-            tally.add(row, line)
+            tally.add(row, line, lines.chars)
             value = row[target].strip()
             if value.lower() in MISSING:
                 continue
@@ -272,6 +274,7 @@ class _Lines:
         self._clock = clock
         self._deadline = clock() + budget_seconds
         self.line = 1
+        self.chars = 0  # characters of the lines handed out so far
         self._iterator = self._lines()
 
     def __iter__(self) -> Iterator[str]:
@@ -309,6 +312,7 @@ class _Lines:
             while (end := text.find("\n", start)) >= 0:
                 line, pending = pending + text[start : end + 1], ""
                 self._bounded(line)
+                self.chars += len(line)
                 yield line
                 self.line += 1
                 start = end + 1
@@ -319,6 +323,7 @@ class _Lines:
         except UnicodeDecodeError:
             raise self._not_utf8(offset) from None
         if pending:
+            self.chars += len(pending)
             yield pending
 
     def _bounded(self, line: str) -> None:
@@ -477,15 +482,19 @@ class _NumericTally:
     few distinct cells per block (categories, repeated numbers), so each is classified once per block rather
     than once per row (the per-cell loop was most of the check's CPU)."""
 
-    def __init__(self, columns: dict[int, ColumnStats]) -> None:
+    def __init__(self, columns: dict[int, ColumnStats], max_rows: int) -> None:
         self.columns = columns
+        self.max_rows = max_rows
         self.rows: list[list[str]] = []
         self.lines: list[int] = []
+        self._chars_at_start: int | None = None  # characters read when the block's first row was added
 
-    def add(self, row: list[str], line: int) -> None:
+    def add(self, row: list[str], line: int, chars_read: int) -> None:
         self.rows.append(row)
         self.lines.append(line)
-        if len(self.rows) >= _TALLY_ROWS:
+        if self._chars_at_start is None:
+            self._chars_at_start = chars_read
+        if len(self.rows) >= self.max_rows or chars_read - self._chars_at_start >= _TALLY_CHARS:
             self.flush()
 
     def flush(self) -> None:
@@ -505,6 +514,7 @@ class _NumericTally:
                 )
         self.rows.clear()
         self.lines.clear()
+        self._chars_at_start = None
 
 
 def _is_number(value: str) -> bool:
