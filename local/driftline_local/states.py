@@ -52,6 +52,7 @@ TASK_SERVICES: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 _clients: dict[tuple[Any, ...], Any] = {}
 _clients_lock = threading.Lock()
+_client_making_lock = threading.Lock()  # held while a client is made (see boto_client_for)
 
 
 def install(ctx: LocalCloudContext) -> None:
@@ -101,9 +102,14 @@ def _install_client_cache(ctx: LocalCloudContext) -> None:
         with _clients_lock:
             client = _clients.get(key)
         if client is None:
-            client = current(region, service, state_credentials)
-            with _clients_lock:
-                client = _clients.setdefault(key, client)
+            # boto3's default session is not safe to make clients from in parallel (executions' tasks and
+            # `_make_clients` run in their own threads): one client is made at a time
+            with _client_making_lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = current(region, service, state_credentials)
+                    with _clients_lock:
+                        _clients[key] = client
         return client
 
     boto_client_for._driftline_client_cache = True  # type: ignore[attr-defined]
@@ -147,18 +153,11 @@ def _install_machine_clients_ahead(ctx: LocalCloudContext) -> None:
     StepFunctionsParserBackend.create_state_machine = create_state_machine  # type: ignore[method-assign]
 
 
-_make_clients_lock = threading.Lock()  # boto3's default session is not safe to make clients from in parallel
-
-
 def _make_clients(region: str, role_arn: str, services: list[str]) -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    with _make_clients_lock:
-        _make_clients_locked(boto_client, StateCredentials, region, role_arn, services)
-
-
-def _make_clients_locked(boto_client: Any, credentials: Any, region: str, role_arn: str, services: list[str]) -> None:
+    credentials = StateCredentials
     for service in services:
         try:  # through the installed wrapper: cached under the key the tasks look up
             boto_client.boto_client_for(region, service, credentials(role_arn=role_arn))
@@ -174,13 +173,14 @@ def _load_service_models(ctx: LocalCloudContext) -> None:
     for service, call, kwargs in TASK_SERVICES:
         if ctx.stop_event.is_set():
             return
-        client = boto3.client(  # the default session's loader keeps the model for every later client
-            service,
-            region_name=ctx.region,
-            endpoint_url=ctx.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        with _client_making_lock:  # the default session's loader keeps the model for every later client
+            client = boto3.client(
+                service,
+                region_name=ctx.region,
+                endpoint_url=ctx.endpoint_url,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
         try:
             getattr(client, call)(**kwargs)
         except Exception:  # a refusal warms up as well; the cloud may also be stopping
