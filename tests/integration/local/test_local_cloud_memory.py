@@ -135,3 +135,51 @@ def test_the_clouds_process_gives_back_a_freed_large_body_after_a_larger_one():
     assert retained_kib("default") >= 3 * 1024
     # When the cloud's process fixes the threshold, Then it is given back
     assert retained_kib("fixed") < 512
+
+
+_DEPLOY_AND_COUNT_WHAT_A_COLLECTION_WALKS = """
+import gc, json, sys, tempfile, weakref
+from pathlib import Path
+from driftline_local.cloud import LocalCloud
+
+class Node:
+    pass
+
+with LocalCloud(port=0, workdir=tempfile.mkdtemp(), lambda_initialize_ahead=False) as cloud:
+    cycle = Node()
+    cycle.itself = cycle
+    dropped = weakref.ref(cycle)
+    del cycle  # garbage only the cyclic collector finds
+    cloud.deploy(Path(sys.argv[1]), "collectorcheck", {"OnCallEmail": "pager@example.com"})
+    deployed = {
+        "left_out": gc.get_freeze_count(),
+        "walked_by_a_full_collection": len(gc.get_objects()),
+        "garbage_kept": dropped() is not None,
+    }
+print(json.dumps(deployed | {"left_out_after_stop": gc.get_freeze_count()}))
+"""
+
+
+def test_what_a_deployed_cloud_holds_is_left_out_of_later_full_collections():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # Given a fresh local cloud in its own process, When a SAM template is deployed
+    template = Path(__file__).parent / "sam_app" / "template.yaml"
+    done = subprocess.run(
+        [sys.executable, "-c", _DEPLOY_AND_COUNT_WHAT_A_COLLECTION_WALKS, str(template)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+
+    # Then a full collection during a run walks only what was made since (a full pass over everything the cloud
+    # holds took 0.2-0.3 s with the server waiting), the garbage before the deploy was collected, not kept,
+    # and the cloud's stop hands everything back to the collector
+    assert counts["left_out"] > 3 * counts["walked_by_a_full_collection"], counts
+    assert counts["garbage_kept"] is False
+    assert counts["left_out_after_stop"] == 0
