@@ -1,5 +1,6 @@
 """S3 `Object Created` under batch/<model>/ (EventBridge): check the file; quarantine, keep or start a transform."""
 
+import aws_lambda_powertools.utilities.idempotency  # noqa: F401 - every event is deduplicated: loaded at init
 from driftline import aws
 from driftline.batch import handle_batch_upload
 from driftline.observability import logger, metrics

@@ -3,6 +3,7 @@
 While the model is paused (`driftline pause`) a valid file stays in incoming/ and no run starts.
 """
 
+import aws_lambda_powertools.utilities.idempotency  # noqa: F401 - every event is deduplicated: loaded at init
 from driftline import aws, datasets  # noqa: F401 - datasets: every upload's CSV check, loaded at init
 from driftline.observability import logger, metrics
 from driftline.uploads import UploadedObject, handle_upload

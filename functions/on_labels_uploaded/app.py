@@ -4,6 +4,7 @@ A labels file is `inference_id,<target>` rows for predictions made earlier (Invo
 the model quality job joins them with the captured predictions (driftline.quality).
 """
 
+import aws_lambda_powertools.utilities.idempotency  # noqa: F401 - every event is deduplicated: loaded at init
 from driftline import aws
 from driftline.observability import logger, metrics
 from driftline.quality import handle_labels

@@ -1,5 +1,6 @@
 """`SageMaker Processing Job State Change` (EventBridge): publish a drift monitor's findings as metrics."""
 
+import aws_lambda_powertools.utilities.idempotency  # noqa: F401 - every event is deduplicated: loaded at init
 from driftline import aws
 from driftline.events import EventBridgeEvent
 from driftline.monitoring import ProcessingJobStateChange, publish_monitoring

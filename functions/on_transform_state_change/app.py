@@ -1,5 +1,6 @@
 """`SageMaker Transform Job State Change` (EventBridge): record a batch job's predictions, or page its failure."""
 
+import aws_lambda_powertools.utilities.idempotency  # noqa: F401 - every event is deduplicated: loaded at init
 from driftline import aws
 from driftline.batch import TransformJobStateChange, handle_transform_state_change
 from driftline.events import EventBridgeEvent

@@ -4,9 +4,8 @@ A paused model's rollout is refused here (ModelPaused): nothing is created; the 
 """
 
 from driftline import aws
-from driftline.deployment import DeployRequest, plan_deployment
+from driftline.deployment import DeployRequest, plan_deployment, refuse_rollout_if_paused
 from driftline.observability import logger
-from driftline.operations import refuse_rollout_if_paused
 
 aws.prepare("dynamodb", "sagemaker", "cloudwatch")  # init phase: the clients exist before the first event
 

@@ -1,6 +1,6 @@
 """CanaryRollout step: record the model now serving traffic and approve its package, then rewrite the run's report."""
 
-from driftline import aws, run_report
+from driftline import aws, monitoring, run_report  # noqa: F401 - monitoring: every promotion schedules it
 from driftline.deployment import DeployRequest, record_deployment
 from driftline.observability import logger
 

@@ -44,7 +44,7 @@ def loaded(handler: str) -> set[str]:
 @pytest.mark.parametrize("handler", ["on_alarm", "start_monitoring", "watch_canary"])
 def test_handlers_that_read_no_csv_and_judge_no_instance_skip_those_modules(handler: str) -> None:
     modules = loaded(handler)
-    assert "driftline.config" in modules  # the probe did load the handler's chain
+    assert "driftline.observability" in modules  # the probe did load the handler's chain
     assert not {"driftline.datasets", "driftline.sizing", "driftline.instance_types"} & modules
 
 
@@ -53,3 +53,54 @@ def test_handlers_that_read_no_csv_and_judge_no_instance_skip_those_modules(hand
 )
 def test_handlers_that_use_them_still_load_them_at_init(handler: str, module: str) -> None:
     assert module in loaded(handler)
+
+
+IDEMPOTENCY = "aws_lambda_powertools.utilities.idempotency"
+DEDUPING = [
+    "on_data_uploaded",
+    "on_batch_uploaded",
+    "on_labels_uploaded",
+    "on_monitoring_completed",
+    "on_transform_state_change",
+]
+
+
+def test_page_forwarding_builds_no_pydantic_model_at_init() -> None:
+    # Given the on-call topic's subscriber, whose only inputs are its own settings and SNS records
+    modules = loaded("forward_pages")
+    # Then its cold start neither imports pydantic nor builds a model (frozen dataclasses hold both)
+    assert "driftline.page_forwarding" in modules
+    assert not {"pydantic", "pydantic_core"} & modules
+
+
+@pytest.mark.parametrize(
+    "handler", ["on_alarm", "start_monitoring", "watch_canary", "plan_deployment", "roll_back", "record_deployment"]
+)
+def test_handlers_that_never_deduplicate_skip_powertools_idempotency(handler: str) -> None:
+    modules = loaded(handler)
+    assert "driftline.observability" in modules
+    assert IDEMPOTENCY not in modules
+
+
+@pytest.mark.parametrize("handler", DEDUPING)
+def test_handlers_that_deduplicate_every_event_load_idempotency_at_init(handler: str) -> None:
+    assert IDEMPOTENCY in loaded(handler)
+
+
+def test_a_canary_watch_loads_neither_the_model_config_nor_the_ab_and_shadow_judges() -> None:
+    modules = loaded("watch_canary")
+    assert "driftline.canary" in modules
+    assert not {"driftline.config", "driftline.ab_test", "driftline.shadow", "driftline.quality"} & modules
+
+
+def test_planning_a_deployment_loads_neither_operations_nor_monitoring() -> None:
+    modules = loaded("plan_deployment")
+    assert "driftline.deployment" in modules
+    assert not {"driftline.operations", "driftline.monitoring", "driftline.quality", "driftline.uploads"} & modules
+
+
+@pytest.mark.parametrize("handler", ["prepare_run", "prepare_evaluation", "check_quality_gate", "register_model"])
+def test_pipeline_steps_load_tuning_only_for_a_model_that_tunes(handler: str) -> None:
+    modules = loaded(handler)
+    assert "driftline.pipeline" in modules
+    assert not {"driftline.tuning", "driftline.training"} & modules

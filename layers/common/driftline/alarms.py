@@ -7,11 +7,13 @@ request, so their Average is the error rate; ModelLatency is in microseconds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftline import aws, naming
 from driftline.observability import logger
-from driftline.sagemaker_requests import RunContext
+
+if TYPE_CHECKING:  # the rollout steps that put alarms have loaded it; watching a bake (firing) needs no config
+    from driftline.sagemaker_requests import RunContext
 
 PERIOD_SECONDS = 60  # SageMaker endpoint metrics have one-minute resolution
 

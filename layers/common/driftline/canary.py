@@ -14,10 +14,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from driftline import aws
-from driftline.ab_test import ABJudge, judge_ab
 from driftline.alarms import firing
 from driftline.observability import logger
-from driftline.shadow import ShadowJudge, judge_shadow
 
 
 class CanaryWatch(BaseModel):
@@ -38,10 +36,16 @@ class CanaryWatch(BaseModel):
 
 def watch(event: dict[str, Any]) -> dict[str, Any]:
     """The shadow test's judge when the event carries one (`judge`), the A/B test's (`ab`), else the canary's watch."""
+    # The A/B and shadow judges (and the quality-job and capture modules the A/B test reads) load only for a model
+    # whose strategy uses them: a plain canary's watch does not build their models at init.
     if event.get("ab"):
+        from driftline.ab_test import ABJudge, judge_ab
+
         ab = {**event["ab"], "started_at": event.get("started_at"), "extended": bool(event.get("extended"))}
         return judge_ab(ABJudge.model_validate(ab))
     if event.get("judge"):
+        from driftline.shadow import ShadowJudge, judge_shadow
+
         return judge_shadow(ShadowJudge.model_validate({**event["judge"], "started_at": event.get("started_at")}))
     return watch_canary(CanaryWatch.model_validate(event))
 

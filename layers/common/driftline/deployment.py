@@ -23,8 +23,7 @@ from pydantic import BaseModel
 
 from driftline import aws, naming, state
 from driftline.alarms import candidate_alarms, put_candidate_alarms, put_production_alarms
-from driftline.errors import EndpointFailed, EndpointNotSettled, RolloutInProgress
-from driftline.monitoring import schedule_monitoring
+from driftline.errors import EndpointFailed, EndpointNotSettled, ModelPaused, RolloutInProgress
 from driftline.observability import logger
 from driftline.pipeline import run_context
 from driftline.registry import set_approval
@@ -39,6 +38,14 @@ class DeployRequest(BaseModel):
     model_data_url: str
     model_package_arn: str | None = None
     execution: str | None = None  # the rollout's execution name: the lock's holder
+
+
+def refuse_rollout_if_paused(model: str, run_id: str) -> None:
+    """CanaryRollout's planning refuses a paused model's rollout (`driftline pause`, driftline.operations); its way
+    back holds the candidate (`rollback`)."""
+    paused = state.get_pause(model)
+    if paused:
+        raise ModelPaused(f"rollout of run {run_id} held: {state.pause_note(model, paused)}")
 
 
 def plan_deployment(request: DeployRequest) -> dict[str, Any]:
@@ -257,6 +264,8 @@ def record_deployment(request: DeployRequest, endpoint_name: str, endpoint_confi
     if request.model_package_arn:
         set_approval(request.model_package_arn, "Approved", f"serving on {endpoint_name}")
     put_production_alarms(ctx, endpoint_name, variant)
+    from driftline.monitoring import schedule_monitoring  # record_deployment's app loads it at init; planning not
+
     schedule_monitoring(ctx.config)
     for step in ("canary", "shadow"):
         delete_quietly("endpoint_config", naming.job_name(request.run_id, step))

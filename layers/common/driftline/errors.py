@@ -66,3 +66,11 @@ class RolloutInProgress(DriftlineError):
 
 class EndpointNotSettled(DriftlineError):
     """The endpoint is not in a state a rollout can start from (e.g. it still serves two variants)."""
+
+
+class InvalidSettings(DriftlineError):
+    """The function's environment lacks a variable it needs (the message names it)."""
+
+
+class ModelPaused(DriftlineError):
+    """The model is paused: no retrain, no promotion, no automatic rollout until it is resumed."""

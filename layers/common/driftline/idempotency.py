@@ -8,7 +8,9 @@ repeat of a completed event gets the first result back (marked by `on_repeat`) a
 Records live in the state table under `pk = IDEMPOTENCY#<scope>`, `sk = <scope>#<hash of the identity>`,
 and expire through the table's TTL attribute (`expires_at`). They are written with the low-level
 DynamoDB client (`aws.client("dynamodb")`; the table resource's client would re-serialise the typed
-values): a handler that dedupes creates it in its init phase.
+values): a handler that dedupes creates it in its init phase, and imports powertools' Idempotency there too
+(about 60 modules, 15-20 ms): this module loads it only when `once` runs, so the handlers that reach this module
+through a shared import but never dedupe (rollouts, alarms, monitoring ticks) do not pay for it.
 """
 
 from __future__ import annotations
@@ -17,16 +19,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-
 from driftline import aws
 from driftline.settings import settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 COMPLETED_SECONDS = 7 * 24 * 3600  # a repeat within a week is recognised (EventBridge retries end after 24 h)
@@ -45,6 +42,8 @@ class _TimeLeft:
 
 @cache
 def _store(scope: str, table: str, client: Any) -> DynamoDBPersistenceLayer:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     return DynamoDBPersistenceLayer(
         table_name=table,
         key_attr="pk",
@@ -68,6 +67,8 @@ def once(
     Raises powertools' IdempotencyAlreadyInProgressError while another invocation works on the same
     identity (the caller's retry comes back later) and whatever `work` raises (its record removed).
     """
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
     config = IdempotencyConfig(
         expires_after_seconds=COMPLETED_SECONDS,
         raise_on_no_idempotency_key=True,

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from driftline import aws, naming, state
 from driftline.config import ModelConfig
 from driftline.deployment import describe_endpoint
-from driftline.errors import DriftlineError, UnknownModel
+from driftline.errors import DriftlineError, ModelPaused, UnknownModel
 from driftline.incidents import _running_run as running_run
 from driftline.notifications import page
 from driftline.observability import logger
@@ -42,10 +42,6 @@ EXECUTION_NAME_LIMIT = 80
 # A run whose candidate served production: DEPLOYED by record_deployment (SUCCEEDED once the pipeline reported it);
 # a version withdrawn since is ROLLED_BACK.
 SERVED = {"DEPLOYED", "SUCCEEDED"}
-
-
-class ModelPaused(DriftlineError):
-    """The model is paused: no retrain, no promotion, no automatic rollout until it is resumed."""
 
 
 class UnknownVersion(DriftlineError):
@@ -619,13 +615,3 @@ def resume(model: str, *, who: str, reason: str | None = None, now: float | None
         "uploads_kept": kept,
         "rollouts_held": held,
     }
-
-
-# --- the automatic paths while a model is paused -----------------------------------------------------------
-
-
-def refuse_rollout_if_paused(model: str, run_id: str) -> None:
-    """CanaryRollout's planning refuses a paused model's rollout; its way back holds the candidate (`rollback`)."""
-    paused = state.get_pause(model)
-    if paused:
-        raise ModelPaused(f"rollout of run {run_id} held: {state.pause_note(model, paused)}")

@@ -17,10 +17,9 @@ import json
 import os
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from driftline import aws, page_formats
 from driftline.errors import DriftlineError
@@ -37,8 +36,9 @@ class PagerDutyUnavailable(DriftlineError):
     """PagerDuty answered 429/5xx or could not be reached: the invocation fails and is retried."""
 
 
-class ForwardSettings(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class ForwardSettings:
+    """The function's own environment (template.yaml): a frozen record, no model to build at each cold start."""
 
     chat_topic_arn: str = ""
     pagerduty_routing_key_secret_arn: str = ""
@@ -54,12 +54,13 @@ def forward_settings() -> ForwardSettings:
         "pagerduty_routing_key_parameter": "PAGERDUTY_ROUTING_KEY_PARAMETER",
         "pagerduty_events_url": "PAGERDUTY_EVENTS_URL",
     }
-    return ForwardSettings.model_validate(
-        {field: os.environ[var] for field, var in names.items() if os.environ.get(var)}
-    )
+    return ForwardSettings(**{field: os.environ[var] for field, var in names.items() if os.environ.get(var)})
 
 
-class Page(BaseModel):
+@dataclass(frozen=True)
+class Page:
+    """A page as read from its SNS record (every part already made a string there)."""
+
     subject: str
     body: str
     attributes: dict[str, str]

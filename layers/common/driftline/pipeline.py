@@ -20,7 +20,6 @@ from driftline.sagemaker_requests import (
     training_request,
 )
 from driftline.settings import settings
-from driftline.tuning import tuning_request, warm_start_parent
 
 
 class RunRef(BaseModel):
@@ -85,8 +84,16 @@ def prepare_run(ref: RunRef, now: float | None = None) -> dict[str, Any]:
         "preprocess": preprocess_request(ctx, manifest),
         "train": training_request(ctx),
         # training.tuning: the run tunes (a HyperParameterTuningJob) instead of training once; null otherwise
-        "tuning": tuning_request(ctx, warm_start_parent(ctx)) if ctx.config.training.tuning else None,
+        "tuning": _tuning_request(ctx) if ctx.config.training.tuning else None,
     }
+
+
+def _tuning_request(ctx: RunContext) -> dict[str, Any]:
+    # Only a model that tunes loads the tuning module (and the training-event models it imports): the other
+    # pipeline steps and untuned runs do not build them at init.
+    from driftline.tuning import tuning_request, warm_start_parent
+
+    return tuning_request(ctx, warm_start_parent(ctx))
 
 
 def _newest_data_manifest(ctx: RunContext, now: float) -> str | None:

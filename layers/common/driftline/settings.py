@@ -1,16 +1,22 @@
-"""The handlers' environment, read once into one validated model."""
+"""The handlers' environment, read once into one frozen record.
+
+The environment is the function's own configuration (template.yaml sets every variable), not untrusted input:
+a frozen dataclass holds it, and a missing required variable is refused with its name. No pydantic model is
+built for it at every cold start (docs/decisions.md, "Handler cold start").
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import MISSING, dataclass, fields
 from functools import cache
+from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from driftline.errors import InvalidSettings
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
+@dataclass(frozen=True)
+class Settings:
     data_bucket: str
     artifact_bucket: str
     state_table: str
@@ -46,7 +52,22 @@ _ENVIRONMENT = {
 }
 
 
+_Record = TypeVar("_Record")
+
+
+def from_environment(record: type[_Record], names: dict[str, str]) -> _Record:
+    """`record` (a dataclass of strings) from the environment variables `names` maps its fields to; a field without
+    a default whose variable is unset is refused with the variable's name."""
+    values = {field: os.environ[var] for field, var in names.items() if var in os.environ}
+    missing = [names[f.name] for f in fields(record) if f.name not in values and f.default is MISSING]  # type: ignore[arg-type]
+    if missing:
+        raise InvalidSettings(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: the function's environment "
+            "(template.yaml) must set it"
+        )
+    return record(**values)
+
+
 @cache
 def settings() -> Settings:
-    values = {field: os.environ[var] for field, var in _ENVIRONMENT.items() if var in os.environ}
-    return Settings.model_validate(values)
+    return from_environment(Settings, _ENVIRONMENT)
