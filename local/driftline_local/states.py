@@ -20,6 +20,8 @@
   not by its first execution's tasks; see `_install_machine_clients_ahead`.
 - Every use of a JSONPath (each `.$` parameter, InputPath, ResultPath, a Choice's Variable) parses it again
   with jsonpath_ng, whose ply parser is rebuilt at each parse (0.3-0.4 ms); see `_install_jsonpath_cache`.
+- A state's input, result and output are copied with `copy.deepcopy` at every step (two thirds of the
+  interpreter's CPU per state once paths were cached); they are JSON values; see `_install_json_copies`.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def install(ctx: LocalCloudContext) -> None:
     _install_sync_poll()
     _install_program_cache()
     _install_jsonpath_cache()
+    _install_json_copies()
     _install_task_failure_cause()
 
 
@@ -268,6 +271,37 @@ def _install_jsonpath_cache() -> None:
         parse_once = functools.lru_cache(maxsize=4096)(parse)
         parse_once._driftline_local = True  # type: ignore[attr-defined]
         module.parse = parse_once  # type: ignore[attr-defined]
+
+
+def copy_json(value: Any, memo: Any = None) -> Any:
+    """A deep copy of a JSON value (dicts, lists, strings, numbers, booleans, null); anything else, and any
+    container below it, goes to `copy.deepcopy`. A JSON value has no cycles and its dict keys are strings."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    if value is None or kind in _JSON_SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool})
+
+
+def _install_json_copies() -> None:
+    """The interpreter's modules that copy a state's data at every step copy it with `copy_json` (4-5x faster
+    than `copy.deepcopy`, which keeps a memo and dispatches on every value's type)."""
+    import types
+
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.component.common.string import string_expression
+    from moto.stepfunctions.parser.asl.eval import states as eval_states
+
+    json_copy = types.SimpleNamespace(deepcopy=copy_json, copy=copy.copy)
+    for module in (eval_states, result_path, string_expression):
+        if getattr(module, "copy", None) is copy:
+            module.copy = json_copy  # type: ignore[attr-defined]
 
 
 def _install_program_cache() -> None:

@@ -1,4 +1,4 @@
-"""The interpreter parses each JSONPath once, and executions that share a parsed path still get their own values."""
+"""The interpreter parses each JSONPath once and copies a state's data as JSON; executions stay apart."""
 
 from __future__ import annotations
 
@@ -88,3 +88,20 @@ def test_each_path_is_parsed_once_and_executions_sharing_it_get_their_own_values
         assert results[f"later-{n}"]["jsonpath_cache_verdict"] == ("one" if n == 1 else "many")
     assert parsed_by_first, "the first execution parsed its paths"
     assert sorted(parsed) == parsed_by_first
+
+
+def test_a_states_data_is_copied_whole_and_apart_from_the_original():
+    import datetime as dt
+
+    from driftline_local.states import copy_json
+
+    when = dt.datetime(2026, 12, 2, tzinfo=dt.UTC)
+    original = {"a": [1, 2.5, {"b": None, "c": True}], "s": "x", "when": when, "pair": ([1], [2])}
+
+    copied = copy_json(original)
+    copied["a"][2]["b"] = "changed"
+    copied["pair"][0].append(9)
+
+    assert original == {"a": [1, 2.5, {"b": None, "c": True}], "s": "x", "when": when, "pair": ([1], [2])}
+    assert copied["a"] == [1, 2.5, {"b": "changed", "c": True}]
+    assert copied["pair"] == ([1, 9], [2])  # a value JSON does not have is copied by copy.deepcopy
