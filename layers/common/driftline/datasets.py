@@ -278,7 +278,7 @@ class _Lines:
         self._iterator = self._lines()
 
     def __iter__(self) -> Iterator[str]:
-        return self
+        return self._iterator  # csv.reader pulls from the generator itself: no Python call per line in between
 
     def __next__(self) -> str:
         return next(self._iterator)
@@ -310,14 +310,19 @@ class _Lines:
             offset += len(chunk)
             start = 0
             while (end := text.find("\n", start)) >= 0:
-                line, pending = pending + text[start : end + 1], ""
-                self._bounded(line)
+                if pending:
+                    line, pending = pending + text[start : end + 1], ""
+                else:
+                    line = text[start : end + 1]
+                if len(line) > MAX_LINE_CHARS:
+                    raise self._too_long()
                 self.chars += len(line)
                 yield line
                 self.line += 1
                 start = end + 1
             pending += text[start:]
-            self._bounded(pending)
+            if len(pending) > MAX_LINE_CHARS:
+                raise self._too_long()
         try:
             pending += decoder.decode(b"", final=True)
         except UnicodeDecodeError:
@@ -326,13 +331,12 @@ class _Lines:
             self.chars += len(pending)
             yield pending
 
-    def _bounded(self, line: str) -> None:
-        if len(line) > MAX_LINE_CHARS:
-            raise InvalidDataset(
-                f"line {self.line} is longer than {MAX_LINE_CHARS} characters; is this a CSV with one row per line?",
-                rule="line-length",
-                line=self.line,
-            )
+    def _too_long(self) -> InvalidDataset:
+        return InvalidDataset(
+            f"line {self.line} is longer than {MAX_LINE_CHARS} characters; is this a CSV with one row per line?",
+            rule="line-length",
+            line=self.line,
+        )
 
     def _not_utf8(self, byte: int) -> InvalidDataset:
         return InvalidDataset(
