@@ -43,7 +43,7 @@ from typing import Any
 
 from driftline_local.context import LocalCloudContext
 
-from ._aws import client, split_s3_uri
+from ._aws import client, fetch_object, split_s3_uri
 
 GROUP = "homogeneousCluster"
 NETWORK_INTERFACE = "eth0"
@@ -217,6 +217,6 @@ def _download(
     for key, rel in keys.items():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, key, str(target))
+        fetch_object(s3, bucket, key, target)
         written.append(target)
     return written

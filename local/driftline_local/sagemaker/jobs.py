@@ -53,6 +53,7 @@ from ._aws import (
     download_manifest,
     download_s3,
     event_detail,
+    fetch_object,
     put_event,
     split_s3_uri,
     upload_file,
@@ -754,7 +755,7 @@ class JobRunner:
             tarball = sandbox / "sourcedir.tar.gz"
             try:
                 bucket, key = split_s3_uri(submit)
-                client(self.ctx, "s3").download_file(bucket, key, str(tarball))
+                fetch_object(client(self.ctx, "s3"), bucket, key, tarball)
                 _extract_tar(tarball, code_dir)
             except Exception as exc:
                 raise JobFailed(f"ClientError: could not download sagemaker_submit_directory {submit}: {exc}") from exc

@@ -34,7 +34,7 @@ from typing import Any
 from driftline_local.context import LocalCloudContext
 from driftline_local.forking import ForkedProcess, Zygote
 
-from ._aws import LOG, client, split_s3_uri
+from ._aws import LOG, client, fetch_object, split_s3_uri
 from .image_envs import ImageEnvMissing, UnknownImage, env_dir, known_images, python_for_image
 
 MODEL_LOAD_TIMEOUT_SECONDS = 120.0
@@ -151,7 +151,7 @@ class VariantWorker:
             archive = self.sandbox / "model.tar.gz"
             try:
                 bucket, key = split_s3_uri(data_url)
-                s3.download_file(bucket, key, str(archive))
+                fetch_object(s3, bucket, key, archive)
                 with tarfile.open(archive) as tar:
                     tar.extractall(model_dir, filter="data")
             except Exception as exc:
@@ -164,7 +164,7 @@ class VariantWorker:
             archive = self.sandbox / "sourcedir.tar.gz"
             try:
                 bucket, key = split_s3_uri(submit)
-                s3.download_file(bucket, key, str(archive))
+                fetch_object(s3, bucket, key, archive)
                 code_dir.mkdir(exist_ok=True)
                 with tarfile.open(archive) as tar:
                     tar.extractall(code_dir, filter="data")
