@@ -1,6 +1,7 @@
 """Last step of every TrainingPipeline path: record the outcome, tell on-call, write the run's report.html."""
 
-from driftline import aws, run_report, sizing  # noqa: F401 - sizing: its report judges instances, loaded at init
+# loaded at init: sizing (the report judges instances) and config (every report reads the model's)
+from driftline import aws, config, run_report, sizing  # noqa: F401
 from driftline.observability import logger, metrics
 from driftline.reports import RunOutcome, report_run
 

@@ -1,6 +1,6 @@
 """TrainingPipeline step (waitForTaskToken): start the training job and park the task token."""
 
-from driftline import aws
+from driftline import aws, config  # noqa: F401 - config: every start reads the model's (its models built at init)
 from driftline.observability import logger
 from driftline.training import start_training
 

@@ -104,3 +104,16 @@ def test_pipeline_steps_load_tuning_only_for_a_model_that_tunes(handler: str) ->
     modules = loaded(handler)
     assert "driftline.pipeline" in modules
     assert not {"driftline.tuning", "driftline.training"} & modules
+
+
+def test_a_training_job_state_change_builds_none_of_the_model_configs_models() -> None:
+    # Given the handler that completes the pipeline's training wait (it reads the claimed token, never a config)
+    modules = loaded("on_training_state_change")
+    # Then model.yaml's models and the request builders are not loaded at its init
+    assert "driftline.training" in modules
+    assert not {"driftline.config", "driftline.tuning_config", "driftline.sagemaker_requests"} & modules
+
+
+@pytest.mark.parametrize("handler", ["start_training", "report_run"])
+def test_handlers_whose_every_event_reads_a_config_build_its_models_at_init(handler: str) -> None:
+    assert "driftline.config" in loaded(handler)

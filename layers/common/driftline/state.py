@@ -25,13 +25,15 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from driftline import aws
-from driftline.config import ModelConfig
 from driftline.settings import settings
+
+if TYPE_CHECKING:
+    from driftline.config import ModelConfig
 
 DEDUPE_TTL_SECONDS = 7 * 24 * 3600
 
@@ -114,6 +116,10 @@ def model_for_monitoring_schedule(schedule: str) -> str | None:
 
 
 def load_config(model: str) -> ModelConfig | None:
+    # The config models load with the first step that reads a config: a handler that never does (a training job's
+    # state change, a page) builds none of model.yaml's models at init.
+    from driftline.config import ModelConfig
+
     item = _table().get_item(Key={"pk": _model_key(model), "sk": "CONFIG"}).get("Item")
     return ModelConfig.model_validate_json(item["config"]) if item else None
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from driftline import aws, naming, state
 from driftline.observability import logger, metrics
-from driftline.sagemaker_requests import RunContext, training_request
 from driftline.training import SpotPolicy, attempt_record, classify, spot_summary
+
+if TYPE_CHECKING:  # planning a tuning job loads them (pipeline); a tuning job's state change needs no config
+    from driftline.sagemaker_requests import RunContext
 
 TUNING_NAME_LIMIT = 32  # HyperParameterTuningJobName: 1-32 characters, the prefix of every trial's name
 TERMINAL = {"Completed", "Failed", "Stopped"}
@@ -76,6 +78,8 @@ def tuning_request(ctx: RunContext, parent_tuning_job: str | None = None) -> dic
     tuning = ctx.config.training.tuning
     if tuning is None:
         raise ValueError(f"model '{ctx.model}' has no training.tuning")
+    from driftline.sagemaker_requests import training_request
+
     base = training_request(ctx)
     eval_metric = str(ctx.config.xgboost_hyperparameters()["eval_metric"])
     algorithm = base["AlgorithmSpecification"]
