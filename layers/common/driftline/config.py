@@ -1,7 +1,5 @@
 """The model config (`models/<model>/model.yaml`): only name, problem_type and target are required."""
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
 from typing import Any, Literal
@@ -57,13 +55,13 @@ class Training(_Strict):
     tuning: Tuning | None = None
 
     @model_validator(mode="after")
-    def _wait_covers_runtime(self) -> Training:
+    def _wait_covers_runtime(self) -> "Training":
         if self.use_spot and self.max_wait_seconds < self.max_runtime_seconds:
             raise ValueError("max_wait_seconds must be >= max_runtime_seconds when use_spot is true")
         return self
 
     @model_validator(mode="after")
-    def _distributed_tree_method(self) -> Training:
+    def _distributed_tree_method(self) -> "Training":
         # XGBoost's collective trains with the hist and approx tree methods only; exact is single-node
         if self.instance_count > 1 and str(self.hyperparameters.get("tree_method", "hist")) not in ("hist", "approx"):
             raise ValueError(
@@ -135,7 +133,7 @@ class Deployment(_Strict):
         return steps
 
     @model_validator(mode="after")
-    def _guardrails_canary_size(self) -> Deployment:
+    def _guardrails_canary_size(self) -> "Deployment":
         # SageMaker's blue/green canary takes at most half of the new fleet in its first step.
         if self.strategy == "guardrails" and self.traffic_steps_percent[0] > 50:
             raise ValueError("with strategy guardrails, the first traffic step must be at most 50 (SageMaker's limit)")
@@ -209,7 +207,7 @@ class Batch(_Strict):
     invocation_timeout_seconds: int = Field(600, ge=1, le=3600, description="per request (ModelClientConfig)")
 
     @model_validator(mode="after")
-    def _payload_times_concurrency(self) -> Batch:
+    def _payload_times_concurrency(self) -> "Batch":
         if self.max_payload_mb * self.max_concurrent_transforms > 100:
             raise ValueError(
                 "max_payload_mb x max_concurrent_transforms must be at most 100 (SageMaker's limit per instance)"
@@ -243,7 +241,7 @@ class ModelConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _consistent_columns(self) -> ModelConfig:
+    def _consistent_columns(self) -> "ModelConfig":
         if self.target in self.drop_columns:
             raise ValueError(f"target '{self.target}' cannot also be in drop_columns")
         if self.features:

@@ -7,8 +7,6 @@ parameters, a tuned parameter that is also fixed). The limits are CreateHyperPar
 HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType); docs/internals.md cites each.
 """
 
-from __future__ import annotations
-
 import json
 import math
 from typing import TYPE_CHECKING, Any, Literal
@@ -52,7 +50,7 @@ class Range(_Strict):
         return "integer" if whole else "continuous"
 
     @model_validator(mode="after")
-    def _shape(self) -> Range:
+    def _shape(self) -> "Range":
         kind = self.kind
         if kind == "categorical":
             if not self.values:
@@ -97,7 +95,7 @@ class Hyperband(_Strict):
     max_resource: int = Field(100, ge=1, description="rounds a trial may run at most")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Hyperband:
+    def _ordered(self) -> "Hyperband":
         if self.min_resource > self.max_resource:
             raise ValueError("min_resource must be at most max_resource")
         return self
@@ -117,7 +115,7 @@ class Tuning(_Strict):
     random_seed: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Tuning:
+    def _consistent(self) -> "Tuning":
         if self.max_parallel_jobs > self.max_jobs:
             raise ValueError(f"max_parallel_jobs ({self.max_parallel_jobs}) cannot exceed max_jobs ({self.max_jobs})")
         if len(self.ranges) > MAX_TUNED_PARAMETERS:
@@ -141,7 +139,7 @@ class Tuning(_Strict):
         return "Maximize" if metric.split("@")[0] in MAXIMIZED_METRICS else "Minimize"
 
 
-def tuning_problems(config: ModelConfig) -> list[str]:
+def tuning_problems(config: "ModelConfig") -> list[str]:
     """Upload-time rules of training.tuning that need the rest of the config."""
     from driftline.config_rules import RESERVED_PARAMS, XGBOOST_PARAMS, suggest
 
