@@ -6,8 +6,8 @@ the model quality job joins them with the captured predictions (driftline.qualit
 
 import aws_lambda_powertools.utilities.idempotency  # noqa: F401 - every event is deduplicated: loaded at init
 from driftline import aws
+from driftline.labels import handle_labels
 from driftline.observability import logger, metrics
-from driftline.quality import handle_labels
 from driftline.uploads import UploadedObject
 
 # init phase: the clients exist before the first event (the low-level DynamoDB client keeps idempotency records)

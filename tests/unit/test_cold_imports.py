@@ -135,3 +135,16 @@ def test_model_yaml_models_declare_their_fields_as_types_not_strings() -> None:
     assert [
         (m.__name__, n) for m in models for n, a in vars(m).get("__annotations__", {}).items() if isinstance(a, str)
     ] == []
+
+
+@pytest.mark.parametrize("handler", ["start_monitoring", "on_monitoring_completed", "record_deployment"])
+def test_handlers_of_the_quality_job_skip_the_labels_upload_code(handler: str) -> None:
+    # Given handlers that start, publish or alarm on the model quality job (driftline.quality)
+    modules = loaded(handler)
+    # Then the labels upload's checks and the upload/quarantine code they use are not loaded at their init
+    assert "driftline.quality" in modules
+    assert not {"driftline.labels", "driftline.uploads", "driftline.drops"} & modules
+
+
+def test_the_labels_upload_handler_loads_its_checks_at_init() -> None:
+    assert {"driftline.labels", "driftline.drops"} <= loaded("on_labels_uploaded")

@@ -1,4 +1,4 @@
-"""The labels file rules (driftline.quality.check_labels_csv) and the quality window, without AWS."""
+"""The labels file rules (driftline.labels.check_labels_csv) and the quality window, without AWS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from driftline.config import ModelConfig
 from driftline.errors import InvalidDataset
-from driftline.quality import check_labels_csv, quality_model, quality_window
+from driftline.labels import check_labels_csv
+from driftline.quality import quality_model, quality_window
 
 BINARY = ModelConfig.model_validate({"name": "churn", "problem_type": "binary_classification", "target": "y"})
 REGRESSION = ModelConfig.model_validate({"name": "price", "problem_type": "regression", "target": "price"})
