@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from driftline.batch import BATCH_FOLDER, BatchOutcome
 from driftline.drops import handle_once
-from driftline.quality import LABELS_FOLDER, LabelsOutcome
+from driftline.labels import LABELS_FOLDER, LabelsOutcome
 from driftline.uploads import INCOMING_FOLDER, UploadedObject, UploadOutcome
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

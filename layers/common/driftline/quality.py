@@ -35,16 +35,6 @@ SHARDS_STEP = "quality-shards"  # the partial job of a sharded quality run: `<qu
 _GONE = {"NoSuchKey", "NoSuchVersion", "404"}
 MAX_DATUMS = 1000
 METRIC_NAMES = {"auc": "AUC", "accuracy": "Accuracy", "f1": "F1", "rmse": "RMSE", "mae": "MAE"}
-_MOVED_TO_LABELS = {"LABELS_FOLDER", "LABELS_REJECTED", "LabelsOutcome", "handle_labels", "check_labels_csv"}
-
-
-def __getattr__(name: str) -> Any:
-    """The labels upload's names, still importable from here (driftline.labels holds them since the split)."""
-    if name in _MOVED_TO_LABELS:
-        from driftline import labels
-
-        return getattr(labels, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- the scheduled quality job ----------------------------------------------------------------------
