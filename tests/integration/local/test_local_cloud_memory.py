@@ -80,22 +80,23 @@ with LocalCloud(port=0, workdir=tempfile.mkdtemp(), lambda_initialize_ahead=Fals
 """
 
 
-def test_deploying_a_sam_template_leaves_the_translator_out_of_the_clouds_process():
+def _deploy_the_sam_app_in_a_fresh_process(script: str) -> dict:
+    """Run `script` (which deploys the template given as its argument) in its own interpreter; its last line's JSON."""
     import json
     import subprocess
     import sys
     from pathlib import Path
 
-    # Given a fresh local cloud in its own process, When a SAM template is deployed
     template = Path(__file__).parent / "sam_app" / "template.yaml"
     done = subprocess.run(
-        [sys.executable, "-c", _DEPLOY_AND_LIST_TRANSLATOR, str(template)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
+        [sys.executable, "-c", script, str(template)], capture_output=True, text=True, check=True, timeout=300
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_deploying_a_sam_template_leaves_the_translator_out_of_the_clouds_process():
+    # Given a fresh local cloud in its own process, When a SAM template is deployed
+    result = _deploy_the_sam_app_in_a_fresh_process(_DEPLOY_AND_LIST_TRANSLATOR)
 
     # Then the stack is deployed from the translated template, and the translator ran in a child process
     assert "DataBucketName" in result["outputs"]
@@ -161,21 +162,8 @@ print(json.dumps(deployed | {"left_out_after_stop": gc.get_freeze_count()}))
 
 
 def test_what_a_deployed_cloud_holds_is_left_out_of_later_full_collections():
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     # Given a fresh local cloud in its own process, When a SAM template is deployed
-    template = Path(__file__).parent / "sam_app" / "template.yaml"
-    done = subprocess.run(
-        [sys.executable, "-c", _DEPLOY_AND_COUNT_WHAT_A_COLLECTION_WALKS, str(template)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    counts = _deploy_the_sam_app_in_a_fresh_process(_DEPLOY_AND_COUNT_WHAT_A_COLLECTION_WALKS)
 
     # Then a full collection during a run walks only what was made since (a full pass over everything the cloud
     # holds took 0.2-0.3 s with the server waiting), the garbage before the deploy was collected, not kept,
