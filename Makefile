@@ -52,7 +52,7 @@ SUITES := tests/unit tests/template tests/integration/handlers tests/integration
 chromium:
 	tests/e2e/chromium.sh
 
-test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS) chromium
+test: $(STAMP) $(TOOLS_STAMP) $(IMAGE_ENVS) chromium lint
 	@for suite in $(SUITES); do \
 	  echo "== $$suite"; \
 	  PATH="$(abspath $(BIN)):$(abspath $(TOOLS)):$$PATH" $(BIN)/python -m pytest $$suite || exit $$?; \

@@ -349,19 +349,19 @@ def _parse(name: str, path: Path) -> _Module:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             module.functions[node.name] = node
     # imports anywhere in the module: a function's own `from driftline.run_report.collect import ...` too
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in _OUR_PACKAGES:
-            for alias in node.names:
-                target = f"{node.module}.{alias.name}"
-                if node.module in _PACKAGES_OF_MODULES:  # `from driftline import aws`: a module
+    for walked in ast.walk(tree):
+        if isinstance(walked, ast.ImportFrom) and walked.module and walked.module.split(".")[0] in _OUR_PACKAGES:
+            for alias in walked.names:
+                target = f"{walked.module}.{alias.name}"
+                if walked.module in _PACKAGES_OF_MODULES:  # `from driftline import aws`: a module
                     module.imports[alias.asname or alias.name] = (target, None)
                 else:
-                    module.imports[alias.asname or alias.name] = (node.module, alias.name)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                module.imports[alias.asname or alias.name] = (node.module, alias.name)
-        elif isinstance(node, ast.Import) and name.startswith("driftline_local."):
-            for alias in node.names:  # `import boto3`, `import re`: modules, never a client
+                    module.imports[alias.asname or alias.name] = (walked.module, alias.name)
+        elif isinstance(walked, ast.ImportFrom) and walked.module:
+            for alias in walked.names:
+                module.imports[alias.asname or alias.name] = (walked.module, alias.name)
+        elif isinstance(walked, ast.Import) and name.startswith("driftline_local."):
+            for alias in walked.names:  # `import boto3`, `import re`: modules, never a client
                 module.imports[alias.asname or alias.name.split(".")[0]] = (alias.name, None)
     if name.startswith("driftline_local."):  # the operator code's methods: `Driftline.client`, `RunWatcher.look`
         for node in tree.body:

@@ -323,7 +323,7 @@ class LambdaRuntime:
         # a function created through the API: run the zip it was given
         target = self.ctx.workdir / "lambda" / fn.function_name / "code"
         with self._extract_lock:  # concurrent first invocations must not extract over each other
-            if not target.exists() and getattr(fn, "code_bytes", b""):
+            if not target.exists() and fn.code_bytes:  # moto sets it (b"" when the function has no code)
                 with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
                     archive.extractall(target)
         return FunctionCode(name=fn.function_name, source_dir=target, handler=fn.handler or "")
@@ -486,8 +486,8 @@ class LambdaRuntime:
         try:
             worker = self._acquire(fn, code)
         except iam.RoleNotAssumable as exc:  # Lambda cannot start the function as its role
-            error = {"errorMessage": str(exc), "errorType": "Runtime.RoleNotAssumable", "requestId": request_id}
-            return InvocationResult(json.dumps(error).encode(), "Unhandled", "")
+            refusal = {"errorMessage": str(exc), "errorType": "Runtime.RoleNotAssumable", "requestId": request_id}
+            return InvocationResult(json.dumps(refusal).encode(), "Unhandled", "")
         try:
             if worker.init_error is not None:
                 response: dict[str, Any] = {"ok": False, "error": worker.init_error}
@@ -501,7 +501,7 @@ class LambdaRuntime:
         if response.get("ok"):
             payload = response.get("payload", "null").encode()
             return InvocationResult(payload, None, tail)
-        error = {"errorMessage": "", "errorType": "Unhandled", "stackTrace": [], **response["error"]}
+        error: dict[str, Any] = {"errorMessage": "", "errorType": "Unhandled", "stackTrace": [], **response["error"]}
         error.setdefault("requestId", request_id)
         return InvocationResult(json.dumps(error).encode(), "Unhandled", tail)
 
@@ -723,7 +723,7 @@ def install(ctx: LocalCloudContext) -> LambdaRuntime:
     _active = LambdaRuntime(ctx)
     if _original_invoke is None:
         _original_invoke = LambdaFunction.invoke
-        LambdaFunction.invoke = _invoke  # type: ignore[method-assign]
+        LambdaFunction.invoke = _invoke  # type: ignore[method-assign,assignment]
     return _active
 
 

@@ -155,14 +155,14 @@ def wait_for_run(
             raise TimeoutError(f"run {execution['name']} still running after {timeout:.0f}s")
         time.sleep(0.5)
     finished = time.time()
-    steps = _step_timings(sfn, execution["executionArn"], "pipeline")
+    timings = _step_timings(sfn, execution["executionArn"], "pipeline")
     result = RunResult(
         model=model,
         run_id=execution["name"],
         status=described["status"],
         upload_started=since,
         finished=finished,
-        steps=steps,
+        steps=timings,
         execution_arn=execution["executionArn"],
     )
     run = _run_record(clients, stack, model, execution["name"])

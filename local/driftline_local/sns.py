@@ -154,7 +154,7 @@ def install(ctx: LocalCloudContext) -> None:
     _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sns-delivery")
     if _original_publish is None:
         _original_publish = Subscription.publish
-        Subscription.publish = _publish  # type: ignore[method-assign]
+        Subscription.publish = _publish  # type: ignore[method-assign,assignment]
     sns_subject.install()  # Publish refuses a Subject AWS refuses
     sns_attributes.install()  # ... and message attributes AWS refuses
 

@@ -225,6 +225,10 @@ def _state_machine_from_cfn(
     if "DefinitionS3Location" in properties:
         location = properties["DefinitionS3Location"]
         obj = s3_backends[account_id]["aws"].get_object(location["Bucket"], location["Key"])
+        if obj is None:  # a delete marker: CloudFormation cannot read the definition either
+            raise FileNotFoundError(
+                f"{resource_name}: DefinitionS3Location s3://{location['Bucket']}/{location['Key']} is deleted"
+            )
         definition = obj.value.decode("utf-8")
     elif "Definition" in properties:
         definition = json.dumps(properties["Definition"])
